@@ -1,0 +1,121 @@
+"""Load the project's Turtle files into graphs, remembering which file (and line) said what.
+
+Parsing never fetches anything: Turtle has no import mechanism and rdflib's Turtle parser reads
+only the given file. A syntax error becomes a :class:`LoadError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import BNode, Graph, Literal, URIRef
+
+from .config import Paths
+from .namespaces import bind_prefixes
+
+LINE_IN_MESSAGE = re.compile(r"at line (\d+)")
+
+
+class LoadError(Exception):
+    """A file could not be read or parsed."""
+
+    def __init__(self, file: Path, line: int | None, message: str) -> None:
+        self.file, self.line, self.message = file, line, message
+        where = f"{file}:{line}" if line else str(file)
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class LoadedGraph:
+    """A graph merged from several files, with the file each subject was described in."""
+
+    graph: Graph = field(default_factory=lambda: bind_prefixes(Graph()))
+    files: list[Path] = field(default_factory=list)
+    origin: dict[URIRef | BNode, Path] = field(default_factory=dict)
+    """The first file describing each node as a subject."""
+    named_in: dict[URIRef | BNode, Path] = field(default_factory=dict)
+    """The first file naming each node as an object."""
+
+    def knows(self, node: object) -> bool:
+        """True when some file of this graph describes or names ``node``."""
+        return node in self.origin or node in self.named_in
+
+    def where(self, node: URIRef | BNode) -> tuple[Path | None, int | None]:
+        """The file that describes (or else names) ``node``, and the first line naming it there."""
+        file = self.origin.get(node) or self.named_in.get(node)
+        if file is None or not isinstance(node, URIRef):
+            return file, None
+        return file, first_line_naming(file, node)
+
+
+def first_line_naming(file: Path, node: URIRef) -> int | None:
+    """The first line of ``file`` that names ``node`` by full IRI or by its local name."""
+    iri = str(node)
+    local = re.split(r"[/#]", iri.rstrip("/"))[-1]
+    pattern = re.compile(rf"(<{re.escape(iri)}>|:{re.escape(local)}\b)")
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        if pattern.search(line):
+            return number
+    return None
+
+
+def parse_turtle(file: Path) -> Graph:
+    """Parse one Turtle file, turning any failure into a :class:`LoadError` with its line."""
+    graph = Graph()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise LoadError(file, None, f"cannot read file: {error}") from error
+    try:
+        graph.parse(data=text, format="turtle", publicID=file.resolve().as_uri())
+    except Exception as error:  # rdflib raises several unrelated exception types for bad syntax
+        message = " ".join(str(error).split())
+        match = LINE_IN_MESSAGE.search(message)
+        raise LoadError(file, int(match.group(1)) if match else None,
+                        f"malformed Turtle: {message}") from error
+    return graph
+
+
+def load_files(files: list[Path]) -> LoadedGraph:
+    """Parse and merge Turtle files, recording each subject's file. Raises :class:`LoadError`."""
+    loaded = LoadedGraph()
+    for file in files:
+        part = parse_turtle(file)
+        for prefix, namespace in part.namespaces():
+            if prefix:
+                loaded.graph.bind(prefix, namespace, override=False)
+        for subject in part.subjects(unique=True):
+            loaded.origin.setdefault(subject, file)
+        for obj in part.objects(unique=True):
+            if not isinstance(obj, Literal):
+                loaded.named_in.setdefault(obj, file)
+        loaded.graph += part
+        loaded.files.append(file)
+    return loaded
+
+
+def turtle_files(folder: Path) -> list[Path]:
+    """Every ``*.ttl`` file under ``folder``, sorted for a stable order."""
+    return sorted(folder.rglob("*.ttl")) if folder.exists() else []
+
+
+@dataclass
+class ProjectData:
+    """The project's inputs, each loaded into its own graph."""
+
+    ontology: LoadedGraph
+    shapes: LoadedGraph
+    provenance: LoadedGraph
+    asserted: LoadedGraph
+
+
+def load_project(paths: Paths, extra_files: list[Path] | None = None) -> ProjectData:
+    """Load ontology, shapes, sources (provenance) and assertions; ``extra_files`` join the assertions."""
+    return ProjectData(
+        ontology=load_files([paths.ontology]),
+        shapes=load_files(turtle_files(paths.shapes)),
+        provenance=load_files(turtle_files(paths.sources)),
+        asserted=load_files(turtle_files(paths.assertions) + list(extra_files or [])),
+    )

@@ -1,0 +1,188 @@
+"""SHACL validation (pySHACL) of the project's data, with a report a person can act on.
+
+The validated graph is the union of the provenance and asserted graphs, with the ontology mixed
+in (so ``sh:class`` follows ``rdfs:subClassOf``). Two more kinds of check report in the same form:
+
+- violation queries, ``shapes/sparql/*.rq`` (the ODK pattern: every row is a violation). They
+  hold the checks that join across the whole graph; pySHACL would re-parse a SHACL-SPARQL
+  constraint once per focus node, which costs seconds even on the article graph;
+- quotes against the source files, which SHACL cannot read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyshacl import validate as pyshacl_validate
+from rdflib import BNode, Graph, Literal, Node, URIRef
+from rdflib.namespace import RDF
+
+from .loader import LoadedGraph, ProjectData
+from .namespaces import MD, OA, SH, bind_prefixes
+from .provenance import check_quotes
+
+QUOTE_RULE = MD["QuoteMatchesSource"]
+HEADER = re.compile(r"^#\s*(\w+):\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class ViolationQuery:
+    """A SPARQL SELECT of ``?this ?path ?value``: every row it returns is a violation."""
+
+    file: Path
+    title: str
+    message: str
+    text: str
+
+    @classmethod
+    def read(cls, file: Path) -> ViolationQuery:
+        """Read a query file whose header comments give ``title:`` and ``message:``."""
+        text = file.read_text(encoding="utf-8")
+        header = dict(m.groups() for line in text.splitlines() if (m := HEADER.match(line)))
+        return cls(file, header.get("title", file.stem), header.get("message", file.stem), text)
+
+
+def violation_queries(shapes_dir: Path) -> list[ViolationQuery]:
+    """The violation queries under ``shapes/sparql/``."""
+    return [ViolationQuery.read(f) for f in sorted((shapes_dir / "sparql").glob("*.rq"))]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One problem: where it is, what node, which path and value, which rule, and the message."""
+
+    file: Path | None
+    line: int | None
+    focus: Node
+    path: Node | None
+    value: Node | None
+    rule: Node | None
+    message: str
+    severity: str = "Violation"
+
+    def render(self, short: Callable[[Node], str] = str) -> str:
+        """One human-readable block: ``file:line: severity: message`` then the details."""
+        where = f"{self.file}:{self.line}" if self.file and self.line else str(self.file or "<data>")
+        lines = [f"{where}: {self.severity}: {self.message}", f"    focus node: {short(self.focus)}"]
+        if self.path is not None:
+            lines.append(f"    path:       {short(self.path)}")
+        if self.value is not None:
+            lines.append(f"    value:      {short(self.value)}")
+        if self.rule is not None:
+            lines.append(f"    rule:       {short(self.rule)}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """The outcome of validating the project's data."""
+
+    violations: list[Violation]
+    triples_validated: int
+
+    @property
+    def conforms(self) -> bool:
+        """True when nothing violates the shapes."""
+        return not any(v.severity == "Violation" for v in self.violations)
+
+
+def data_graph(project: ProjectData) -> Graph:
+    """The union of provenance and asserted data, as validated and inferred over."""
+    union = Graph()
+    union += project.provenance.graph
+    union += project.asserted.graph
+    return union
+
+
+def _locate(node: Node, sources: list[LoadedGraph]) -> tuple[Path | None, int | None]:
+    for loaded in sources:
+        if node in loaded.origin:
+            return loaded.where(node)  # type: ignore[arg-type]
+    for loaded in sources:
+        if loaded.knows(node):
+            return loaded.where(node)  # type: ignore[arg-type]
+    return None, None
+
+
+def _rule_name(shapes: Graph, shape: Node | None, component: Node | None) -> Node | None:
+    """The named shape that raised a result, with the constraint component that failed.
+
+    A result from an anonymous property shape is named after the node shape holding it.
+    """
+    owner = shape
+    if isinstance(shape, BNode):
+        owner = next(shapes.subjects(SH.property, shape), shape)
+    if isinstance(owner, URIRef) and component is not None:
+        return Literal(f"{shapes.namespace_manager.normalizeUri(owner)} "
+                       f"({shapes.namespace_manager.normalizeUri(component)})")
+    return owner if isinstance(owner, URIRef) else component
+
+
+def _shacl_violations(report: Graph, shapes: Graph, sources: list[LoadedGraph]) -> list[Violation]:
+    violations = []
+    for result in report.subjects(RDF.type, SH.ValidationResult):
+        focus = report.value(result, SH.focusNode)
+        severity = report.value(result, SH.resultSeverity)
+        message = report.value(result, SH.resultMessage)
+        shape = report.value(result, SH.sourceShape)
+        component = report.value(result, SH.sourceConstraintComponent)
+        rule = _rule_name(shapes, shape, component)
+        file, line = _locate(focus, sources)
+        violations.append(Violation(
+            file=file, line=line, focus=focus,
+            path=report.value(result, SH.resultPath),
+            value=report.value(result, SH.value),
+            rule=rule,
+            message=str(message) if message else f"violates {component}",
+            severity=str(severity).rsplit("#", 1)[-1] if severity else "Violation",
+        ))
+    return violations
+
+
+def _quote_violations(graph: Graph, data_dir: Path, sources: list[LoadedGraph]) -> list[Violation]:
+    violations = []
+    for mismatch in check_quotes(graph, data_dir):
+        file, line = _locate(mismatch.passage, sources)
+        violations.append(Violation(
+            file=file, line=line, focus=mismatch.passage, path=OA.exact,
+            value=Literal(mismatch.exact), rule=QUOTE_RULE,
+            message=(f"Quote not in source: the source has {mismatch.found!r} at offsets "
+                     f"{mismatch.start}-{mismatch.end}, not the quoted text."),
+        ))
+    return violations
+
+
+def _query_violations(graph: Graph, queries: list[ViolationQuery],
+                      sources: list[LoadedGraph]) -> list[Violation]:
+    violations = []
+    for query in queries:
+        rule = URIRef(query.file.resolve().as_uri())
+        for row in graph.query(query.text):
+            file, line = _locate(row.this, sources)
+            violations.append(Violation(file=file, line=line, focus=row.this, path=row.path,
+                                        value=row.value, rule=rule, message=query.message))
+    return violations
+
+
+def validate_project(project: ProjectData, data_dir: Path, shapes_dir: Path) -> ValidationResult:
+    """Validate provenance + assertions against the shapes, the violation queries and the sources."""
+    graph = bind_prefixes(data_graph(project))
+    _, report, _ = pyshacl_validate(
+        graph,
+        shacl_graph=project.shapes.graph,
+        ont_graph=project.ontology.graph,
+        inference="none",
+        abort_on_first=False,
+        allow_warnings=True,
+        advanced=True,
+    )
+    sources = [project.asserted, project.provenance]
+    with_ontology = graph + project.ontology.graph
+    violations = (_shacl_violations(report, project.shapes.graph, sources)
+                  + _query_violations(with_ontology, violation_queries(shapes_dir), sources)
+                  + _quote_violations(graph, data_dir, sources))
+    violations.sort(key=lambda v: (str(v.file), v.line or 0, str(v.focus), str(v.path)))
+    return ValidationResult(violations, len(graph))

@@ -1,0 +1,58 @@
+"""Passages: quotes match the source byte for byte, and every claim has a passage."""
+
+from __future__ import annotations
+
+from rdflib import URIRef
+
+from mildip_ld.loader import ProjectData
+from mildip_ld.namespaces import MD, OA
+from mildip_ld.provenance import check_quotes, segment
+
+from .conftest import ROOT, SHARED
+
+SOURCE = ROOT / "data" / "sources" / "military-diplomacy-in-russia.txt"
+
+
+def test_project_copy_of_the_source_is_identical_to_shared():
+    assert SOURCE.read_bytes() == (SHARED / "source" / "military-diplomacy-in-russia.txt").read_bytes()
+
+
+def test_every_quote_is_the_source_text_at_its_offsets(project: ProjectData):
+    text = SOURCE.read_text(encoding="utf-8")
+    graph = project.provenance.graph
+    checked = 0
+    for passage in graph.subjects(OA.hasSource, None):
+        selectors = list(graph.objects(passage, OA.hasSelector))
+        exact = next(graph.value(s, OA.exact) for s in selectors if graph.value(s, OA.exact) is not None)
+        start = next(int(graph.value(s, OA.start)) for s in selectors if graph.value(s, OA.start) is not None)
+        end = next(int(graph.value(s, OA.end)) for s in selectors if graph.value(s, OA.end) is not None)
+        assert text[start:end] == str(exact), passage
+        assert text[start:end].encode("utf-8") == str(exact).encode("utf-8")
+        checked += 1
+    assert checked == len(list(segment(text))) > 100
+    assert check_quotes(graph, ROOT / "data") == []
+
+
+def test_segmentation_covers_every_non_blank_line():
+    text = SOURCE.read_text(encoding="utf-8")
+    lines_with_passages = {p.line for p in segment(text)}
+    assert lines_with_passages == {n for n, line in enumerate(text.split("\n"), 1) if line.strip()}
+
+
+def test_every_claim_has_a_passage_and_a_modality(project: ProjectData):
+    graph = project.asserted.graph
+    claims = set(graph.subjects(MD.modality, None))
+    assert claims, "no claims loaded"
+    passages = set(project.provenance.graph.subjects(OA.hasSource, None))
+    for claim in claims:
+        stated_in = set(graph.objects(claim, MD.statedIn))
+        assert stated_in, f"{claim} has no md:statedIn"
+        assert stated_in <= passages, f"{claim} cites unknown passages {stated_in - passages}"
+
+
+def test_every_described_resource_cites_a_passage(project: ProjectData):
+    graph = project.asserted.graph
+    for subject in set(graph.subjects()):
+        assert isinstance(subject, URIRef), f"blank node {subject} in assertions"
+        cited = set(graph.objects(subject, MD.statedIn)) | set(graph.objects(subject, MD.mentionedIn))
+        assert cited, f"{subject} cites no passage"
