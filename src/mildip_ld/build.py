@@ -23,6 +23,7 @@ from .config import Paths
 from .infer import infer
 from .loader import ProjectData, load_project
 from .namespaces import ASSERTED, INFERRED, ONTOLOGY, PROVENANCE, SHAPES, bind_prefixes
+from .store import create_store
 from .validate import ValidationResult, data_graph, validate_project
 
 DATASET_FILE = "dataset.nq"
@@ -128,6 +129,7 @@ def build(paths: Paths, progress: Progress = lambda _: None) -> BuildReport:
     staging.mkdir()
     try:
         dataset.serialize(staging / DATASET_FILE, format="nquads", encoding="utf-8")
+        create_store(staging, staging / DATASET_FILE)
         report = BuildReport(release=paths.build / RELEASES_DIR / stamp,
                              counts={name: len(graph) for name, graph in (
                                  ("asserted", project.asserted.graph),

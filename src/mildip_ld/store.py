@@ -1,0 +1,33 @@
+"""The serving store: an on-disk Oxigraph store per release, built from the release's N-Quads.
+
+rdflib stays the modelling, validation and inference toolkit; Oxigraph (Rust, on disk,
+SPARQL 1.1) answers queries. Each release folder holds its own store under ``oxigraph/``, so
+switching the build's ``current`` link switches the store atomically, and a restart serves at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyoxigraph as ox
+
+STORE_DIR = "oxigraph"
+
+
+def create_store(release: Path, dataset_file: Path) -> Path:
+    """Bulk-load ``dataset_file`` (N-Quads) into a new on-disk store inside ``release``."""
+    location = release / STORE_DIR
+    store = ox.Store(str(location))
+    store.bulk_load(path=str(dataset_file), format=ox.RdfFormat.N_QUADS)
+    store.flush()
+    store.optimize()
+    del store  # closes the store (releases RocksDB's lock) before the release is published
+    return location
+
+
+def open_store(release: Path, read_only: bool = True) -> ox.Store:
+    """Open a release's store; read-only by default, which any number of processes may share."""
+    location = release / STORE_DIR
+    if not location.is_dir():
+        raise FileNotFoundError(f"no Oxigraph store in {release} (run `mildip build`)")
+    return ox.Store.read_only(str(location)) if read_only else ox.Store(str(location))
