@@ -21,10 +21,10 @@ from rdflib import BNode, Graph, Literal, Node, URIRef
 from rdflib.namespace import RDF
 
 from .loader import LoadedGraph, ProjectData
-from .namespaces import MD, OA, SH, bind_prefixes
+from .namespaces import OA, SH, bind_prefixes
 from .provenance import check_quotes
 
-QUOTE_RULE = MD["QuoteMatchesSource"]
+QUOTE_RULE = "quote matches source (mildip_ld.provenance.check_quotes)"
 HEADER = re.compile(r"^#\s*(\w+):\s*(.*)$")
 
 
@@ -59,7 +59,7 @@ class Violation:
     focus: Node
     path: Node | None
     value: Node | None
-    rule: Node | None
+    rule: str
     message: str
     severity: str = "Violation"
 
@@ -71,8 +71,7 @@ class Violation:
             lines.append(f"    path:       {short(self.path)}")
         if self.value is not None:
             lines.append(f"    value:      {short(self.value)}")
-        if self.rule is not None:
-            lines.append(f"    rule:       {short(self.rule)}")
+        lines.append(f"    rule:       {self.rule}")
         return "\n".join(lines)
 
 
@@ -107,18 +106,19 @@ def _locate(node: Node, sources: list[LoadedGraph]) -> tuple[Path | None, int | 
     return None, None
 
 
-def _rule_name(shapes: Graph, shape: Node | None, component: Node | None) -> Node | None:
+def _rule_name(shapes: Graph, shape: Node | None, component: Node | None) -> str:
     """The named shape that raised a result, with the constraint component that failed.
 
     A result from an anonymous property shape is named after the node shape holding it.
     """
+    names = shapes.namespace_manager
     owner = shape
     if isinstance(shape, BNode):
         owner = next(shapes.subjects(SH.property, shape), shape)
-    if isinstance(owner, URIRef) and component is not None:
-        return Literal(f"{shapes.namespace_manager.normalizeUri(owner)} "
-                       f"({shapes.namespace_manager.normalizeUri(component)})")
-    return owner if isinstance(owner, URIRef) else component
+    parts = [names.normalizeUri(owner) if isinstance(owner, URIRef) else "anonymous shape"]
+    if isinstance(component, URIRef):
+        parts.append(f"({names.normalizeUri(component)})")
+    return " ".join(parts)
 
 
 def _shacl_violations(report: Graph, shapes: Graph, sources: list[LoadedGraph]) -> list[Violation]:
@@ -159,7 +159,7 @@ def _query_violations(graph: Graph, queries: list[ViolationQuery],
                       sources: list[LoadedGraph]) -> list[Violation]:
     violations = []
     for query in queries:
-        rule = URIRef(query.file.resolve().as_uri())
+        rule = f"shapes/sparql/{query.file.name} ({query.title})"
         for row in graph.query(query.text):
             file, line = _locate(row.this, sources)
             violations.append(Violation(file=file, line=line, focus=row.this, path=row.path,
@@ -184,5 +184,7 @@ def validate_project(project: ProjectData, data_dir: Path, shapes_dir: Path) -> 
     violations = (_shacl_violations(report, project.shapes.graph, sources)
                   + _query_violations(with_ontology, violation_queries(shapes_dir), sources)
                   + _quote_violations(graph, data_dir, sources))
-    violations.sort(key=lambda v: (str(v.file), v.line or 0, str(v.focus), str(v.path)))
-    return ValidationResult(violations, len(graph))
+    # two constraints of one shape (e.g. sh:class and sh:nodeKind) may say the same thing
+    unique = list({(v.file, v.focus, v.path, v.value, v.message): v for v in violations}.values())
+    unique.sort(key=lambda v: (str(v.file), v.line or 0, str(v.focus), str(v.path)))
+    return ValidationResult(unique, len(graph))
