@@ -50,7 +50,7 @@ def junk_reason(triple: tuple) -> str | None:
         return "reflexive"
     if isinstance(subject, URIRef) and str(subject).startswith(W3C_VOCABULARIES):
         return "about RDF/RDFS/OWL/XSD vocabulary"
-    if predicate in (RDF.type, RDFS.subClassOf) and obj in EMPTY_TYPES:
+    if predicate in (RDF.type, RDFS.subClassOf, RDFS.domain, RDFS.range) and obj in EMPTY_TYPES:
         return "empty type"
     if isinstance(obj, URIRef) and predicate == RDF.type and str(obj).startswith(W3C_VOCABULARIES) \
             and obj not in (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty):
