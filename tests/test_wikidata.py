@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import socket
 import subprocess
 import threading
@@ -15,6 +16,7 @@ import pytest
 import requests
 from rdflib import Graph
 
+from mildip_ld.cli import main
 from mildip_ld.loader import ProjectData
 from mildip_ld.wikidata import (EndpointError, Item, WikidataClient, check, items_in_snapshot, links_in,
                                 snapshot_graph, write_mapping_csv, write_quickstatements)
@@ -136,3 +138,39 @@ def test_a_server_that_never_answers_times_out(links):
         client.fetch(links)
     assert time.monotonic() - started < 10
     listener.close()
+
+
+def test_cli_check_offline_agrees(capsys):
+    assert main(["wikidata", "check", "--offline"]) == 0
+    assert "links agree" in capsys.readouterr().err
+
+
+def test_cli_check_against_the_stand_in_reports_per_entity_and_exits_1(stand_in_wikidata, capsys):
+    assert main(["wikidata", "check", "--endpoint", stand_in_wikidata, "--timeout", "5"]) == 1
+    out = capsys.readouterr().out
+    assert "https://w3id.org/mildip/id/belarus -> Q184: label mismatch" in out
+    assert "https://w3id.org/mildip/id/armenia -> Q399: no such item" in out
+
+
+def test_cli_refresh_changes_nothing_unless_asked(stand_in_wikidata, paths, tmp_path: Path, capsys):
+    before = SNAPSHOT.read_bytes()
+    main(["wikidata", "refresh", "--endpoint", stand_in_wikidata])
+    assert SNAPSHOT.read_bytes() == before
+    data = tmp_path / "data"
+    shutil.copytree(paths.data, data)
+    main(["--data", str(data), "wikidata", "refresh", "--endpoint", stand_in_wikidata, "--write"])
+    refreshed = items_in_snapshot(Graph().parse(data / "wikidata" / "snapshot.ttl"))
+    assert refreshed["Q184"].label == "Byelorussia" and "Q399" not in refreshed
+    assert SNAPSHOT.read_bytes() == before
+
+
+def test_cli_failing_endpoint_exits_2(capsys):
+    assert main(["wikidata", "check", "--endpoint", f"http://127.0.0.1:{free_port()}/sparql",
+                 "--retries", "0", "--timeout", "2"]) == 2
+    assert "failed after 1 attempt" in capsys.readouterr().err
+
+
+def test_cli_export_writes_csv_and_quickstatements(tmp_path: Path):
+    csv_file, qs_file = tmp_path / "links.csv", tmp_path / "links.qs"
+    assert main(["wikidata", "export", "--csv", str(csv_file), "--quickstatements", str(qs_file)]) == 0
+    assert "Q159" in csv_file.read_text() and "P2888" in qs_file.read_text()

@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from rdflib import Graph, URIRef
+from rdflib import Graph, Node, URIRef
 
 from . import __version__
 from .config import DEFAULT_PATHS, Paths
@@ -23,6 +23,8 @@ def _say(message: str) -> None:
 
 def _shortener(graph: Graph):
     def short(node) -> str:
+        if isinstance(node, URIRef) and "/passage/" in node:
+            return "passage:" + node.split("/passage/", 1)[1]
         if isinstance(node, URIRef):
             try:
                 return graph.namespace_manager.normalizeUri(node)
@@ -133,6 +135,130 @@ def cmd_find(args: argparse.Namespace) -> int:
     return EXIT_OK if found else EXIT_INVALID
 
 
+def _release(paths: Paths) -> Path:
+    from .build import current_release
+
+    release = current_release(paths.build)
+    if release is None:
+        raise LoadError(paths.build, None, "no build yet: run `mildip build` first")
+    return release
+
+
+def _term(text: str, graph: Graph):
+    """A term from the command line: a full IRI, <IRI>, a CURIE with a project prefix, or an N3 literal."""
+    from rdflib.util import from_n3
+
+    if text.startswith(("http://", "https://")):
+        return URIRef(text)
+    try:
+        return from_n3(text, nsm=graph.namespace_manager)
+    except Exception as error:
+        raise LoadError(Path(text), None, f"not an IRI, CURIE or literal: {text} ({error})") from error
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Explain why a triple holds: the OWL 2 RL rule, its axioms and premises, down to sources."""
+    from rdflib.collection import Collection
+    from rdflib.namespace import OWL
+
+    from .build import load_release
+    from .explain import explanation_graph, release_derivations
+    from .namespaces import MD, OA, bind_prefixes
+
+    dataset = load_release(_release(_paths(args)))
+    given, inferred, derivations = release_derivations(dataset)
+    triple = tuple(_term(t, dataset) for t in (args.subject, args.predicate, args.object))
+    if triple not in given and triple not in inferred:
+        _say("not in the graph: neither asserted nor inferred")
+        return EXIT_INVALID
+    graph = bind_prefixes(explanation_graph(derivations, given, triple))
+    if args.format != "text":
+        sys.stdout.write(graph.serialize(format=args.format))
+        return EXIT_OK
+    short = _shortener(graph)
+
+    def show(current: tuple, indent: str) -> None:
+        derivation = derivations.get(current)
+        text = " ".join(short(t) for t in current)
+        if derivation is None:
+            print(f"{indent}{text}    [asserted]")
+            for passage in given.objects(current[0], MD.statedIn):
+                quote = given.value(URIRef(f"{passage}#quote"), OA.exact)
+                print(f"{indent}    stated in {short(passage)}: \"{quote}\"")
+            return
+        print(f"{indent}{text}    [{derivation.rule}]")
+        for axiom in derivation.axioms:
+            if axiom[1] == OWL.propertyChainAxiom:
+                axiom = (axiom[0], axiom[1], "(" + " ".join(short(t) for t in Collection(given, axiom[2])) + ")")
+            print(f"{indent}  axiom: {' '.join(short(t) if isinstance(t, Node) else t for t in axiom)}")
+        for premise in derivation.premises:
+            show(premise, indent + "  ")
+
+    show(triple, "")
+    return EXIT_OK
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """Run a named query (queries/NAME.rq) or a query file against the built store."""
+    import pyoxigraph as ox
+
+    from .store import open_store
+
+    paths = _paths(args)
+    file = Path(args.query)
+    if not file.exists():
+        file = paths.queries / f"{args.query}.rq"
+    if not file.exists():
+        raise LoadError(file, None, "no such query file or named query")
+    store = open_store(_release(paths))
+    results = store.query(file.read_text(encoding="utf-8"), use_default_graph_as_union=True)
+    if isinstance(results, ox.QuerySolutions | ox.QueryBoolean):
+        formats = {"csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV,
+                   "json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML}
+        sys.stdout.write(results.serialize(format=formats[args.format]).decode("utf-8"))
+    else:
+        sys.stdout.write(ox.serialize(results, format=ox.RdfFormat.TURTLE).decode("utf-8"))
+    return EXIT_OK
+
+
+def cmd_wikidata(args: argparse.Namespace) -> int:
+    """Check, refresh or export the Wikidata links."""
+    from datetime import date
+
+    from . import wikidata
+
+    paths = _paths(args)
+    links = wikidata.links_in(load_project(paths).asserted.graph)
+    snapshot_file = paths.data / "wikidata" / "snapshot.ttl"
+    if args.action == "export":
+        wikidata.write_mapping_csv(links, Path(args.csv))
+        wikidata.write_quickstatements(links, Path(args.quickstatements))
+        _say(f"wrote {len(links)} links to {args.csv} and {args.quickstatements}")
+        return EXIT_OK
+    if args.offline:
+        items = wikidata.items_in_snapshot(Graph().parse(snapshot_file))
+    else:
+        client = wikidata.WikidataClient(endpoint=args.endpoint, timeout_s=args.timeout, retries=args.retries)
+        _say(f"asking {args.endpoint} about {len(links)} items")
+        try:
+            items = client.fetch(links)
+        except wikidata.EndpointError as error:
+            _say(f"error: {error}")
+            return EXIT_ERROR
+    findings = wikidata.check(links, items)
+    for finding in findings:
+        print(finding.render())
+    if args.action == "refresh":
+        graph = wikidata.snapshot_graph(items.values(), date.today(), args.endpoint)
+        if args.write:
+            snapshot_file.write_text(graph.serialize(format="turtle"), encoding="utf-8")
+            _say(f"wrote {snapshot_file}: {len(items)} items")
+        else:
+            _say(f"{len(items)} items fetched; snapshot left unchanged (use --write to replace it)")
+    _say(f"{len(links) - len(findings)} of {len(links)} links agree")
+    return EXIT_INVALID if findings else EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (every subcommand has --help)."""
     top = argparse.ArgumentParser(
@@ -177,6 +303,40 @@ def parser() -> argparse.ArgumentParser:
                        description="Search the passages' quotes (case-insensitive) and print their IRIs.")
     p.add_argument("text", help="text to look for")
     p.set_defaults(handler=cmd_find)
+
+    p = sub.add_parser("explain", help="why does a triple hold?",
+                       description="Explain a triple of the built graph: for an inferred one, the OWL 2 RL "
+                                   "rule (e.g. cax-sco, prp-inv1, prp-spo2), its ontology axioms and premises, "
+                                   "down to asserted claims and their passages. Terms are CURIEs (md:, mdr:, "
+                                   "act:...) or full IRIs. Example: mildip explain mdr:russia md:engagesWith mdr:china")
+    p.add_argument("subject")
+    p.add_argument("predicate")
+    p.add_argument("object")
+    p.add_argument("--format", default="text", help="text (default), or an rdflib format: turtle, json-ld, ...")
+    p.set_defaults(handler=cmd_explain)
+
+    p = sub.add_parser("query", help="run a named query against the build",
+                       description="Run queries/NAME.rq (or a query file) on the built store; default graph = "
+                                   "union of the named graphs. Example: mildip query csto-members")
+    p.add_argument("query", help="a name from queries/ (without .rq) or a path to a .rq file")
+    p.add_argument("--format", default="csv", choices=["csv", "tsv", "json", "xml"],
+                   help="result format for SELECT/ASK (CONSTRUCT/DESCRIBE print Turtle)")
+    p.set_defaults(handler=cmd_query)
+
+    p = sub.add_parser("wikidata", help="check, refresh or export the Wikidata links",
+                       description="check: compare every link's label with a SPARQL endpoint (the Wikidata "
+                                   "Query Service by default). refresh: fetch label, description, P31 and P463 "
+                                   "of every linked item; data/ changes only with --write. export: the mapping as "
+                                   "CSV and as QuickStatements. Exit 1 when a link disagrees.")
+    p.add_argument("action", choices=["check", "refresh", "export"])
+    p.add_argument("--endpoint", default="https://query.wikidata.org/sparql", help="SPARQL endpoint URL")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
+    p.add_argument("--retries", type=int, default=3, help="retries with exponential back-off (default 3)")
+    p.add_argument("--offline", action="store_true", help="check against data/wikidata/snapshot.ttl instead")
+    p.add_argument("--write", action="store_true", help="refresh: replace data/wikidata/snapshot.ttl")
+    p.add_argument("--csv", default="wikidata-links.csv", help="export: CSV file to write")
+    p.add_argument("--quickstatements", default="wikidata-links.qs.tsv", help="export: QuickStatements file")
+    p.set_defaults(handler=cmd_wikidata)
     return top
 
 

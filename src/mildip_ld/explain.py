@@ -14,11 +14,11 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rdflib import Graph, Literal, Node, URIRef
+from rdflib import Dataset, Graph, Literal, Node, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import OWL, PROV, RDF, RDFS
 
-from .namespaces import MD, MDR
+from .namespaces import ASSERTED, INFERRED, MD, MDR, ONTOLOGY, PROVENANCE
 
 Triple = tuple[Node, Node, Node]
 RULES_SPEC = "https://www.w3.org/TR/owl2-profiles/#"
@@ -215,3 +215,13 @@ def explanation_graph(derivations: dict[Triple, Derivation], given: Graph, tripl
 
     describe(triple, 0)
     return graph
+
+
+def release_derivations(dataset: Dataset) -> tuple[Graph, Graph, dict[Triple, Derivation]]:
+    """The given triples, the inferred graph and every derivation of a built dataset."""
+    given = Graph()
+    for name in (ASSERTED, PROVENANCE, ONTOLOGY):
+        given += dataset.graph(name)
+    inferred = Graph()
+    inferred += dataset.graph(INFERRED)
+    return given, inferred, derive_all(given, inferred)

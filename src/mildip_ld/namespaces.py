@@ -29,7 +29,9 @@ VOID = Namespace("http://rdfs.org/ns/void#")
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 
 PREFIXES: dict[str, Namespace] = {
-    "md": MD, "mdr": MDR, "graph": GRAPH, "oa": OA, "schema": SCHEMA, "sh": SH, "wd": WD,
+    "md": MD, "mdr": MDR, "act": MDR["activity/"], "mship": MDR["membership/"],
+    "challenge": MDR["challenge/"], "aim": MDR["aim/"], "factor": MDR["factor/"], "period": MDR["period/"],
+    "tech": MDR["technology/"], "graph": GRAPH, "oa": OA, "schema": SCHEMA, "sh": SH, "wd": WD,
     "prov": PROV, "skos": SKOS, "dcterms": DCTERMS, "owl": OWL, "rdf": RDF, "rdfs": RDFS,
     "xsd": XSD, "void": VOID, "dcat": DCAT,
 }

@@ -1,0 +1,66 @@
+"""The `mildip` command line: --help everywhere, and the analyst commands on a real build."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mildip_ld.build import BuildReport
+from mildip_ld.cli import main, parser
+
+MILDIP = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "mildip"
+SUBCOMMANDS = sorted(parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+
+
+def test_console_script_help_lists_every_subcommand():
+    run = subprocess.run([str(MILDIP), "--help"], capture_output=True, text=True, check=True)
+    for name in SUBCOMMANDS:
+        assert name in run.stdout
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_every_subcommand_has_help(name: str, capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as exit_:
+        main([name, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: mildip" in capsys.readouterr().out
+
+
+def _build_dir(built: BuildReport) -> str:
+    return str(built.release.parent.parent)
+
+
+def test_explain_an_inferred_membership_down_to_its_sentence(built: BuildReport, capsys):
+    assert main(["--build-dir", _build_dir(built), "explain", "mdr:belarus", "md:memberOf", "mdr:csto"]) == 0
+    out = capsys.readouterr().out
+    assert "[prp-spo2]" in out and "[prp-inv1]" in out
+    assert "stated in passage:military-diplomacy-in-russia/l19-s1" in out
+    assert "Collective Security Treaty Organization (CSTO), comprising countries such as Belarus" in out
+
+
+def test_explain_an_asserted_triple_says_asserted(built: BuildReport, capsys):
+    assert main(["--build-dir", _build_dir(built), "explain", "mdr:russia", "rdfs:label", '"Russia"@en']) == 0
+    assert "[asserted]" in capsys.readouterr().out
+
+
+def test_explain_a_triple_not_in_the_graph_exits_1(built: BuildReport, capsys):
+    assert main(["--build-dir", _build_dir(built), "explain", "mdr:russia", "md:memberOf", "mdr:nato"]) == 1
+
+
+def test_explain_as_turtle_is_prov(built: BuildReport, capsys):
+    main(["--build-dir", _build_dir(built), "explain", "mdr:russia", "md:engagesWith", "mdr:india",
+          "--format", "turtle"])
+    out = capsys.readouterr().out
+    assert "prov:wasGeneratedBy" in out and "md:RuleApplication" in out
+
+
+def test_query_runs_a_named_query(built: BuildReport, capsys):
+    assert main(["--build-dir", _build_dir(built), "query", "csto-members"]) == 0
+    assert "Tajikistan" in capsys.readouterr().out
+
+
+def test_commands_needing_a_build_say_so(tmp_path: Path, capsys):
+    assert main(["--build-dir", str(tmp_path / "nothing"), "query", "csto-members"]) == 2
+    assert "run `mildip build` first" in capsys.readouterr().err
