@@ -1,0 +1,130 @@
+"""The named queries in queries/: each runs on the built store and answers from the article, with its source."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from mildip_ld.build import BuildReport
+from mildip_ld.queries import NamedQuery, named_queries
+from mildip_ld.store import open_store
+
+from .conftest import ROOT, SHARED
+
+QUERIES = {q.name: q for q in named_queries(ROOT / "queries")}
+FEDERATED = {name for name, q in QUERIES.items() if "SERVICE <" in q.text}  # need Wikidata: not run here
+LOCAL = sorted(set(QUERIES) - FEDERATED)
+SOURCE_TEXT = (ROOT / "data" / "sources" / "military-diplomacy-in-russia.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def store(built: BuildReport) -> ox.Store:
+    return open_store(built.release)
+
+
+def rows(store: ox.Store, name: str) -> list[dict[str, str]]:
+    solutions = store.query(QUERIES[name].text, use_default_graph_as_union=True)
+    variables = [v.value for v in solutions.variables]
+    return [{v: (s[v].value if s[v] is not None else None) for v in variables} for s in solutions]
+
+
+def column(store: ox.Store, name: str, variable: str) -> set[str]:
+    return {row[variable] for row in rows(store, name) if row[variable] is not None}
+
+
+def test_there_are_at_least_ten_named_queries_each_with_a_question():
+    assert len(LOCAL) >= 10
+    assert FEDERATED == {"wikidata-federated"}
+    for query in QUERIES.values():
+        assert query.question.endswith("?") or "?" in query.question, query.name
+
+
+@pytest.mark.parametrize("name", LOCAL)
+def test_every_query_answers_and_every_quote_is_in_the_source(store: ox.Store, name: str):
+    answer = rows(store, name)
+    assert answer, f"{name} returned nothing"
+    for row in answer:
+        if row.get("quote") is not None:
+            assert row["quote"] in SOURCE_TEXT
+
+
+def test_csto_members_are_the_five_the_article_names(store: ox.Store):
+    assert column(store, "csto-members", "memberLabel") == {
+        "Belarus", "Armenia", "Kazakhstan", "Kyrgyzstan", "Tajikistan"}
+    assert all("Collective Security Treaty Organization" in q for q in column(store, "csto-members", "quote"))
+
+
+def test_peace_mission_is_an_exercise_with_china(store: ox.Store):
+    exercises = {row["exerciseLabel"]: row for row in rows(store, "joint-exercises")}
+    peace = next(row for label, row in exercises.items() if "Peace Mission" in label)
+    assert "China" in peace["partners"]
+    assert '"Peace Mission"' in peace["quote"]
+
+
+def test_russia_exports_fighter_jets_and_missile_systems_to_india(store: ox.Store):
+    to_india = {row["itemLabel"] for row in rows(store, "arms-transfers") if row["recipientLabel"] == "India"}
+    assert {"advanced fighter jets", "missile systems"} <= to_india
+
+
+def test_hedged_claims_carry_their_cue_and_only_hedged_modalities(store: ox.Store):
+    answer = rows(store, "hedged-claims")
+    assert {row["modality"].rsplit("#", 1)[-1] for row in answer} <= {"likely", "possible"}
+    for row in answer:
+        assert row["cue"].lower() in row["quote"].lower()
+    assert {"might", "likely", "may"} <= {row["cue"].lower() for row in answer}
+
+
+def test_soviet_period_used_the_warsaw_pact(store: ox.Store):
+    pairs = {(r["periodLabel"], r["frameworkLabel"]) for r in rows(store, "periods-and-frameworks")}
+    assert ("Soviet period", "Warsaw Pact") in pairs
+
+
+def test_challenges_include_sanctions_and_budget_constraints(store: ox.Store):
+    labels = " ".join(column(store, "challenges", "challengeLabel")).lower()
+    assert "sanctions" in labels and "budget" in labels
+
+
+def test_technologies_include_those_of_the_technology_section(store: ox.Store):
+    labels = column(store, "technologies", "technologyLabel")
+    assert {"artificial intelligence", "unmanned systems", "satellite systems", "cyber capabilities"} <= labels
+
+
+def test_russia_takes_part_in_the_sco_and_the_csto(store: ox.Store):
+    frameworks = column(store, "forums-and-frameworks", "frameworkLabel")
+    assert {"Shanghai Cooperation Organisation", "Collective Security Treaty Organization"} <= frameworks
+
+
+def test_countered_factors_include_nato_expansion_and_western_influence(store: ox.Store):
+    factors = column(store, "countered-factors", "factorLabel")
+    assert {"NATO's eastward expansion", "Western influence"} <= factors
+
+
+def test_wikidata_links_match_the_shared_reference(store: ox.Store):
+    with (SHARED / "wikidata" / "reference.tsv").open(encoding="utf-8") as handle:
+        reference = {row["qid"] for row in csv.DictReader(handle, delimiter="\t")}
+    answer = rows(store, "wikidata-links")
+    linked = {row["wikidataId"] for row in answer if row["wikidataId"]}
+    assert linked and linked <= reference
+    for row in answer:
+        if row["wikidataId"]:
+            assert row["wikidata"] == f"http://www.wikidata.org/entity/{row['wikidataId']}"
+
+
+def test_which_sentence_returns_offsets_that_match_the_quote(store: ox.Store):
+    for row in rows(store, "which-sentence"):
+        assert SOURCE_TEXT[int(row["start"]):int(row["end"])] == row["quote"]
+
+
+def test_inferred_about_russia_reads_only_the_inferred_graph(store: ox.Store):
+    properties = column(store, "inferred-about-russia", "property")
+    assert "https://w3id.org/mildip/ontology#engagesWith" in properties
+    assert "http://www.w3.org/2000/01/rdf-schema#label" not in properties
+
+
+def test_named_query_reads_question_from_first_comment(tmp_path: Path):
+    file = tmp_path / "q.rq"
+    file.write_text("# What is asked?\nSELECT * WHERE { ?s ?p ?o }\n")
+    assert NamedQuery.read(file).question == "What is asked?"
