@@ -259,6 +259,87 @@ def cmd_wikidata(args: argparse.Namespace) -> int:
     return EXIT_INVALID if findings else EXIT_OK
 
 
+def cmd_dump(args: argparse.Namespace) -> int:
+    """Write dumps of the current release: dataset and named graphs, every format, plain and gzipped."""
+    from .dumps import run_dump
+
+    split = lambda values: [n for v in values or [] for n in v.split(",") if n] or None  # noqa: E731
+    try:
+        folder, files = run_dump(_release(_paths(args)), Path(args.output) if args.output else None,
+                                 split(args.format), split(args.graph), progress=_say)
+    except ValueError as error:
+        _say(f"error: {error}")
+        return EXIT_ERROR
+    for entry in files:
+        print(f"{entry.sha256}  {folder / entry.file}")
+    _say(f"{len(files)} file(s) in {folder}")
+    return EXIT_OK
+
+
+def _server_settings(args: argparse.Namespace):
+    """Server settings from the environment, overridden by the flags given (build folder included)."""
+    from .settings import Settings
+
+    overrides = {key: getattr(args, key) for key in ("host", "port", "store") if hasattr(args, key)}
+    if getattr(args, "build_dir", None):
+        overrides["build_dir"] = Path(args.build_dir)
+    return Settings(**overrides)
+
+
+def _ensure_built(args: argparse.Namespace, settings) -> int:
+    """Build into the served build folder when it has no release yet (embedded store only)."""
+    from .build import current_release
+    from .settings import EMBEDDED_STORE
+
+    if settings.store != EMBEDDED_STORE or current_release(settings.build_dir) is not None:
+        return EXIT_OK
+    _say(f"nothing built in {settings.build_dir} yet: building first")
+    args.build_dir, args.json = str(settings.build_dir), False
+    return cmd_build(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the current release: SPARQL endpoint, health, metrics (and the pages and dumps)."""
+    import uvicorn
+
+    from .endpoint import create_app
+
+    settings = _server_settings(args)
+    status = _ensure_built(args, settings)
+    if status != EXIT_OK:
+        return status
+    _say(f"serving http://{settings.host}:{settings.port}/sparql ({settings.workers} query workers, "
+         f"{settings.query_timeout_s:g} s limit); Ctrl-C stops")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, timeout_graceful_shutdown=3)
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Compare latency and throughput of this server with Oxigraph's own, on the same store."""
+    from .bench import BenchOptions, run_bench
+
+    settings = _server_settings(args)
+    status = _ensure_built(args, settings)
+    if status != EXIT_OK:
+        return status
+    options = BenchOptions(queries=Path(args.queries) if args.queries else _paths(args).queries,
+                           repeats=args.repeats, clients=args.clients, requests=args.requests)
+    print(run_bench(settings, options, progress=_say))
+    return EXIT_OK
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Write a seeded synthetic data folder of about N triples (plus the article's data)."""
+    from .synth import synthesize
+
+    paths = _paths(args)
+    out = Path(args.output)
+    sentences = synthesize(out, args.triples, seed=args.seed,
+                           template=None if args.without_article else paths.data, progress=_say)
+    _say(f"wrote {out}: {sentences} synthetic claims with their passages (seed {args.seed}); "
+         f"build it with: mildip --data {out} --build-dir {out}-build build")
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (every subcommand has --help)."""
     top = argparse.ArgumentParser(
@@ -323,6 +404,17 @@ def parser() -> argparse.ArgumentParser:
                    help="result format for SELECT/ASK (CONSTRUCT/DESCRIBE print Turtle)")
     p.set_defaults(handler=cmd_query)
 
+    p = sub.add_parser("synth", help="generate a larger synthetic dataset",
+                       description="Write a deterministic (seeded) data folder of about N triples that follows "
+                                   "the ontology and passes the shapes: synthetic sources, passages, states and "
+                                   "engagement claims, plus a copy of the article's data. Example: "
+                                   "mildip synth --triples 100000 -o /tmp/synth-1e5")
+    p.add_argument("--triples", type=int, required=True, help="approximate number of triples to add")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, same files")
+    p.add_argument("-o", "--output", required=True, help="data folder to write (replaced if it exists)")
+    p.add_argument("--without-article", action="store_true", help="do not copy the article's data")
+    p.set_defaults(handler=cmd_synth)
+
     p = sub.add_parser("wikidata", help="check, refresh or export the Wikidata links",
                        description="check: compare every link's label with a SPARQL endpoint (the Wikidata "
                                    "Query Service by default). refresh: fetch label, description, P31 and P463 "
@@ -337,6 +429,43 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", default="wikidata-links.csv", help="export: CSV file to write")
     p.add_argument("--quickstatements", default="wikidata-links.qs.tsv", help="export: QuickStatements file")
     p.set_defaults(handler=cmd_wikidata)
+
+    p = sub.add_parser("dump", help="write dumps of the dataset and its named graphs",
+                       description="Write the current release's dumps: the dataset (N-Quads, TriG, JSON-LD) and "
+                                   "each named graph (Turtle, N-Triples, JSON-LD, RDF/XML), plain and gzipped, with "
+                                   "SHA256SUMS, index.json and void.ttl. Without -o, into the release's dumps/ "
+                                   "folder (the one the server serves); prints 'sha256  path' per file.")
+    p.add_argument("--format", action="append", metavar="F",
+                   help="turtle, ntriples, nquads, trig, jsonld, rdfxml (repeat or comma-separate; default all)")
+    p.add_argument("--graph", action="append", metavar="G",
+                   help="dataset, asserted, inferred, ontology, shapes, provenance (default all)")
+    p.add_argument("-o", "--output", metavar="DIR", help="folder to write the chosen dumps into")
+    p.set_defaults(handler=cmd_dump)
+
+    p = sub.add_parser("serve", help="serve the SPARQL endpoint over HTTP",
+                       description="Serve the current release (building it first when nothing is built): "
+                                   "/sparql (SPARQL 1.1 Protocol), /health and /metrics. Every setting can also "
+                                   "come from a MILDIP_* environment variable (MILDIP_PORT, MILDIP_QUERY_TIMEOUT_S, "
+                                   "MILDIP_MAX_RESULTS, MILDIP_WORKERS, MILDIP_UPDATE_TOKEN, "
+                                   "MILDIP_SERVICE_ALLOWLIST...); flags win. Ctrl-C stops it and its workers.")
+    p.add_argument("--host", default=argparse.SUPPRESS, help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=argparse.SUPPRESS, help="port to listen on (default: 8000)")
+    p.add_argument("--build-dir", default=argparse.SUPPRESS, help="build folder whose current release is served")
+    p.add_argument("--store", default=argparse.SUPPRESS,
+                   help="'oxigraph': the current release's embedded store (default); or a release folder")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("bench", help="latency and throughput against Oxigraph's own server",
+                       description="Start this server and Oxigraph's (oxigraph serve-read-only) on the same store "
+                                   "on free loopback ports, run each queries/*.rq (or built-in queries) over HTTP, "
+                                   "and print Markdown tables: median and p99 latency per query and server, and "
+                                   "requests/s with concurrent clients, with the ratio ours/oxigraph.")
+    p.add_argument("--queries", help="folder of .rq files (default: ./queries of the project)")
+    p.add_argument("--repeats", type=int, default=20, help="timed runs of each query per server (default 20)")
+    p.add_argument("--clients", type=int, default=4, help="concurrent clients for requests/s (default 4)")
+    p.add_argument("--requests", type=int, default=400, help="requests per server for requests/s (default 400)")
+    p.add_argument("--build-dir", default=argparse.SUPPRESS, help="build folder whose current release is used")
+    p.set_defaults(handler=cmd_bench)
     return top
 
 
