@@ -263,10 +263,9 @@ def cmd_dump(args: argparse.Namespace) -> int:
     """Write dumps of the current release: dataset and named graphs, every format, plain and gzipped."""
     from .dumps import run_dump
 
-    split = lambda values: [n for v in values or [] for n in v.split(",") if n] or None  # noqa: E731
     try:
         folder, files = run_dump(_release(_paths(args)), Path(args.output) if args.output else None,
-                                 split(args.format), split(args.graph), progress=_say)
+                                 args.format, args.graph, progress=_say)
     except ValueError as error:
         _say(f"error: {error}")
         return EXIT_ERROR
@@ -431,40 +430,47 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_wikidata)
 
     p = sub.add_parser("dump", help="write dumps of the dataset and its named graphs",
-                       description="Write the current release's dumps: the dataset (N-Quads, TriG, JSON-LD) and "
-                                   "each named graph (Turtle, N-Triples, JSON-LD, RDF/XML), plain and gzipped, with "
-                                   "SHA256SUMS, index.json and void.ttl. Without -o, into the release's dumps/ "
-                                   "folder (the one the server serves); prints 'sha256  path' per file.")
+                       description="Write the current release's dumps: the dataset (N-Quads, TriG, "
+                                   "JSON-LD) and each named graph (Turtle, N-Triples, JSON-LD, "
+                                   "RDF/XML), plain and gzipped, with SHA256SUMS, index.json and void.ttl. "
+                                   "Without -o, into the release's dumps/ folder (the one the server "
+                                   "serves). Prints 'sha256  path' per file.")
     p.add_argument("--format", action="append", metavar="F",
-                   help="turtle, ntriples, nquads, trig, jsonld, rdfxml (repeat or comma-separate; default all)")
+                   help="turtle, ntriples, nquads, trig, jsonld, rdfxml (repeat or comma-separate; "
+                        "default all)")
     p.add_argument("--graph", action="append", metavar="G",
                    help="dataset, asserted, inferred, ontology, shapes, provenance (default all)")
     p.add_argument("-o", "--output", metavar="DIR", help="folder to write the chosen dumps into")
     p.set_defaults(handler=cmd_dump)
 
     p = sub.add_parser("serve", help="serve the SPARQL endpoint over HTTP",
-                       description="Serve the current release (building it first when nothing is built): "
-                                   "/sparql (SPARQL 1.1 Protocol), /health and /metrics. Every setting can also "
-                                   "come from a MILDIP_* environment variable (MILDIP_PORT, MILDIP_QUERY_TIMEOUT_S, "
-                                   "MILDIP_MAX_RESULTS, MILDIP_WORKERS, MILDIP_UPDATE_TOKEN, "
-                                   "MILDIP_SERVICE_ALLOWLIST...); flags win. Ctrl-C stops it and its workers.")
+                       description="Serve the current release (building it first when nothing is "
+                                   "built): /sparql (SPARQL 1.1 Protocol), /health and /metrics. Every "
+                                   "setting can also come from a MILDIP_* environment variable "
+                                   "(MILDIP_PORT, MILDIP_QUERY_TIMEOUT_S, MILDIP_MAX_RESULTS, "
+                                   "MILDIP_WORKERS, MILDIP_UPDATE_TOKEN, MILDIP_SERVICE_ALLOWLIST...); "
+                                   "flags win. Ctrl-C stops it and its query workers.")
     p.add_argument("--host", default=argparse.SUPPRESS, help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=argparse.SUPPRESS, help="port to listen on (default: 8000)")
-    p.add_argument("--build-dir", default=argparse.SUPPRESS, help="build folder whose current release is served")
+    p.add_argument("--build-dir", default=argparse.SUPPRESS,
+                   help="build folder whose current release is served")
     p.add_argument("--store", default=argparse.SUPPRESS,
                    help="'oxigraph': the current release's embedded store (default); or a release folder")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("bench", help="latency and throughput against Oxigraph's own server",
-                       description="Start this server and Oxigraph's (oxigraph serve-read-only) on the same store "
-                                   "on free loopback ports, run each queries/*.rq (or built-in queries) over HTTP, "
-                                   "and print Markdown tables: median and p99 latency per query and server, and "
-                                   "requests/s with concurrent clients, with the ratio ours/oxigraph.")
+                       description="Start this server and Oxigraph's (oxigraph serve-read-only) on the "
+                                   "same store on free loopback ports, run each queries/*.rq (or built-in "
+                                   "queries) over HTTP, and print Markdown tables: median and p99 latency "
+                                   "per query and server, and requests/s with concurrent clients, with "
+                                   "the ratio ours/oxigraph.")
     p.add_argument("--queries", help="folder of .rq files (default: ./queries of the project)")
     p.add_argument("--repeats", type=int, default=20, help="timed runs of each query per server (default 20)")
     p.add_argument("--clients", type=int, default=4, help="concurrent clients for requests/s (default 4)")
-    p.add_argument("--requests", type=int, default=400, help="requests per server for requests/s (default 400)")
-    p.add_argument("--build-dir", default=argparse.SUPPRESS, help="build folder whose current release is used")
+    p.add_argument("--requests", type=int, default=400,
+                   help="requests per server for requests/s (default 400)")
+    p.add_argument("--build-dir", default=argparse.SUPPRESS,
+                   help="build folder whose current release is used")
     p.set_defaults(handler=cmd_bench)
     return top
 

@@ -1,0 +1,202 @@
+"""``mildip bench``: latency and throughput of this server next to Oxigraph's own, on one store.
+
+Both servers run as child processes on free loopback ports and read the same release store
+(Oxigraph's with ``serve-read-only --union-default-graph``, so both answer over the union of
+the named graphs). Each query is sent ``repeats`` times to each server, one at a time, after a
+warm-up request; then ``clients`` threads send ``requests`` requests of the whole query mix to
+each server in turn. Figures only: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from .endpoint import resolve_release
+from .launch import LOOPBACK, free_port, running, serve_command
+from .query_scan import scan
+from .settings import EMBEDDED_STORE, Settings
+from .store import STORE_DIR
+
+ACCEPT = "application/sparql-results+json, text/turtle;q=0.9"
+BUILTIN_QUERIES = {
+    "label-lookup": "SELECT ?label WHERE { <https://w3id.org/mildip/id/russia> "
+                    "<http://www.w3.org/2000/01/rdf-schema#label> ?label }",
+    "count-by-class": "SELECT ?class (COUNT(?s) AS ?n) WHERE { ?s a ?class } GROUP BY ?class "
+                      "ORDER BY DESC(?n) LIMIT 20",
+    "triples-per-graph": "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
+    "describe-russia": "DESCRIBE <https://w3id.org/mildip/id/russia>",
+}
+"""Used when the queries folder has no .rq file: a lookup, two aggregates and a DESCRIBE."""
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to run and how often."""
+
+    queries: Path
+    repeats: int = 20
+    clients: int = 4
+    requests: int = 400
+
+
+@dataclass
+class Target:
+    """One server under test: its name and its SPARQL query URL."""
+
+    name: str
+    url: str
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    rows: dict[str, int | None] = field(default_factory=dict)
+    throughput: float = 0.0
+
+
+def load_queries(folder: Path) -> tuple[dict[str, str], list[str]]:
+    """Every ``*.rq`` of ``folder`` by file stem (the built-in queries when there is none), and the
+    names of those left out because they call a SERVICE (the benchmark sends nothing off this host)."""
+    files = sorted(folder.glob("*.rq")) if folder.is_dir() else []
+    found = {file.stem: file.read_text(encoding="utf-8") for file in files} or dict(BUILTIN_QUERIES)
+    federated = [name for name, text in found.items() if scan(text).services]
+    return {name: text for name, text in found.items() if name not in federated}, federated
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (``fraction`` in 0..1) of ``values``."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def _rows(body: bytes, content_type: str) -> int | None:
+    if "sparql-results+json" not in content_type:
+        return None
+    answer = json.loads(body)
+    return len(answer["results"]["bindings"]) if "results" in answer else int(answer.get("boolean", 0))
+
+
+def _oxigraph_binary() -> str:
+    found = shutil.which("oxigraph") or str(Path(sys.executable).with_name("oxigraph"))
+    if not Path(found).exists():
+        raise SystemExit("the Oxigraph server is not installed: pip install -e '.[test]' "
+                         "(package 'oxigraph')")
+    return found
+
+
+def measure(target: Target, queries: dict[str, str], repeats: int) -> None:
+    """Time ``repeats`` sequential runs of each query (after one warm-up run)."""
+    import httpx
+
+    with httpx.Client(headers={"Accept": ACCEPT}, timeout=120) as client:
+        for name, text in queries.items():
+            warm = client.get(target.url, params={"query": text})
+            target.rows[name] = _rows(warm.content, warm.headers.get("content-type", "")) \
+                if warm.status_code == 200 else None
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                client.get(target.url, params={"query": text}).raise_for_status()
+                times.append(time.perf_counter() - started)
+            target.latencies[name] = times
+
+
+def hammer(target: Target, queries: dict[str, str], clients: int, requests: int) -> None:
+    """Requests per second with ``clients`` threads sharing ``requests`` requests of the query mix."""
+    import httpx
+
+    texts = list(queries.values())
+    counter = iter(range(requests))
+    lock = threading.Lock()
+    failures: list[str] = []
+
+    def client_loop() -> None:
+        with httpx.Client(headers={"Accept": ACCEPT}, timeout=120) as client:
+            while True:
+                with lock:
+                    index = next(counter, None)
+                if index is None:
+                    return
+                answer = client.get(target.url, params={"query": texts[index % len(texts)]})
+                if answer.status_code != 200:
+                    failures.append(f"{answer.status_code} {answer.text[:200]}")
+
+    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    target.throughput = requests / (time.perf_counter() - started)
+    if failures:
+        raise RuntimeError(f"{target.name}: {len(failures)} failed requests, e.g. {failures[0]}")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def table(ours: Target, theirs: Target, options: BenchOptions) -> str:
+    """The Markdown report."""
+    lines = [f"Latency over HTTP, {options.repeats} sequential runs per query (ms; ratio = ours/oxigraph "
+             f"median)", "",
+             "| query | rows | ours median | ours p99 | oxigraph median | oxigraph p99 | ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, times in ours.latencies.items():
+        other = theirs.latencies[name]
+        rows = ours.rows[name]
+        shown = "" if rows is None else str(rows)
+        if rows != theirs.rows[name]:
+            shown += f" (oxigraph: {theirs.rows[name]})"
+        ratio = statistics.median(times) / statistics.median(other)
+        lines.append(f"| {name} | {shown} | {_ms(statistics.median(times))} | {_ms(percentile(times, .99))} "
+                     f"| {_ms(statistics.median(other))} | {_ms(percentile(other, .99))} | {ratio:.2f} |")
+    lines += ["", f"Throughput, {options.clients} concurrent clients, {options.requests} requests of the "
+              "query mix per server", "",
+              "| server | requests/s |", "|---|---:|",
+              f"| ours | {ours.throughput:.1f} |", f"| oxigraph | {theirs.throughput:.1f} |",
+              f"| ratio ours/oxigraph | {ours.throughput / theirs.throughput:.2f} |"]
+    return "\n".join(lines)
+
+
+@contextmanager
+def _servers(settings: Settings, release: Path, logs: Path) -> Iterator[tuple[Target, Target]]:
+    ours_port, theirs_port = free_port(), free_port()
+    ours_command = serve_command(ours_port, Path(settings.build_dir))
+    if settings.store != EMBEDDED_STORE:
+        ours_command += ["--store", settings.store]
+    theirs_command = [_oxigraph_binary(), "serve-read-only", "--location", str(release / STORE_DIR),
+                      "--bind", f"{LOOPBACK}:{theirs_port}", "--union-default-graph"]
+    ours = Target("ours", f"http://{LOOPBACK}:{ours_port}/sparql")
+    theirs = Target("oxigraph", f"http://{LOOPBACK}:{theirs_port}/query")
+    with ExitStack() as stack:
+        stack.enter_context(running(ours_command, f"http://{LOOPBACK}:{ours_port}/health",
+                                    log=logs / "ours.log"))
+        stack.enter_context(running(theirs_command, f"{theirs.url}?query={quote('ASK {}')}",
+                                    log=logs / "oxigraph.log"))
+        yield ours, theirs
+
+
+def run_bench(settings: Settings, options: BenchOptions, progress: Callable[[str], None] = print) -> str:
+    """Run the benchmark and return its Markdown report."""
+    release = resolve_release(settings)
+    queries, federated = load_queries(options.queries)
+    progress(f"benchmarking {len(queries)} queries on {release.name}"
+             + (f"; left out (SERVICE): {', '.join(federated)}" if federated else ""))
+    with tempfile.TemporaryDirectory(prefix="mildip-bench-") as logs, \
+            _servers(settings, release, Path(logs)) as (ours, theirs):
+        for target in (ours, theirs):
+            progress(f"latency: {target.name} ({target.url})")
+            measure(target, queries, options.repeats)
+        for target in (ours, theirs):
+            progress(f"throughput: {target.name}, {options.clients} clients")
+            hammer(target, queries, options.clients, options.requests)
+    return table(ours, theirs, options)

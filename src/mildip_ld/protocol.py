@@ -1,0 +1,143 @@
+"""The SPARQL 1.1 Protocol's request side: turn an HTTP request into one operation, or refuse it.
+
+Query via GET (``?query=``), POST form (``application/x-www-form-urlencoded``) or POST direct
+(``application/sparql-query``); update via POST form (``update=``) or POST direct
+(``application/sparql-update``); ``default-graph-uri`` / ``named-graph-uri`` may repeat.
+A GET without a query asks for the service description.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from urllib.parse import parse_qsl
+
+import pyoxigraph as ox
+from fastapi import Request
+
+FORM = "application/x-www-form-urlencoded"
+QUERY = "application/sparql-query"
+UPDATE = "application/sparql-update"
+FORM_OVERHEAD_BYTES = 16_384
+"""Room for the other form fields (graph IRIs, format) beyond the query text itself."""
+
+
+class Operation(Enum):
+    QUERY = "query"
+    UPDATE = "update"
+    DESCRIPTION = "description"
+
+
+class ProtocolError(Exception):
+    """A request the protocol does not allow; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+@dataclass
+class SparqlRequest:
+    """One SPARQL operation with its protocol parameters."""
+
+    operation: Operation
+    text: str = ""
+    default_graphs: list[str] = field(default_factory=list)
+    named_graphs: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+
+    @property
+    def dataset_given(self) -> bool:
+        """True when the request names its RDF dataset (which then replaces FROM / FROM NAMED)."""
+        return bool(self.default_graphs or self.named_graphs)
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 past ``limit`` bytes (checked before and while reading)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ProtocolError(413, f"the request body is {declared} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ProtocolError(413, f"the request body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as failure:
+        raise ProtocolError(400, f"the request is not valid UTF-8: {failure}") from None
+
+
+def _iris(values: list[str], name: str) -> list[str]:
+    for value in values:
+        try:
+            ox.NamedNode(value)
+        except ValueError as failure:
+            raise ProtocolError(400, f"{name} {value!r} is not an absolute IRI: {failure}") from None
+    return values
+
+
+def _build(operation: Operation, text: str, params: list[tuple[str, str]], max_bytes: int
+           ) -> SparqlRequest:
+    values: dict[str, list[str]] = {}
+    for key, value in params:
+        values.setdefault(key, []).append(value)
+    if operation is Operation.UPDATE and ("using-graph-uri" in values or "using-named-graph-uri" in values):
+        raise ProtocolError(400, "using-graph-uri and using-named-graph-uri are not supported; "
+                                 "write USING / USING NAMED in the update instead")
+    if len(text.encode("utf-8")) > max_bytes:
+        raise ProtocolError(413, f"the {operation.value} is {len(text.encode('utf-8'))} bytes; "
+                                 f"the limit is {max_bytes}")
+    if operation is not Operation.DESCRIPTION and not text.strip():
+        raise ProtocolError(400, f"the {operation.value} is empty")
+    return SparqlRequest(operation, text,
+                         _iris(values.get("default-graph-uri", []), "default-graph-uri"),
+                         _iris(values.get("named-graph-uri", []), "named-graph-uri"),
+                         values.get("format", []))
+
+
+def _from_params(params: list[tuple[str, str]], max_bytes: int, allow_update: bool) -> SparqlRequest:
+    """A GET query string or a POST form: exactly one of query= or update=."""
+    queries = [value for key, value in params if key == "query"]
+    updates = [value for key, value in params if key == "update"]
+    if queries and updates:
+        raise ProtocolError(400, "give either query= or update=, not both")
+    if len(queries) > 1 or len(updates) > 1:
+        raise ProtocolError(400, "give exactly one query= (or update=) parameter")
+    if updates:
+        if not allow_update:
+            raise ProtocolError(405, "SPARQL Update must be sent with POST", {"Allow": "POST"})
+        return _build(Operation.UPDATE, updates[0], params, max_bytes)
+    if queries:
+        return _build(Operation.QUERY, queries[0], params, max_bytes)
+    return _build(Operation.DESCRIPTION, "", params, max_bytes)
+
+
+async def read_request(request: Request, max_bytes: int) -> SparqlRequest:
+    """Parse ``request`` (GET or POST to the endpoint) into a :class:`SparqlRequest`."""
+    url_params = list(request.query_params.multi_items())
+    if request.method in ("GET", "HEAD"):
+        return _from_params(url_params, max_bytes, allow_update=False)
+    content_type = _content_type(request)
+    if content_type == FORM:
+        body = _decode(await _body(request, max_bytes + FORM_OVERHEAD_BYTES))
+        found = _from_params(url_params + parse_qsl(body, keep_blank_values=True), max_bytes,
+                             allow_update=True)
+        if found.operation is Operation.DESCRIPTION:
+            raise ProtocolError(400, "the form has neither a query= nor an update= field")
+        return found
+    if content_type in (QUERY, UPDATE):
+        text = _decode(await _body(request, max_bytes))
+        operation = Operation.QUERY if content_type == QUERY else Operation.UPDATE
+        return _build(operation, text, url_params, max_bytes)
+    raise ProtocolError(415, f"unsupported Content-Type {content_type or '(none)'!r}; send {FORM} "
+                             f"(query= or update=), {QUERY} or {UPDATE}")

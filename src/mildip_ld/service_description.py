@@ -1,0 +1,69 @@
+"""The endpoint's SPARQL 1.1 Service Description, generated as RDF with pyoxigraph."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyoxigraph as ox
+
+from .conneg import Rdf, Results, serialize_triples
+
+SD = "http://www.w3.org/ns/sparql-service-description#"
+VOID = "http://rdfs.org/ns/void#"
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+RDFS_COMMENT = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#comment")
+DCTERMS_TITLE = ox.NamedNode("http://purl.org/dc/terms/title")
+
+RESULT_FORMATS = (Results.JSON, Results.XML, Results.CSV, Results.TSV,
+                  Rdf.TURTLE, Rdf.N_TRIPLES, Rdf.JSON_LD, Rdf.RDF_XML, Rdf.TRIG, Rdf.N_QUADS, Rdf.N3)
+PREFIXES = {"sd": SD, "void": VOID, "dcterms": "http://purl.org/dc/terms/",
+            "rdfs": "http://www.w3.org/2000/01/rdf-schema#", "formats": "http://www.w3.org/ns/formats/"}
+
+
+def sd(term: str) -> ox.NamedNode:
+    """A term of the Service Description vocabulary."""
+    return ox.NamedNode(SD + term)
+
+
+def _graph(node: ox.BlankNode, triples: int) -> Iterator[ox.Triple]:
+    yield ox.Triple(node, RDF_TYPE, sd("Graph"))
+    yield ox.Triple(node, ox.NamedNode(VOID + "triples"), ox.Literal(str(triples), datatype=ox.NamedNode(
+        "http://www.w3.org/2001/XMLSchema#integer")))
+
+
+def describe(endpoint: str, graphs: dict[str, int], default_triples: int, *, updates: bool,
+             federation: bool, limits: str) -> list[ox.Triple]:
+    """The description of the service at ``endpoint``: languages, formats, features, dataset.
+
+    ``graphs`` maps each named graph IRI to its triple count; the default graph (the union of the
+    named graphs unless a request names its dataset) holds ``default_triples``.
+    """
+    service = ox.NamedNode(endpoint + "#service")
+    triples = [ox.Triple(service, RDF_TYPE, sd("Service")),
+               ox.Triple(service, sd("endpoint"), ox.NamedNode(endpoint)),
+               ox.Triple(service, DCTERMS_TITLE, ox.Literal("mildip-ld SPARQL endpoint")),
+               ox.Triple(service, RDFS_COMMENT, ox.Literal(limits)),
+               ox.Triple(service, sd("supportedLanguage"), sd("SPARQL11Query")),
+               ox.Triple(service, sd("feature"), sd("UnionDefaultGraph"))]
+    if updates:
+        triples.append(ox.Triple(service, sd("supportedLanguage"), sd("SPARQL11Update")))
+    if federation:
+        triples.append(ox.Triple(service, sd("feature"), sd("BasicFederatedQuery")))
+    triples += [ox.Triple(service, sd("resultFormat"), ox.NamedNode(fmt.iri)) for fmt in RESULT_FORMATS]
+    dataset, default = ox.BlankNode(), ox.BlankNode()
+    triples += [ox.Triple(service, sd("defaultDataset"), dataset),
+                ox.Triple(dataset, RDF_TYPE, sd("Dataset")),
+                ox.Triple(dataset, sd("defaultGraph"), default), *_graph(default, default_triples)]
+    for iri, count in sorted(graphs.items()):
+        named, graph = ox.BlankNode(), ox.BlankNode()
+        triples += [ox.Triple(dataset, sd("namedGraph"), named),
+                    ox.Triple(named, RDF_TYPE, sd("NamedGraph")),
+                    ox.Triple(named, sd("name"), ox.NamedNode(iri)),
+                    ox.Triple(named, sd("graph"), graph), *_graph(graph, count)]
+    return triples
+
+
+
+def serialize(triples: list[ox.Triple], fmt: Rdf) -> bytes:
+    """The description in ``fmt``."""
+    return serialize_triples(triples, fmt, PREFIXES)

@@ -1,0 +1,62 @@
+"""The server's settings: defaults, overridden by ``MILDIP_*`` environment variables, then by flags.
+
+No instance is made at import time: ``create_app`` and the CLI build one (``Settings(**flags)``),
+so tests and tools can run several differently configured servers side by side.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .config import DEFAULT_PATHS
+
+EMBEDDED_STORE = "oxigraph"
+
+
+class Settings(BaseSettings):
+    """Where to listen, what to serve, and the limits every query runs under."""
+
+    model_config = SettingsConfigDict(env_prefix="MILDIP_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    build_dir: Path = Field(default_factory=lambda: DEFAULT_PATHS.build)
+    """Build folder whose ``current`` release is served (``$MILDIP_BUILD_DIR``, else ``$MILDIP_BUILD``)."""
+    store: str = EMBEDDED_STORE
+    """``oxigraph``: the embedded store of the current release; otherwise the path of a release folder."""
+    query_timeout_s: float = Field(10.0, gt=0)
+    """Wall-clock limit of one query; the worker running a query past it is killed."""
+    max_results: int = Field(10_000, ge=1)
+    """Most solutions (SELECT) or triples (CONSTRUCT/DESCRIBE) one answer may hold; more is refused."""
+    max_query_bytes: int = Field(100_000, ge=1)
+    """Largest query or update text accepted, in bytes (UTF-8)."""
+    worker_memory_mb: int = Field(2048, ge=0)
+    """Address-space cap of each query worker, in MiB (0: none): a query that needs more (a huge
+    ORDER BY, say) kills only its worker instead of the host."""
+    workers: int = Field(2, ge=1)
+    """Query worker processes (one query each at a time); forced to 1 when updates are enabled."""
+    update_token: SecretStr | None = None
+    """Bearer token that enables SPARQL Update; None (the default) refuses every update."""
+    service_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Endpoint IRIs a federated SERVICE clause may call; empty (the default) refuses SERVICE."""
+
+    @field_validator("service_allowlist", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: object) -> object:
+        """Accept a JSON list or a comma/space separated string (as environment variables give)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item for item in text.replace(",", " ").split() if item]
+        return value
+
+    @property
+    def updates_enabled(self) -> bool:
+        """True when a non-empty update token is configured."""
+        return self.update_token is not None and bool(self.update_token.get_secret_value())

@@ -1,0 +1,133 @@
+"""HTTP helpers shared by the dumps, VoID and page routers: the served release and its store,
+HTML rendering with security headers, and conditional (ETag / Last-Modified) file responses."""
+
+from __future__ import annotations
+
+import functools
+import mimetypes
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+from fastapi import Request
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from .formats import HTML, negotiate
+from .store import open_store
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+STATIC_DIR = PACKAGE_DIR / "static"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+"""Only this server's own assets. Inline styles are allowed because Yasgui's widgets set them."""
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+}
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.trim_blocks = True
+templates.env.lstrip_blocks = True
+
+
+def _local(url: str | None, root: str) -> str | None:
+    """Template filter: prefix this server's own paths with the app's mount point."""
+    return root + url if url and url.startswith("/") else url
+
+
+templates.env.filters["local"] = _local
+
+
+def release_of(request: Request) -> Path:
+    """The release folder this app serves (set by the app factory on ``app.state.release``)."""
+    return Path(request.app.state.release)
+
+
+@functools.lru_cache(maxsize=4)
+def store_for(release: Path) -> ox.Store:
+    """A release's read-only store, opened once per release and process."""
+    return open_store(release)
+
+
+def store_of(request: Request) -> ox.Store:
+    """The served release's read-only store."""
+    return store_for(release_of(request).resolve())
+
+
+def root_path(request: Request) -> str:
+    """The path prefix the app is mounted under (empty at the root), for links in pages."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200,
+           headers: dict[str, str] | None = None) -> HTMLResponse:
+    """Render a Jinja2 template as an HTML response carrying the security headers."""
+    response = templates.TemplateResponse(
+        request, template, {"root": root_path(request), **context}, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    response.headers.update(headers or {})
+    return response
+
+
+def wants_json(request: Request) -> bool:
+    """Whether a listing page should answer JSON (``?format=json`` or Accept) rather than HTML."""
+    if request.query_params.get("format") == "json":
+        return True
+    return negotiate(request.headers.get("accept"), [HTML, "application/json"]) == "application/json"
+
+
+def not_found(request: Request, what: str) -> Response:
+    """404: an HTML page for browsers, plain text for everyone else."""
+    if negotiate(request.headers.get("accept"), [HTML, "text/plain"]) == HTML:
+        return render(request, "notfound.html", {"what": what}, status_code=404)
+    return PlainTextResponse(f"not found: {what}\n", status_code=404, headers=SECURITY_HEADERS)
+
+
+def _not_modified(request: Request, etag: str, modified: float) -> bool:
+    """RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since."""
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        return "*" in tags or etag in tags
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since:
+        try:
+            return int(modified) <= parsedate_to_datetime(if_modified_since).timestamp()
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def file_response(request: Request, path: Path, media_type: str | None = None, etag: str | None = None,
+                  cache_control: str = "public, max-age=300",
+                  headers: dict[str, str] | None = None) -> Response:
+    """Serve a file with a strong ETag and Last-Modified; 304 Not Modified when the client has it.
+
+    ``etag`` defaults to one derived from the file's size and modification time; pass a content
+    hash (as the dumps do) for an ETag that survives a copy of the file.
+    """
+    stat = path.stat()
+    etag = etag or f'"{stat.st_size:x}-{int(stat.st_mtime_ns):x}"'
+    common = {"ETag": etag, "Last-Modified": formatdate(stat.st_mtime, usegmt=True),
+              "Cache-Control": cache_control, "X-Content-Type-Options": "nosniff", **(headers or {})}
+    if _not_modified(request, etag, stat.st_mtime):
+        return Response(status_code=304, headers=common)
+    media_type = media_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type, headers=common)
+
+
+def contained(folder: Path, name: str) -> Path | None:
+    """``folder/name`` if it is an existing file inside ``folder`` (no escape by .. or links)."""
+    root = folder.resolve()
+    candidate = (root / name).resolve()
+    if candidate.is_relative_to(root) and candidate.is_file():
+        return candidate
+    return None

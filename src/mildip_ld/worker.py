@@ -1,0 +1,215 @@
+"""A query worker process: opens a release's Oxigraph store and answers jobs one at a time.
+
+Started by :mod:`mildip_ld.pool` as ``python -m mildip_ld.worker``. It talks over its standard
+input and output in frames (8-byte big-endian length, then the bytes): a JSON config frame
+first, answered by a JSON "ready" frame; then for each JSON job a JSON header frame (status,
+content type) and a body frame. A query that runs too long is not stopped here: the pool kills
+the whole process, which is the only way to really stop pyoxigraph (it has no query timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyoxigraph as ox
+
+from .conneg import Rdf, Results, media_type, offered, serialize_triples
+from .store import open_store
+
+FRAME_HEADER_BYTES = 8
+TEXT = "text/plain; charset=utf-8"
+
+Reply = tuple[dict[str, Any], bytes]
+
+
+def read_frame(stream: BinaryIO) -> bytes | None:
+    """One frame from ``stream``; None at end of input."""
+    header = stream.read(FRAME_HEADER_BYTES)
+    if len(header) < FRAME_HEADER_BYTES:
+        return None
+    size = int.from_bytes(header, "big")
+    payload = stream.read(size)
+    return payload if len(payload) == size else None
+
+
+def frame(payload: bytes) -> bytes:
+    """``payload`` preceded by its length, ready to write."""
+    return len(payload).to_bytes(FRAME_HEADER_BYTES, "big") + payload
+
+
+def error(status: int, message: str) -> Reply:
+    """A plain-text error reply."""
+    return {"status": status, "content_type": TEXT}, message.encode("utf-8")
+
+
+class _TooManyRowsError(Exception):
+    """Raised from inside pyoxigraph's serializer to stop it at the row limit."""
+
+
+class _RowLimitedBuffer:
+    """A write target for TSV results that keeps the bytes and stops past ``limit`` rows.
+
+    In SPARQL TSV every solution is exactly one line (tabs and newlines in terms are escaped).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.lines = limit, 0
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.lines += data.count(b"\n")
+        if self.lines > self.limit + 1:  # + the header line
+            raise _TooManyRowsError
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to flush: the bytes stay in memory."""
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def _too_many(max_results: int, what: str) -> Reply:
+    return error(422, f"the answer has more than {max_results} {what}, the limit of this endpoint; "
+                      f"add LIMIT (and OFFSET to page through it) or narrow the query")
+
+
+def _not_acceptable(kind: str, form: str, asked: str) -> Reply:
+    return error(406, f"no acceptable format for a {form} answer ({asked}); this endpoint offers "
+                      f"{offered(kind)} (or use format=...)")
+
+
+def _solutions(result: ox.QuerySolutions, fmt: Results, max_results: int) -> Reply:
+    """SELECT: serialized once to TSV (counting rows, stopping past the limit), then re-serialized."""
+    buffer = _RowLimitedBuffer(max_results)
+    try:
+        result.serialize(buffer, format=Results.TSV)
+    except _TooManyRowsError:
+        return _too_many(max_results, "solutions")
+    tsv = buffer.getvalue()
+    body = tsv if fmt == Results.TSV else ox.parse_query_results(tsv, Results.TSV).serialize(format=fmt)
+    return {"status": 200, "content_type": media_type(fmt)}, body
+
+
+def _triples(result: ox.QueryTriples, fmt: Rdf, max_results: int, prefixes: dict[str, str]) -> Reply:
+    """CONSTRUCT/DESCRIBE: collected up to the limit, then serialized (as quads for dataset formats)."""
+    triples: list[ox.Triple] = []
+    for triple in result:
+        if len(triples) == max_results:
+            return _too_many(max_results, "triples")
+        triples.append(triple)
+    return {"status": 200, "content_type": media_type(fmt)}, serialize_triples(triples, fmt, prefixes)
+
+
+def _dataset(job: dict[str, Any]) -> dict[str, Any]:
+    """pyoxigraph keyword arguments for the job's RDF dataset (SPARQL 1.1 Protocol semantics)."""
+    if job.get("default_graphs") is not None or job.get("named_graphs") is not None:
+        return {"default_graph": [ox.NamedNode(iri) for iri in job.get("default_graphs") or []],
+                "named_graphs": [ox.NamedNode(iri) for iri in job.get("named_graphs") or []]}
+    return {"use_default_graph_as_union": bool(job.get("union", True))}
+
+
+def run_query(store: ox.Store, job: dict[str, Any], max_results: int, prefixes: dict[str, str]) -> Reply:
+    """Evaluate a query job and serialize its answer in the negotiated format."""
+    try:
+        result = store.query(job["text"], base_iri=job.get("base_iri"), **_dataset(job))
+    except SyntaxError as failure:
+        return error(400, f"malformed query: {failure}")
+    results = Results.from_media_type(job["results"]) if job.get("results") else None
+    graph = Rdf.from_media_type(job["graph"]) if job.get("graph") else None
+    asked = job.get("asked", "")
+    if isinstance(result, ox.QueryBoolean):
+        if results is None:
+            return _not_acceptable("results", "ASK", asked)
+        return {"status": 200, "content_type": media_type(results)}, result.serialize(format=results)
+    if isinstance(result, ox.QuerySolutions):
+        if results is None:
+            return _not_acceptable("results", "SELECT", asked)
+        return _solutions(result, results, max_results)
+    if graph is None:
+        return _not_acceptable("graph", "CONSTRUCT or DESCRIBE", asked)
+    return _triples(result, graph, max_results, prefixes)
+
+
+def run_update(store: ox.Store, job: dict[str, Any]) -> Reply:
+    """Apply an update job (one transaction in Oxigraph)."""
+    try:
+        store.update(job["text"], base_iri=job.get("base_iri"))
+    except SyntaxError as failure:
+        return error(400, f"malformed update: {failure}")
+    store.flush()
+    return {"status": 204, "content_type": None}, b""
+
+
+def graph_counts(store: ox.Store) -> Reply:
+    """Triples per named graph and in the default graph, as JSON."""
+    counts = {str(row["g"].value): int(row["n"].value) for row in store.query(
+        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")}
+    default = next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")))["n"].value
+    body = json.dumps({"graphs": counts, "default": int(default), "quads": len(store)})
+    return {"status": 200, "content_type": "application/json"}, body.encode()
+
+
+def execute(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> Reply:
+    """Run one job; evaluation failures become 500 replies, never a dead worker."""
+    try:
+        if job["op"] == "query":
+            return run_query(store, job, config["max_results"], config.get("prefixes", {}))
+        if job["op"] == "update":
+            return run_update(store, job)
+        if job["op"] == "stats":
+            return graph_counts(store)
+        return error(400, f"unknown job {job['op']!r}")
+    except (OSError, RuntimeError, ValueError, TypeError) as failure:
+        return error(500, f"query evaluation failed: {failure}")
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when the server dies (no orphaned queries); ignore Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the server died before the request above was made
+        os._exit(1)
+
+
+def main() -> int:
+    """The worker's loop: config, ready, then jobs until the server closes standard input."""
+    source = sys.stdin.buffer
+    sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the frames
+    config_frame = read_frame(source)
+    if config_frame is None:
+        return 1
+    config = json.loads(config_frame)
+    _die_with_parent(config["parent"])
+    if config.get("memory_mb"):
+        limit = config["memory_mb"] * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        store = open_store(Path(config["release"]), read_only=not config.get("writable", False))
+    except OSError as failure:
+        sink.write(frame(json.dumps({"error": str(failure)}).encode()))
+        sink.flush()
+        return 1
+    sink.write(frame(json.dumps({"ready": True, "pid": os.getpid()}).encode()))
+    sink.flush()
+    while (job_frame := read_frame(source)) is not None:
+        header, body = execute(store, json.loads(job_frame), config)
+        sink.write(frame(json.dumps(header).encode()) + frame(body))
+        sink.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

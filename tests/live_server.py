@@ -1,0 +1,61 @@
+"""Real servers for tests: ``mildip serve`` as a child process on a free loopback port.
+
+Import the fixtures into a test module (``from tests.live_server import live_server``). Each
+server serves the session's build (conftest's ``built``), waits for ``/health`` before the
+tests run, and is stopped like Ctrl-C stops it at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mildip_ld.build import BuildReport
+from mildip_ld.launch import LOOPBACK, free_port, running, serve_command
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A running server: its base URL, process id and the build folder it serves."""
+
+    url: str
+    pid: int
+    build_dir: Path
+
+    @property
+    def sparql(self) -> str:
+        return f"{self.url}/sparql"
+
+
+def serve(build_dir: Path, log: Path, **settings: str) -> Iterator[LiveServer]:
+    """Run ``mildip serve`` on ``build_dir`` with ``settings`` as MILDIP_* variables (others unset)."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MILDIP_")}
+    env |= {f"MILDIP_{key.upper()}": value for key, value in settings.items()}
+    url = f"http://{LOOPBACK}:{port}"
+    with running(serve_command(port, build_dir), f"{url}/health", env=env, timeout=120, log=log) as process:
+        yield LiveServer(url, process.pid, build_dir)
+
+
+def build_dir_of(built: BuildReport) -> Path:
+    """The build folder holding ``built``'s release (its ``current`` link points to it)."""
+    return built.release.parent.parent
+
+
+@pytest.fixture(scope="session")
+def live_server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server with the default settings (read-only, 10 s limit, SERVICE refused)."""
+    yield from serve(build_dir_of(built), tmp_path_factory.mktemp("logs") / "live.log")
+
+
+@pytest.fixture(scope="session")
+def update_server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server with SPARQL Update enabled (token ``test-token``), on a copy of the build."""
+    copy = tmp_path_factory.mktemp("writable") / "build"
+    shutil.copytree(build_dir_of(built), copy, symlinks=True)
+    yield from serve(copy, copy.parent / "update.log", update_token="test-token")

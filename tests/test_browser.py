@@ -1,0 +1,114 @@
+"""The query page in a real browser: Debian's Chromium driven by Playwright (no browser download).
+
+Opens ``/`` on a live server, types a query into Yasgui's editor, runs it, and reads the result
+rows; picks an example query; reopens a shared link. Skipped when /usr/bin/chromium or the
+playwright package is missing (CI installs Chromium in .ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from mildip_ld.config import DEFAULT_PATHS
+from mildip_ld.queries import named_queries
+from tests.live_server import LiveServer, live_server  # noqa: F401 (fixture)
+
+CHROMIUM = Path(os.environ.get("MILDIP_CHROMIUM", "/usr/bin/chromium"))
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--no-first-run"]
+QUERY = ("PREFIX md: <https://w3id.org/mildip/ontology#>\n"
+         "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+         "SELECT ?state ?label WHERE { ?state a md:State ; rdfs:label ?label } ORDER BY ?label LIMIT 7")
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+pytestmark = [pytest.mark.browser, pytest.mark.server,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} "
+                                 "(apt-get install chromium; .ci/run does it)")]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server: LiveServer) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.problems = []  # console errors and failed requests, CSP violations included
+    page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
+    page.on("requestfailed", lambda request: page.problems.append(f"failed: {request.url}"))
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def run_query(page, text: str) -> None:
+    """Replace the editor's text with ``text`` by typing it, and press the run button."""
+    page.click(".CodeMirror")
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(text)
+    page.locator(".yasqe_queryButton:visible").click()
+
+
+def test_type_a_query_run_it_and_see_rows(page, live_server: LiveServer):
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector(".CodeMirror")
+    run_query(page, QUERY)
+    page.wait_for_selector(".yasr tbody tr td a")
+    rows = page.locator(".yasr tbody tr")
+    assert rows.count() == 7
+    assert page.locator(".CodeMirror .cm-keyword").count() > 0  # syntax highlighting
+    first = page.locator(".yasr tbody tr").first.inner_text()
+    assert "@en" in first
+    link = page.locator(".yasr tbody tr td a").first.get_attribute("href")
+    assert link.startswith(f"{live_server.url}/id/")  # resource links open this server's pages
+    downloads = page.locator("#download-links a")
+    assert downloads.count() == 4
+    assert "format=csv" in page.locator('#download-links a[data-format="csv"]').get_attribute("href")
+    assert not [p for p in page.problems if "favicon" not in p], page.problems
+
+
+def test_result_link_opens_the_resource_page(page, live_server: LiveServer):
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector(".CodeMirror")
+    run_query(page, QUERY)
+    page.locator(".yasr tbody tr td a").first.click()
+    page.wait_for_selector("h1")
+    assert page.url.startswith(f"{live_server.url}/doc/") and page.url.endswith(".html")
+    assert page.locator("#graph-asserted").count() == 1
+
+
+def test_example_query_opens_in_a_tab_and_runs(page, live_server: LiveServer):
+    examples = named_queries(DEFAULT_PATHS.queries)
+    if not examples:
+        pytest.skip("no example queries in queries/")
+    chosen = next((q for q in examples if q.name == "csto-members"), examples[0])
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector(".CodeMirror")
+    page.select_option("#examples", chosen.name)
+    page.wait_for_function("name => window.mildipYasgui.getTab().getQuery().includes(name)",
+                           arg=chosen.text.splitlines()[-1].strip())
+    page.locator(".yasqe_queryButton:visible").click()
+    page.wait_for_selector(".yasr tbody tr")
+    assert page.locator(".yasr tbody tr").count() >= 1
+
+
+def test_shared_link_reopens_the_same_query(page, live_server: LiveServer):
+    page.goto(f"{live_server.url}/?query={quote(QUERY)}")
+    page.wait_for_selector(".CodeMirror")
+    assert page.evaluate("window.mildipYasgui.getTab().getQuery()") == QUERY
+    share = page.locator("#share-link").get_attribute("href")
+    fresh = page.context.new_page()
+    fresh.goto(f"{live_server.url}{share}")
+    fresh.wait_for_selector(".CodeMirror")
+    assert fresh.evaluate("window.mildipYasgui.getTab().getQuery()") == QUERY

@@ -1,0 +1,57 @@
+"""The worker pool on its own: memory cap, busy workers, deadlines (real worker processes)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psutil
+import pytest
+
+from mildip_ld.build import BuildReport
+from mildip_ld.pool import PoolBusyError, QueryTimeoutError, WorkerConfig, WorkerDiedError, WorkerPool
+
+JSON = "application/sparql-results+json"
+SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+HUNGRY = "SELECT ?a ?d WHERE { ?a ?b ?c . ?d ?e ?f } ORDER BY ?a ?d LIMIT 1"
+QUICK = "ASK { ?s ?p ?o }"
+
+
+def job(text: str) -> dict[str, object]:
+    return {"op": "query", "text": text, "results": JSON, "union": True}
+
+
+def test_a_query_past_the_memory_cap_kills_only_its_worker(built: BuildReport) -> None:
+    async def scenario() -> None:
+        pool = WorkerPool(WorkerConfig(str(built.release), memory_mb=1024), 1)
+        await pool.start()
+        try:
+            with pytest.raises(WorkerDiedError, match="1024 MiB memory limit"):
+                await pool.run(job(HUNGRY), 60)
+            reply = await pool.run(job(QUICK), 30)  # waits for the replacement worker
+            assert reply.status == 200 and b"true" in reply.body
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_busy_pool_and_deadline(built: BuildReport) -> None:
+    async def scenario() -> None:
+        pool = WorkerPool(WorkerConfig(str(built.release)), 1)
+        await pool.start()
+        try:
+            [pid] = pool.pids
+            slow = asyncio.ensure_future(pool.run(job(SLOW), 1.5))
+            await asyncio.sleep(0.2)
+            with pytest.raises(PoolBusyError, match="busy"):
+                await pool.run(job(QUICK), 0.3)
+            with pytest.raises(QueryTimeoutError, match="1.5 s time limit"):
+                await slow
+            assert not psutil.pid_exists(pid)
+            assert (await pool.run(job(QUICK), 30)).status == 200
+            assert pool.pids and pool.pids != [pid]
+        finally:
+            await pool.close()
+        assert pool.pids == []
+
+    asyncio.run(scenario())
