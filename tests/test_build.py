@@ -24,7 +24,7 @@ def test_build_writes_every_named_graph(built: BuildReport, dataset: Dataset):
 
 
 def test_build_reports_timings(built: BuildReport):
-    assert {"load", "validate", "infer", "write", "total"} <= set(built.timings)
+    assert {"load", "validate", "infer", "write", "index", "total"} <= set(built.timings)
 
 
 def test_build_refuses_invalid_data_and_keeps_the_previous_release(paths: Paths, tmp_path: Path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rdflib import URIRef
 
-from mildip_ld.loader import ProjectData
+from mildip_ld.loader import ProjectData, oxigraph_copy
 from mildip_ld.namespaces import MD, OA
 from mildip_ld.provenance import check_quotes, segment
 
@@ -30,7 +30,7 @@ def test_every_quote_is_the_source_text_at_its_offsets(project: ProjectData):
         assert text[start:end].encode("utf-8") == str(exact).encode("utf-8")
         checked += 1
     assert checked == len(list(segment(text))) > 100
-    assert check_quotes(graph, ROOT / "data") == []
+    assert check_quotes(oxigraph_copy(project.provenance), ROOT / "data") == []
 
 
 def test_segmentation_covers_every_non_blank_line():

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 
 from .config import Paths
@@ -94,6 +95,15 @@ def load_files(files: list[Path]) -> LoadedGraph:
         loaded.graph += part
         loaded.files.append(file)
     return loaded
+
+
+def oxigraph_copy(*graphs: LoadedGraph) -> ox.Store:
+    """An in-memory Oxigraph store of the same files, for fast queries over the whole graph."""
+    store = ox.Store()
+    for loaded in graphs:
+        for file in loaded.files:
+            store.bulk_load(path=str(file), format=ox.RdfFormat.TURTLE, base_iri=file.resolve().as_uri())
+    return store
 
 
 def turtle_files(folder: Path) -> list[Path]:

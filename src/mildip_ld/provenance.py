@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyoxigraph as ox
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 
@@ -122,23 +123,27 @@ class QuoteMismatch:
     end: int
 
 
-def check_quotes(graph: Graph, data_dir: Path) -> list[QuoteMismatch]:
+QUOTES_QUERY = """
+    PREFIX oa: <http://www.w3.org/ns/oa#>
+    PREFIX md: <https://w3id.org/mildip/ontology#>
+    SELECT ?passage ?file ?exact ?start ?end WHERE {
+      ?passage oa:hasSource ?source ; oa:hasSelector ?q , ?p .
+      ?source md:localFile ?file .
+      ?q oa:exact ?exact .
+      ?p oa:start ?start ; oa:end ?end .
+    }"""
+
+
+def check_quotes(store: ox.Store, data_dir: Path) -> list[QuoteMismatch]:
     """Compare every passage's exact quote with the source file's text at its offsets."""
-    query = """
-        SELECT ?passage ?file ?exact ?start ?end WHERE {
-          ?passage oa:hasSource ?source ; oa:hasSelector ?q , ?p .
-          ?source md:localFile ?file .
-          ?q oa:exact ?exact .
-          ?p oa:start ?start ; oa:end ?end .
-        }"""
     texts: dict[str, str] = {}
     mismatches = []
-    for row in graph.query(query, initNs={"oa": OA, "md": MD}):
-        file = str(row.file)
+    for row in store.query(QUOTES_QUERY):
+        file = row["file"].value
         if file not in texts:
             texts[file] = (data_dir / file).read_text(encoding="utf-8")
-        start, end = int(row.start), int(row.end)
+        start, end, exact = int(row["start"].value), int(row["end"].value), row["exact"].value
         found = texts[file][start:end]
-        if found != str(row.exact):
-            mismatches.append(QuoteMismatch(row.passage, str(row.exact), found, start, end))
+        if found != exact:
+            mismatches.append(QuoteMismatch(URIRef(row["passage"].value), exact, found, start, end))
     return mismatches

@@ -7,9 +7,11 @@ switching the build's ``current`` link switches the store atomically, and a rest
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, Node, URIRef
 
 STORE_DIR = "oxigraph"
 
@@ -31,3 +33,28 @@ def open_store(release: Path, read_only: bool = True) -> ox.Store:
     if not location.is_dir():
         raise FileNotFoundError(f"no Oxigraph store in {release} (run `mildip build`)")
     return ox.Store.read_only(str(location)) if read_only else ox.Store(str(location))
+
+
+def to_oxigraph(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """The Oxigraph term for an rdflib term."""
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)) if term.datatype else None)
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def _quads(graphs: dict[URIRef, Graph]) -> Iterator[ox.Quad]:
+    for name, graph in graphs.items():
+        graph_name = ox.NamedNode(str(name))
+        for s, p, o in graph:
+            yield ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), graph_name)
+
+
+def write_nquads(graphs: dict[URIRef, Graph], file: Path) -> None:
+    """Serialize named graphs as one N-Quads file (streamed, by Oxigraph's serializer)."""
+    ox.serialize(_quads(graphs), str(file), ox.RdfFormat.N_QUADS)
