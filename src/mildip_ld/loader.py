@@ -1,7 +1,8 @@
 """Load the project's Turtle files into graphs, remembering which file (and line) said what.
 
-Parsing never fetches anything: Turtle has no import mechanism and rdflib's Turtle parser reads
-only the given file. A syntax error becomes a :class:`LoadError` naming the file and line.
+Files are parsed by Oxigraph's Turtle parser (about twice as fast as rdflib's, with clearer
+messages) into rdflib graphs, which pySHACL validates. Parsing never fetches anything: Turtle has
+no import mechanism. A syntax error becomes a :class:`LoadError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 
 from .config import Paths
 from .namespaces import bind_prefixes
+from .terms import to_rdflib
 
-LINE_IN_MESSAGE = re.compile(r"at line (\d+)")
 
 
 class LoadError(Exception):
@@ -62,29 +63,39 @@ def first_line_naming(file: Path, node: URIRef) -> int | None:
     return None
 
 
-def parse_turtle(file: Path) -> Graph:
-    """Parse one Turtle file, turning any failure into a :class:`LoadError` with its line."""
-    graph = Graph()
+def parse_turtle(file: Path) -> tuple[Graph, dict[str, str]]:
+    """Parse one Turtle file (with Oxigraph's parser) into an rdflib graph, and its prefixes.
+
+    Any failure becomes a :class:`LoadError` with the file and line.
+    """
     try:
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()
+        data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise LoadError(file, None, f"cannot read file: {error}") from error
+        raise LoadError(file, None, f"cannot read file as UTF-8: {error}") from error
+    graph = Graph()
+    terms: dict[object, object] = {}
+
+    def convert(term):  # each distinct term is converted once
+        converted = terms.get(term)
+        if converted is None:
+            converted = terms[term] = to_rdflib(term)
+        return converted
+
+    parser = ox.parse(data, format=ox.RdfFormat.TURTLE, base_iri=file.resolve().as_uri())
     try:
-        graph.parse(data=text, format="turtle", publicID=file.resolve().as_uri())
-    except Exception as error:  # rdflib raises several unrelated exception types for bad syntax
-        message = " ".join(str(error).split())
-        match = LINE_IN_MESSAGE.search(message)
-        raise LoadError(file, int(match.group(1)) if match else None,
-                        f"malformed Turtle: {message}") from error
-    return graph
+        graph.addN((convert(t.subject), convert(t.predicate), convert(t.object), graph) for t in parser)
+    except SyntaxError as error:
+        raise LoadError(file, error.lineno, f"malformed Turtle: {error.msg}") from error
+    return graph, dict(parser.prefixes)
 
 
 def load_files(files: list[Path]) -> LoadedGraph:
     """Parse and merge Turtle files, recording each subject's file. Raises :class:`LoadError`."""
     loaded = LoadedGraph()
     for file in files:
-        part = parse_turtle(file)
-        for prefix, namespace in part.namespaces():
+        part, prefixes = parse_turtle(file)
+        for prefix, namespace in prefixes.items():
             if prefix:
                 loaded.graph.bind(prefix, namespace, override=False)
         for subject in part.subjects(unique=True):

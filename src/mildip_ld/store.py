@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, Node, URIRef
+from rdflib import Graph, URIRef
+
+from .terms import to_oxigraph
 
 STORE_DIR = "oxigraph"
 
@@ -33,19 +35,6 @@ def open_store(release: Path, read_only: bool = True) -> ox.Store:
     if not location.is_dir():
         raise FileNotFoundError(f"no Oxigraph store in {release} (run `mildip build`)")
     return ox.Store.read_only(str(location)) if read_only else ox.Store(str(location))
-
-
-def to_oxigraph(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
-    """The Oxigraph term for an rdflib term."""
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)) if term.datatype else None)
-    raise TypeError(f"not an RDF term: {term!r}")
 
 
 def _quads(graphs: dict[URIRef, Graph]) -> Iterator[ox.Quad]:

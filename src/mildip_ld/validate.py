@@ -24,6 +24,7 @@ from rdflib.namespace import RDF
 from .loader import LoadedGraph, ProjectData, oxigraph_copy
 from .namespaces import OA, SH, bind_prefixes
 from .provenance import check_quotes
+from .terms import OxTerm, to_rdflib
 
 QUOTE_RULE = "quote matches source (mildip_ld.provenance.check_quotes)"
 HEADER = re.compile(r"^#\s*(\w+):\s*(.*)$")
@@ -156,14 +157,8 @@ def _quote_violations(store: ox.Store, data_dir: Path, sources: list[LoadedGraph
     return violations
 
 
-def _rdflib_term(term: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> Node | None:
-    if term is None:
-        return None
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    return Literal(term.value, lang=term.language, datatype=None if term.language else term.datatype.value)
+def _term(term: OxTerm | None) -> Node | None:
+    return None if term is None else to_rdflib(term)
 
 
 def _query_violations(store: ox.Store, queries: list[ViolationQuery],
@@ -172,10 +167,10 @@ def _query_violations(store: ox.Store, queries: list[ViolationQuery],
     for query in queries:
         rule = f"shapes/sparql/{query.file.name} ({query.title})"
         for row in store.query(query.text):
-            focus = _rdflib_term(row["this"])
+            focus = to_rdflib(row["this"])
             file, line = _locate(focus, sources)
-            violations.append(Violation(file=file, line=line, focus=focus, path=_rdflib_term(row["path"]),
-                                        value=_rdflib_term(row["value"]), rule=rule, message=query.message))
+            violations.append(Violation(file=file, line=line, focus=focus, path=_term(row["path"]),
+                                        value=_term(row["value"]), rule=rule, message=query.message))
     return violations
 
 
