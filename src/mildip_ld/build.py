@@ -24,7 +24,7 @@ from .infer import infer
 from .loader import ProjectData, load_project
 from .namespaces import ASSERTED, INFERRED, ONTOLOGY, PROVENANCE, SHAPES, bind_prefixes
 from .store import create_store, write_nquads
-from .validate import ValidationResult, data_graph, validate_project
+from .validate import ValidationResult, validate_project
 
 DATASET_FILE = "dataset.nq"
 MANIFEST_FILE = "manifest.json"
@@ -111,7 +111,7 @@ def build(paths: Paths, progress: Progress = lambda _: None) -> BuildReport:
         raise ValidationFailed(result)
 
     started = time.perf_counter()
-    inference = infer(project.ontology.graph, data_graph(project))
+    inference = infer(project.ontology.graph, project.provenance.graph, project.asserted.graph)
     stage("infer", started)
 
     started = time.perf_counter()

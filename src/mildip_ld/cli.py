@@ -87,11 +87,11 @@ def cmd_infer(args: argparse.Namespace) -> int:
     """Materialize the OWL 2 RL closure of ontology + data and print the inferred triples."""
     from .infer import infer
     from .namespaces import bind_prefixes
-    from .validate import data_graph
 
     paths = _paths(args)
     project = load_project(paths)
-    result = infer(project.ontology.graph, data_graph(project), reasoner=args.reasoner)
+    result = infer(project.ontology.graph, project.provenance.graph, project.asserted.graph,
+                   reasoner=args.reasoner)
     output = bind_prefixes(result.inferred).serialize(format=args.format)
     if args.output:
         Path(args.output).write_text(output, encoding="utf-8")

@@ -70,7 +70,7 @@ def junk_reason(triple: tuple) -> str | None:
 REASONERS = ("rules", "owlrl")
 
 
-def _entailments_by_rules(ontology: Graph, data: Graph) -> tuple[list[Triple], int]:
+def _entailments_by_rules(ontology: Graph, data: list[Graph]) -> tuple[list[Triple], int]:
     """Entailments not stated by ``ontology`` or ``data``, and the closure size.
 
     owlrl closes the ontology alone; the data then goes through the compiled instance rules.
@@ -78,39 +78,43 @@ def _entailments_by_rules(ontology: Graph, data: Graph) -> tuple[list[Triple], i
     tbox = Graph()
     tbox += ontology
     _owl_rl_closure(tbox)
-    schema_entailments = [t for t in tbox if t not in ontology]
-    derived = Materializer(Schema.compile(tbox)).run(chain(tbox, data))
-    entailments = [t for t in schema_entailments if t not in data] + derived
-    return entailments, len(tbox) + len(data) + len(derived)
+    schema_entailments = [t for t in tbox if t not in ontology and not any(t in graph for graph in data)]
+    derived = Materializer(Schema.compile(tbox, ignore=EMPTY_TYPES)).run(chain(tbox, *data))
+    return schema_entailments + derived, len(tbox) + sum(len(graph) for graph in data) + len(derived)
 
 
-def _entailments_by_owlrl(ontology: Graph, data: Graph) -> tuple[list[Triple], int]:
+def _entailments_by_owlrl(ontology: Graph, data: list[Graph]) -> tuple[list[Triple], int]:
     """Entailments by owlrl's naive closure of ontology + data, and the closure size."""
+    premises = Graph()
+    premises += ontology
+    for graph in data:
+        premises += graph
     closure = Graph()
-    closure += ontology
-    closure += data
+    closure += premises
     _owl_rl_closure(closure)
-    return [t for t in closure if t not in ontology and t not in data], len(closure)
+    return [t for t in closure if t not in premises], len(closure)
 
 
 REASONERS = {"rules": _entailments_by_rules, "owlrl": _entailments_by_owlrl}
 
 
-def infer(ontology: Graph, data: Graph, reasoner: str = "rules") -> InferenceResult:
-    """The OWL 2 RL entailments of ``ontology`` + ``data`` that neither states, junk filtered out.
+def infer(ontology: Graph, *data: Graph, reasoner: str = "rules") -> InferenceResult:
+    """The OWL 2 RL entailments of ``ontology`` + ``data`` that none of them states, junk filtered out.
 
     The inputs are not modified.
     """
     if reasoner not in REASONERS:
         raise ValueError(f"unknown reasoner {reasoner!r}: choose one of {', '.join(REASONERS)}")
     started = time.perf_counter()
-    entailments, closure_size = REASONERS[reasoner](ontology, data)
+    entailments, closure_size = REASONERS[reasoner](ontology, list(data))
     inferred = Graph()
     dropped: dict[str, int] = {}
+    kept = []
     for triple in entailments:
         reason = junk_reason(triple)
         if reason:
             dropped[reason] = dropped.get(reason, 0) + 1
         else:
-            inferred.add(triple)
+            kept.append(triple)
+    inferred.addN((s, p, o, inferred) for s, p, o in kept)
     return InferenceResult(inferred, closure_size, dropped, time.perf_counter() - started)

@@ -68,12 +68,15 @@ class Schema:
     chains: tuple[Chain, ...] = ()
 
     @classmethod
-    def compile(cls, tbox: Graph) -> Schema:
-        """Read the (already closed) schema axioms of ``tbox``."""
+    def compile(cls, tbox: Graph, ignore: Iterable[Node] = ()) -> Schema:
+        """Read the (already closed) schema axioms of ``tbox``; classes in ``ignore`` are never derived."""
+        ignored = set(ignore)
+
         def grouped(predicate: Node) -> dict[Node, frozenset[Node]]:
             table: dict[Node, set[Node]] = defaultdict(set)
             for subject, obj in tbox.subject_objects(predicate):
-                table[subject].add(obj)
+                if obj not in ignored:
+                    table[subject].add(obj)
             return {key: frozenset(values) for key, values in table.items()}
 
         inverses: dict[Node, set[Node]] = defaultdict(set)
@@ -81,7 +84,8 @@ class Schema:
             inverses[first].add(second)
             inverses[second].add(first)
         return cls(
-            superclasses=_strict_closure(tbox.subject_objects(RDFS.subClassOf)),
+            superclasses=_strict_closure((c, d) for c, d in tbox.subject_objects(RDFS.subClassOf)
+                                         if d not in ignored),
             superproperties=_strict_closure(tbox.subject_objects(RDFS.subPropertyOf)),
             domains=grouped(RDFS.domain),
             ranges=grouped(RDFS.range),
