@@ -12,6 +12,7 @@ from itertools import islice
 
 import pyoxigraph as ox
 
+from .explanations import explain_path
 from .namespaces import GRAPH_BASE, MD, NAMED_GRAPHS, OA, ONTOLOGY_IRI, PREFIXES, RESOURCE_BASE, SKOS, WD
 from .void import VOID_DOC
 
@@ -105,6 +106,8 @@ class Statement:
     graph: str
     sources: tuple[str, ...] = ()
     """IRIs of the passages that state the claim (asserted triples only)."""
+    why: str | None = None
+    """This server's ``/explain`` path for an inferred triple (its derivation)."""
 
 
 @dataclass(frozen=True)
@@ -256,8 +259,13 @@ class Describer:
                 sources = (quad.object.value,)
             else:
                 sources = self.evidence(quad.subject)
+        why = None
+        if graph == "inferred" and isinstance(quad.subject, ox.NamedNode) and \
+                not isinstance(quad.object, ox.BlankNode):
+            obj = quad.object.value if isinstance(quad.object, ox.NamedNode) else str(quad.object)
+            why = explain_path(quad.subject.value, quad.predicate.value, obj)
         return Statement(self.term(quad.subject), self.term(quad.predicate), self.term(quad.object), graph,
-                         sources)
+                         sources, why)
 
     def describe(self, iri: str) -> Description | None:
         """The resource's description, or None when no graph mentions it."""

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import BNode, Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 
 from .describe import curie, local_path
 from .namespaces import MD, ONTOLOGY, ONTOLOGY_IRI
+from .terms import to_rdflib
 
 PROPERTY_TYPES = (OWL.ObjectProperty, OWL.DatatypeProperty)
 CHARACTERISTICS = (OWL.TransitiveProperty, OWL.SymmetricProperty, OWL.AsymmetricProperty,
@@ -59,17 +60,8 @@ def ontology_graph(store: ox.Store) -> Graph:
     """The ontology named graph of a release's store, as an rdflib Graph."""
     graph = Graph()
     for quad in store.quads_for_pattern(None, None, None, ox.NamedNode(str(ONTOLOGY))):
-        graph.add(tuple(_rdflib(term) for term in (quad.subject, quad.predicate, quad.object)))
+        graph.add(tuple(to_rdflib(term) for term in (quad.subject, quad.predicate, quad.object)))
     return graph
-
-
-def _rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> URIRef | BNode | Literal:
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    datatype = None if term.language else URIRef(term.datatype.value)
-    return Literal(term.value, lang=term.language or None, datatype=datatype)
 
 
 class _Reader:

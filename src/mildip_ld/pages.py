@@ -13,7 +13,9 @@ The ontology uses hash IRIs (``…/ontology#State``), so ``/ontology`` is itself
 it negotiates directly between the HTML documentation (anchors per term) and the ontology graph
 in RDF, with ``Vary: Accept``. Named graph IRIs (``/graph/{name}``) 303 to their dumps.
 
-The query page, example queries and static assets are in :mod:`mildip_ld.querypage`, included here.
+The query page, example queries and static assets are in :mod:`mildip_ld.querypage`, and the
+explanations of inferred triples (``/explain``, ``/id/statement/…``) in :mod:`mildip_ld.explainpage`,
+both included here.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from . import querypage
+from . import explainpage, querypage
 from .describe import Describer
 from .dumps import DUMPS_DIR
 from .formats import (
@@ -44,6 +46,7 @@ from .web import not_found, release_of, render, root_path, store_for, store_of
 
 router = APIRouter()
 router.include_router(querypage.router)
+router.include_router(explainpage.router)  # before /id/{path}: it serves /id/statement/…
 
 HTML_EXTENSION = "html"
 

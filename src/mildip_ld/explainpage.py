@@ -1,0 +1,233 @@
+"""``/explain?s=&p=&o=``: why a triple holds, as linked data and as a page.
+
+An inferred triple is answered with its derivation down to asserted triples: the OWL 2 RL rule
+(named and linked as in the W3C OWL 2 Profiles rule tables), the ontology axioms it applied and
+its premises, each premise either asserted (with the source sentences behind it) or inferred (with
+its own derivation, and a link to explain it alone). An asserted triple is answered as asserted,
+with its source passages, not explained. The representation follows ``Accept`` (``Vary: Accept``)
+or ``?format=`` (``html``, ``ttl``, ``nt``, ``nq``, ``trig``, ``jsonld``, ``rdf``): HTML for
+browsers, else the PROV-O explanation graph (see :meth:`Explanations.graph`) in every RDF format
+the endpoint serves. Unknown triples answer 404, malformed parameters 400.
+
+Statement IRIs (``…/id/statement/<hash>``, minted by :func:`mildip_ld.explain.statement_iri` for
+the ``rdf:Statement`` nodes of explanations) dereference here: 303 See Other to the explanation in
+the representation ``Accept`` prefers; so does the IRI of a statement's rule application
+(``…/id/statement/<hash>/derivation``).
+
+Derivations are computed once per release, on first use (about half a second, see
+:mod:`mildip_ld.explanations`). The handlers are plain functions, so Starlette runs them in its
+thread pool (``run_in_threadpool``): neither that computation nor an answer blocks the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from rdflib import BNode, Node
+from rdflib.collection import Collection
+from rdflib.namespace import OWL
+
+from .describe import Describer, Passage, Term
+from .explain import RULES_SPEC, Triple, statement_iri
+from .explanations import (
+    STATED_GRAPHS,
+    BadTermError,
+    Explanations,
+    explain_path_of,
+    explanations_for,
+    parse_triple,
+    statement_key,
+)
+from .formats import BY_EXTENSION, BY_NAME, FORMATS, HTML, RdfFormat, negotiate, negotiate_rdf, serialize
+from .namespaces import RESOURCE_BASE
+from .terms import to_oxigraph
+from .web import SECURITY_HEADERS, not_found, release_of, render, root_path, store_of
+
+router = APIRouter()
+
+MAX_DEPTH = 20
+"""Steps deeper than this are not expanded on the page (derivations of the article are 4 deep)."""
+MAX_SOURCES = 5
+"""Passages shown per asserted step (the RDF answer carries them all)."""
+RULES = {
+    "cax-sco": "an instance of a class is an instance of each of its superclasses",
+    "prp-dom": "the subject of a property is an instance of the property's domain",
+    "prp-rng": "the object of a property is an instance of the property's range",
+    "prp-spo1": "what holds by a subproperty holds by its superproperty",
+    "prp-spo2": "a chain of properties implies the property defined as that chain",
+    "prp-inv1": "a property holds in reverse by its inverse",
+    "prp-inv2": "a property holds in reverse by its inverse",
+    "prp-symp": "a symmetric property holds in both directions",
+    "prp-trp": "a transitive property carries over through an intermediate",
+    "scm-sco": "a subclass of a subclass is a subclass",
+    "scm-spo": "a subproperty of a subproperty is a subproperty",
+    "scm-dom1": "a property's domain extends to the domain's superclasses",
+    "scm-dom2": "a subproperty has the domain of its superproperty",
+    "scm-rng1": "a property's range extends to the range's superclasses",
+    "scm-rng2": "a subproperty has the range of its superproperty",
+}
+"""What each OWL 2 RL rule derives, in words (the W3C tables give it formally)."""
+
+
+@dataclass
+class Step:
+    """One statement of a derivation tree, ready to show."""
+
+    anchor: str
+    iri: str
+    subject: Term
+    predicate: Term
+    object: Term
+    chain: list[Term] | None
+    """The properties of a property chain axiom's list (shown instead of the list's blank node)."""
+    role: str
+    """``conclusion``, ``axiom`` or ``premise``."""
+    depth: int
+    kind: str
+    """``inferred``, ``asserted`` or ``repeat`` (explained earlier on the page)."""
+    why: str | None = None
+    """This server's ``/explain`` path for an inferred statement."""
+    graph: str | None = None
+    """The named graph stating an asserted statement."""
+    rule: str | None = None
+    rule_href: str | None = None
+    rule_text: str | None = None
+    axioms: list[Step] = field(default_factory=list)
+    premises: list[Step] = field(default_factory=list)
+    sources: list[tuple[str, Passage]] = field(default_factory=list)
+    more_sources: int = 0
+
+
+class TreeBuilder:
+    """Builds the derivation tree of a triple, each statement expanded once (later: a link up)."""
+
+    def __init__(self, explanations: Explanations, describer: Describer) -> None:
+        self.explanations, self.describer = explanations, describer
+        self.seen: set[Triple] = set()
+
+    def term(self, node: Node) -> Term:
+        return self.describer.term(to_oxigraph(node))
+
+    def chain(self, triple: Triple) -> list[Term] | None:
+        if triple[1] != OWL.propertyChainAxiom or not isinstance(triple[2], BNode):
+            return None
+        return [self.term(step) for step in Collection(self.explanations.stated, triple[2])]
+
+    def step(self, triple: Triple, role: str = "conclusion", depth: int = 0) -> Step:
+        derivation = self.explanations.derivation(triple)
+        step = Step(anchor=f"st-{statement_key(triple)}", iri=str(statement_iri(triple)),
+                    subject=self.term(triple[0]), predicate=self.term(triple[1]), object=self.term(triple[2]),
+                    chain=self.chain(triple), role=role, depth=depth,
+                    kind="asserted" if derivation is None else "inferred",
+                    why=None if derivation is None else explain_path_of(triple))
+        if triple in self.seen:
+            step.kind = "repeat"
+            return step
+        self.seen.add(triple)
+        if derivation is None:
+            step.graph = next((g for g in STATED_GRAPHS if g in self.explanations.graphs_of(triple)), None)
+            sources = self.explanations.sources(triple)
+            step.sources = [(source.relation, self.describer.passage(str(source.passage)))
+                            for source in sources[:MAX_SOURCES]]
+            step.more_sources = max(0, len(sources) - MAX_SOURCES)
+            return step
+        step.rule, step.rule_href = derivation.rule, RULES_SPEC + derivation.rule
+        step.rule_text = RULES.get(derivation.rule)
+        if depth < MAX_DEPTH:
+            step.axioms = [self.step(axiom, "axiom", depth + 1) for axiom in derivation.axioms]
+            step.premises = [self.step(premise, "premise", depth + 1) for premise in derivation.premises]
+        return step
+
+
+# --- representations --------------------------------------------------------------------------------
+
+def _format(request: Request) -> RdfFormat | str:
+    """``?format=`` (an extension, a name or ``html``), else the Accept header (HTML when nothing fits)."""
+    asked = request.query_params.get("format")
+    if asked is None:
+        return negotiate_rdf(request.headers.get("accept"), FORMATS, html=True) or HTML
+    if asked == "html":
+        return HTML
+    fmt = BY_EXTENSION.get(asked) or BY_NAME.get(asked)
+    if fmt is None:
+        offered = ", ".join(["html", *(f.extension for f in FORMATS)])
+        raise BadTermError(f"unknown format {asked!r}: this endpoint offers {offered}")
+    return fmt
+
+
+def _alternates(request: Request, path: str) -> str:
+    root = root_path(request)
+    links = [f'<{root}{path}&format=html>; rel="alternate"; type="{HTML}"']
+    links += [f'<{root}{path}&format={f.extension}>; rel="alternate"; type="{f.media_type}"' for f in FORMATS]
+    return ", ".join(links)
+
+
+def _rdf(explanations: Explanations, triple: Triple, fmt: RdfFormat, headers: dict[str, str]) -> Response:
+    graph = explanations.graph(triple)
+    triples = [ox.Triple(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in graph]
+    items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples] if fmt.datasets else triples
+    return Response(serialize(items, fmt), media_type=fmt.media_type,
+                    headers={"X-Content-Type-Options": "nosniff", **headers})
+
+
+def _error(request: Request, status: int, title: str, message: str) -> Response:
+    """An error answer: an HTML page for browsers, plain text for everyone else."""
+    if negotiate(request.headers.get("accept"), [HTML, "text/plain"]) == HTML:
+        return render(request, "explain_error.html", {"title": title, "message": message}, status_code=status)
+    return PlainTextResponse(f"{message}\n", status_code=status, headers=SECURITY_HEADERS)
+
+
+@router.api_route("/explain", methods=["GET", "HEAD"], include_in_schema=False)
+def explain(request: Request) -> Response:
+    """Why ``(s, p, o)`` holds: its derivation down to asserted triples and their source sentences."""
+    params = request.query_params
+    try:
+        chosen = _format(request)
+        asked = parse_triple(params.get("s"), params.get("p"), params.get("o"))
+    except BadTermError as failure:
+        return _error(request, 400, "Bad request", str(failure))
+    explanations = explanations_for(release_of(request).resolve())
+    triple = explanations.find(asked)
+    if triple is None:
+        text = " ".join(term.n3() for term in asked)
+        return _error(request, 404, "Not in the graph",
+                      f"not in the graph: {text} is neither asserted nor inferred in this release, "
+                      f"so there is nothing to explain")
+    if not explanations.is_stated(triple) and explanations.derivation(triple) is None:
+        return _error(request, 500, "No derivation",
+                      "this triple is inferred but no OWL 2 RL derivation of it was found (please report it)")
+    path = explain_path_of(triple)
+    headers = {"Link": _alternates(request, path)}
+    if "format" not in params:
+        headers["Vary"] = "Accept"
+    if chosen != HTML:
+        return _rdf(explanations, triple, chosen, headers)
+    step = TreeBuilder(explanations, Describer(store_of(request))).step(triple)
+    formats = [(f.label, f"{path}&format={f.extension}", f.media_type) for f in FORMATS]
+    return render(request, "explain.html", {"step": step, "formats": formats, "rules_spec": RULES_SPEC,
+                                            "derivations": len(explanations.derivations)}, headers=headers)
+
+
+@router.api_route("/id/statement/{key}", methods=["GET", "HEAD"], include_in_schema=False)
+def statement(request: Request, key: str) -> Response:
+    """A statement IRI: 303 See Other to its explanation, in the representation Accept prefers."""
+    return _to_explanation(request, key, derivation=False)
+
+
+@router.api_route("/id/statement/{key}/derivation", methods=["GET", "HEAD"], include_in_schema=False)
+def statement_derivation(request: Request, key: str) -> Response:
+    """A rule application IRI (an inferred statement's derivation): 303 See Other to the explanation."""
+    return _to_explanation(request, key, derivation=True)
+
+
+def _to_explanation(request: Request, key: str, derivation: bool) -> Response:
+    explanations = explanations_for(release_of(request).resolve())
+    triple = explanations.statements.get(key)
+    if triple is None or (derivation and explanations.derivation(triple) is None):
+        return not_found(request, f"{RESOURCE_BASE}statement/{key}" + ("/derivation" if derivation else ""))
+    chosen = negotiate_rdf(request.headers.get("accept"), FORMATS, html=True) or HTML
+    location = explain_path_of(triple) + ("" if chosen == HTML else f"&format={chosen.extension}")
+    return RedirectResponse(root_path(request) + location, status_code=303, headers={"Vary": "Accept"})
