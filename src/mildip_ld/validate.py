@@ -11,7 +11,6 @@ in (so ``sh:class`` follows ``rdfs:subClassOf``). Two more kinds of check report
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,32 +23,15 @@ from rdflib.namespace import RDF, NamespaceManager, split_uri
 from .loader import LoadedGraph, ProjectData, oxigraph_copy
 from .namespaces import OA, SH, bind_prefixes
 from .provenance import check_quotes
+from .queries import NamedQuery, named_queries
 from .terms import OxTerm, to_rdflib
 
 QUOTE_RULE = "quote matches source (mildip_ld.provenance.check_quotes)"
-HEADER = re.compile(r"^#\s*(\w+):\s*(.*)$")
 
 
-@dataclass(frozen=True)
-class ViolationQuery:
-    """A SPARQL SELECT of ``?this ?path ?value``: every row it returns is a violation."""
-
-    file: Path
-    title: str
-    message: str
-    text: str
-
-    @classmethod
-    def read(cls, file: Path) -> ViolationQuery:
-        """Read a query file whose header comments give ``title:`` and ``message:``."""
-        text = file.read_text(encoding="utf-8")
-        header = dict(m.groups() for line in text.splitlines() if (m := HEADER.match(line)))
-        return cls(file, header.get("title", file.stem), header.get("message", file.stem), text)
-
-
-def violation_queries(shapes_dir: Path) -> list[ViolationQuery]:
-    """The violation queries under ``shapes/sparql/``."""
-    return [ViolationQuery.read(f) for f in sorted((shapes_dir / "sparql").glob("*.rq"))]
+def violation_queries(shapes_dir: Path) -> list[NamedQuery]:
+    """The violation queries under ``shapes/sparql/``: every row they return is a violation."""
+    return named_queries(shapes_dir / "sparql")
 
 
 @dataclass(frozen=True)
@@ -180,16 +162,17 @@ def _term(term: OxTerm | None) -> Node | None:
     return None if term is None else to_rdflib(term)
 
 
-def _query_violations(store: ox.Store, queries: list[ViolationQuery],
+def _query_violations(store: ox.Store, queries: list[NamedQuery],
                       sources: list[LoadedGraph]) -> list[Violation]:
     violations = []
     for query in queries:
-        rule = f"shapes/sparql/{query.file.name} ({query.title})"
+        rule = f"shapes/sparql/{query.name}.rq ({query.header.get('title', query.name)})"
         for row in store.query(query.text):
             focus = to_rdflib(row["this"])
             file, line = _locate(focus, sources)
             violations.append(Violation(file=file, line=line, focus=focus, path=_term(row["path"]),
-                                        value=_term(row["value"]), rule=rule, message=query.message))
+                                        value=_term(row["value"]), rule=rule,
+                                        message=query.header.get("message", query.question)))
     return violations
 
 
