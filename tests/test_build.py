@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rdflib import Dataset
 
-from mildip_ld.build import BuildReport, ValidationFailed, build, current_release
+from mildip_ld.build import BuildReport, ValidationFailedError, build, current_release
 from mildip_ld.config import Paths
 from mildip_ld.namespaces import NAMED_GRAPHS
 
@@ -33,7 +33,7 @@ def test_build_refuses_invalid_data_and_keeps_the_previous_release(paths: Paths,
     build_dir = tmp_path / "build"
     first = build(replace(paths, data=data, build=build_dir))
     shutil.copy(FIXTURES / "missing-passage.ttl", data / "assertions" / "zz-broken.ttl")
-    with pytest.raises(ValidationFailed) as failure:
+    with pytest.raises(ValidationFailedError) as failure:
         build(replace(paths, data=data, build=build_dir))
     assert any("md:statedIn" in v.message for v in failure.value.result.violations)
     assert current_release(build_dir) == first.release

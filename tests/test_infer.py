@@ -8,8 +8,8 @@ from rdflib.namespace import OWL, RDF, RDFS
 from mildip_ld.build import BuildReport
 from mildip_ld.infer import infer
 from mildip_ld.loader import ProjectData
-from mildip_ld.validate import data_graph
 from mildip_ld.namespaces import ASSERTED, INFERRED, MD, MDR, ONTOLOGY, PROVENANCE, WD
+from mildip_ld.validate import data_graph
 
 RUSSIA = MDR["russia"]
 

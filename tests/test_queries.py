@@ -1,4 +1,4 @@
-"""The named queries in queries/: each runs on the built store and answers from the article, with its source."""
+"""The named queries in queries/: each runs on the built store and answers from the article, with sources."""
 
 from __future__ import annotations
 
@@ -53,7 +53,12 @@ def test_every_query_answers_and_every_quote_is_in_the_source(store: ox.Store, n
 
 def test_csto_members_are_the_five_the_article_names(store: ox.Store):
     assert column(store, "csto-members", "memberLabel") == {
-        "Belarus", "Armenia", "Kazakhstan", "Kyrgyzstan", "Tajikistan"}
+        "Belarus",
+        "Armenia",
+        "Kazakhstan",
+        "Kyrgyzstan",
+        "Tajikistan",
+    }
     assert all("Collective Security Treaty Organization" in q for q in column(store, "csto-members", "quote"))
 
 
@@ -89,7 +94,12 @@ def test_challenges_include_sanctions_and_budget_constraints(store: ox.Store):
 
 def test_technologies_include_those_of_the_technology_section(store: ox.Store):
     labels = column(store, "technologies", "technologyLabel")
-    assert {"artificial intelligence", "unmanned systems", "satellite systems", "cyber capabilities"} <= labels
+    assert {
+        "artificial intelligence",
+        "unmanned systems",
+        "satellite systems",
+        "cyber capabilities",
+    } <= labels
 
 
 def test_russia_takes_part_in_the_sco_and_the_csto(store: ox.Store):
@@ -115,7 +125,7 @@ def test_wikidata_links_match_the_shared_reference(store: ox.Store):
 
 def test_which_sentence_returns_offsets_that_match_the_quote(store: ox.Store):
     for row in rows(store, "which-sentence"):
-        assert SOURCE_TEXT[int(row["start"]):int(row["end"])] == row["quote"]
+        assert SOURCE_TEXT[int(row["start"]) : int(row["end"])] == row["quote"]
 
 
 def test_inferred_about_russia_reads_only_the_inferred_graph(store: ox.Store):

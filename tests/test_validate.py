@@ -18,8 +18,16 @@ BROKEN = {
     "unknown-instrument": ("md:Teleportation", None, "Unknown class"),
     "quote-not-in-source": ("passage:military-diplomacy-in-russia/l99-s1", "oa:exact", "Quote not in source"),
     "literal-for-iri": ("act:exercise-with-a-string", "md:hasPartner", "by IRI"),
-    "bad-offsets": ("passage:military-diplomacy-in-russia/l98-s1-position", "oa:start", "smaller than oa:end"),
-    "minted-elsewhere": ("<http://example.org/russia-exercise>", None, "minted under https://w3id.org/mildip/id/"),
+    "bad-offsets": (
+        "passage:military-diplomacy-in-russia/l98-s1-position",
+        "oa:start",
+        "smaller than oa:end",
+    ),
+    "minted-elsewhere": (
+        "<http://example.org/russia-exercise>",
+        None,
+        "minted under https://w3id.org/mildip/id/",
+    ),
     "hedged-without-cue": ("act:russia-hedged-without-cue", None, "must quote its hedge word"),
     "unknown-modality": ("act:russia-certain-exercise", "md:modality", "exactly one md:modality"),
     "blank-node-claim": ("_:", None, "never as blank nodes"),
@@ -38,7 +46,8 @@ def test_shipped_data_conforms(capsys: pytest.CaptureFixture[str]):
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_broken_fixture_is_reported_with_file_focus_path_and_message(
-        name: str, capsys: pytest.CaptureFixture[str]):
+    name: str, capsys: pytest.CaptureFixture[str]
+):
     fixture = FIXTURES / f"{name}.ttl"
     assert main(["validate", str(fixture)]) == 1
     report = capsys.readouterr().out
@@ -54,8 +63,12 @@ def test_broken_fixture_is_reported_with_file_focus_path_and_message(
 
 def test_malformed_turtle_names_file_and_line_and_exits_2():
     fixture = FIXTURES / "malformed.ttl"
-    run = subprocess.run([sys.executable, "-m", "mildip_ld.cli", "validate", str(fixture)],
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "mildip_ld.cli", "validate", str(fixture)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 2
     assert f"{fixture}:6: malformed Turtle" in run.stderr
 

@@ -18,8 +18,17 @@ from rdflib import Graph
 
 from mildip_ld.cli import main
 from mildip_ld.loader import ProjectData
-from mildip_ld.wikidata import (EndpointError, Item, WikidataClient, check, items_in_snapshot, links_in,
-                                snapshot_graph, write_mapping_csv, write_quickstatements)
+from mildip_ld.wikidata import (
+    EndpointError,
+    Item,
+    WikidataClient,
+    check,
+    items_in_snapshot,
+    links_in,
+    snapshot_graph,
+    write_mapping_csv,
+    write_quickstatements,
+)
 
 from .conftest import ROOT, SHARED
 
@@ -68,14 +77,18 @@ def test_snapshot_round_trips(links):
     graph = snapshot_graph(items, date(2026, 11, 24), "test")
     back = items_in_snapshot(graph)["Q159"]
     assert (back.label, back.description, back.instance_of, back.member_of) == (
-        "Russia", "country", {"Q6256"}, {"Q7779"})
+        "Russia",
+        "country",
+        {"Q6256"},
+        {"Q7779"},
+    )
 
 
 def test_exports_list_every_link(links, tmp_path: Path):
     write_mapping_csv(links, tmp_path / "map.csv")
     write_quickstatements(links, tmp_path / "qs.tsv")
     rows = list(csv.DictReader((tmp_path / "map.csv").open(encoding="utf-8")))
-    assert {(r["iri"], r["wikidata_id"]) for r in rows} == {(str(l.entity), l.qid) for l in links}
+    assert {(r["iri"], r["wikidata_id"]) for r in rows} == {(str(link.entity), link.qid) for link in links}
     statements = (tmp_path / "qs.tsv").read_text(encoding="utf-8").splitlines()
     assert len(statements) == len(links)
     assert 'Q159\tP2888\t"https://w3id.org/mildip/id/russia"' in statements
@@ -90,12 +103,17 @@ def stand_in_wikidata(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     del items["Q399"]
     snapshot_file = folder / "stand-in.ttl"
     snapshot_graph(items.values(), date(2026, 11, 24), "test").serialize(snapshot_file, format="turtle")
-    subprocess.run([str(OXIGRAPH), "load", "--location", str(folder / "db"), "--file", str(snapshot_file)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(OXIGRAPH), "load", "--location", str(folder / "db"), "--file", str(snapshot_file)],
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
-    server = subprocess.Popen([str(OXIGRAPH), "serve-read-only", "--location", str(folder / "db"),
-                               "--bind", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(OXIGRAPH), "serve-read-only", "--location", str(folder / "db"), "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -118,8 +136,13 @@ def test_check_against_a_real_server_finds_the_changed_label_and_the_gone_item(l
 
 def test_a_failing_server_is_retried_with_back_off_then_reported(links):
     waits: list[float] = []
-    client = WikidataClient(endpoint=f"http://127.0.0.1:{free_port()}/sparql", timeout_s=2, retries=3,
-                            backoff_s=0.5, sleep=waits.append)
+    client = WikidataClient(
+        endpoint=f"http://127.0.0.1:{free_port()}/sparql",
+        timeout_s=2,
+        retries=3,
+        backoff_s=0.5,
+        sleep=waits.append,
+    )
     with pytest.raises(EndpointError, match="failed after 4 attempt"):
         client.fetch(links)
     assert waits == [0.5, 1.0, 2.0]
@@ -165,8 +188,21 @@ def test_cli_refresh_changes_nothing_unless_asked(stand_in_wikidata, paths, tmp_
 
 
 def test_cli_failing_endpoint_exits_2(capsys):
-    assert main(["wikidata", "check", "--endpoint", f"http://127.0.0.1:{free_port()}/sparql",
-                 "--retries", "0", "--timeout", "2"]) == 2
+    assert (
+        main(
+            [
+                "wikidata",
+                "check",
+                "--endpoint",
+                f"http://127.0.0.1:{free_port()}/sparql",
+                "--retries",
+                "0",
+                "--timeout",
+                "2",
+            ]
+        )
+        == 2
+    )
     assert "failed after 1 attempt" in capsys.readouterr().err
 
 

@@ -35,7 +35,7 @@ KEEP_RELEASES = 3
 Progress = Callable[[str], None]
 
 
-class ValidationFailed(Exception):
+class ValidationFailedError(Exception):
     """The data does not conform to the shapes; nothing was written."""
 
     def __init__(self, result: ValidationResult) -> None:
@@ -55,15 +55,25 @@ class BuildReport:
 
     def as_dict(self) -> dict:
         """A JSON-ready description (also written as the release's manifest)."""
-        return {"version": __version__, "release": self.release.name, "counts": self.counts,
-                "timings_seconds": {k: round(v, 3) for k, v in self.timings.items()},
-                "closure_size": self.closure_size, "dropped_from_closure": self.dropped}
+        return {
+            "version": __version__,
+            "release": self.release.name,
+            "counts": self.counts,
+            "timings_seconds": {k: round(v, 3) for k, v in self.timings.items()},
+            "closure_size": self.closure_size,
+            "dropped_from_closure": self.dropped,
+        }
 
 
 def named_graphs(project: ProjectData, inferred: Graph) -> dict[URIRef, Graph]:
     """The dataset to serve: one named graph per concern (the endpoint's default graph is their union)."""
-    return {ASSERTED: project.asserted.graph, PROVENANCE: project.provenance.graph,
-            ONTOLOGY: project.ontology.graph, SHAPES: project.shapes.graph, INFERRED: inferred}
+    return {
+        ASSERTED: project.asserted.graph,
+        PROVENANCE: project.provenance.graph,
+        ONTOLOGY: project.ontology.graph,
+        SHAPES: project.shapes.graph,
+        INFERRED: inferred,
+    }
 
 
 def current_release(build_dir: Path) -> Path | None:
@@ -91,7 +101,7 @@ def _publish(build_dir: Path, staging: Path) -> Path:
 def build(paths: Paths, progress: Progress = lambda _: None) -> BuildReport:
     """Run the pipeline and publish a new release under ``paths.build``.
 
-    Raises :class:`~mildip_ld.loader.LoadError` for unreadable input and :class:`ValidationFailed`
+    Raises :class:`~mildip_ld.loader.LoadError` for unreadable input and :class:`ValidationFailedError`
     when the data violates the shapes; in both cases nothing is written.
     """
     timings: dict[str, float] = {}
@@ -108,7 +118,7 @@ def build(paths: Paths, progress: Progress = lambda _: None) -> BuildReport:
     result = validate_project(project, paths.data, paths.shapes)
     stage("validate", started)
     if not result.conforms:
-        raise ValidationFailed(result)
+        raise ValidationFailedError(result)
 
     started = time.perf_counter()
     inference = infer(project.ontology.graph, project.provenance.graph, project.asserted.graph)
@@ -126,9 +136,12 @@ def build(paths: Paths, progress: Progress = lambda _: None) -> BuildReport:
         started = time.perf_counter()
         create_store(staging, staging / DATASET_FILE)
         stage("index", started)
-        report = BuildReport(release=paths.build / RELEASES_DIR / stamp,
-                             counts={str(iri).rsplit("/", 1)[-1]: len(graph) for iri, graph in graphs.items()},
-                             closure_size=inference.closure_size, dropped=inference.dropped)
+        report = BuildReport(
+            release=paths.build / RELEASES_DIR / stamp,
+            counts={str(iri).rsplit("/", 1)[-1]: len(graph) for iri, graph in graphs.items()},
+            closure_size=inference.closure_size,
+            dropped=inference.dropped,
+        )
         timings["total"] = sum(timings.values())
         (staging / MANIFEST_FILE).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
         report.release = _publish(paths.build, staging)

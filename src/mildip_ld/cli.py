@@ -63,13 +63,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Load, validate, infer and write a new release to the build directory."""
-    from .build import ValidationFailed, build
+    from .build import ValidationFailedError, build
 
     paths = _paths(args)
     _say(f"building from {paths.data} into {paths.build}")
     try:
         report = build(paths, progress=_say)
-    except ValidationFailed as failure:
+    except ValidationFailedError as failure:
         for violation in failure.result.violations:
             print(violation.render())
         _say(f"build refused: {failure}")

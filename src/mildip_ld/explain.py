@@ -39,7 +39,9 @@ def _chain(graph: Graph, head: Node) -> list[Node]:
     return list(Collection(graph, head))
 
 
-def candidates(closure: Graph, triple: Triple) -> Iterator[tuple[str, tuple[Triple, ...], tuple[Triple, ...]]]:
+def candidates(
+    closure: Graph, triple: Triple
+) -> Iterator[tuple[str, tuple[Triple, ...], tuple[Triple, ...]]]:
     """Every (rule, axioms, premises) whose conclusion is ``triple``, with premises in ``closure``."""
     s, p, o = triple
     if p == RDF.type:
@@ -53,7 +55,10 @@ def candidates(closure: Graph, triple: Triple) -> Iterator[tuple[str, tuple[Trip
             for subject in closure.subjects(prop, s):
                 yield "prp-rng", ((prop, RDFS.range, o),), ((subject, prop, s),)
         return
-    schema_rules = {RDFS.subClassOf: ("scm-sco", RDFS.subClassOf), RDFS.subPropertyOf: ("scm-spo", RDFS.subPropertyOf)}
+    schema_rules = {
+        RDFS.subClassOf: ("scm-sco", RDFS.subClassOf),
+        RDFS.subPropertyOf: ("scm-spo", RDFS.subPropertyOf),
+    }
     if p in schema_rules:
         rule, link = schema_rules[p]
         for middle in closure.objects(s, link):
@@ -104,7 +109,7 @@ def _paths(closure: Graph, start: Node, end: Node, steps: list[Node]) -> Iterato
 
 
 def conclude(closure: Graph, rule: str, axioms: tuple[Triple, ...], premises: tuple[Triple, ...]) -> Triple:
-    """Apply ``rule`` to its axioms and premises and return what it concludes (the check of an explanation)."""
+    """Apply ``rule`` to its axioms and premises; return what it concludes (checks an explanation)."""
     first = axioms[0]
     if rule == "cax-sco":
         return premises[0][0], RDF.type, first[2]
@@ -171,8 +176,9 @@ def statement_iri(triple: Triple) -> URIRef:
     return MDR[f"statement/{hashlib.sha256(text.encode('utf-8')).hexdigest()[:24]}"]
 
 
-def explanation_graph(derivations: dict[Triple, Derivation], given: Graph, triple: Triple,
-                      max_depth: int = 20) -> Graph:
+def explanation_graph(
+    derivations: dict[Triple, Derivation], given: Graph, triple: Triple, max_depth: int = 20
+) -> Graph:
     """PROV-O description of why ``triple`` holds, down to asserted triples.
 
     Each statement is reified (``rdf:Statement``); an inferred one ``prov:wasGeneratedBy`` a rule

@@ -19,7 +19,6 @@ from .namespaces import bind_prefixes
 from .terms import to_rdflib
 
 
-
 class LoadError(Exception):
     """A file could not be read or parsed."""
 

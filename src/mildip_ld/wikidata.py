@@ -20,7 +20,7 @@ from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
 from SPARQLWrapper import JSON, POST, SPARQLWrapper
 
 from . import __version__
-from .namespaces import MD, SCHEMA, WD, bind_prefixes
+from .namespaces import MD, WD, bind_prefixes
 
 WIKIDATA_SPARQL = "https://query.wikidata.org/sparql"
 WDT = Namespace("http://www.wikidata.org/prop/direct/")
@@ -98,7 +98,7 @@ def links_in(graph: Graph) -> list[Link]:
 
 def _batches(items: list[Link], size: int) -> Iterator[list[Link]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 @dataclass
@@ -125,7 +125,7 @@ class WikidataClient:
             except Exception as error:  # SPARQLWrapper raises URLError, socket timeouts, HTTP errors
                 last_error = error
                 if attempt < self.retries:
-                    self.sleep(self.backoff_s * 2 ** attempt)
+                    self.sleep(self.backoff_s * 2**attempt)
         raise EndpointError(f"{self.endpoint} failed after {self.retries + 1} attempt(s): {last_error}")
 
     def fetch(self, links: list[Link]) -> dict[str, Item]:
@@ -151,10 +151,17 @@ def check(links: list[Link], items: dict[str, Item]) -> list[Finding]:
     for link in links:
         item = items.get(link.qid)
         if item is None:
-            findings.append(Finding(link, "no such item with an English label (deleted, merged or mistyped?)"))
+            findings.append(
+                Finding(link, "no such item with an English label (deleted, merged or mistyped?)")
+            )
         elif item.label.casefold() not in link.names():
-            findings.append(Finding(link, f"label mismatch: Wikidata says {item.label!r}, "
-                                          f"we say {link.label!r} (aliases: {', '.join(link.aliases) or 'none'})"))
+            findings.append(
+                Finding(
+                    link,
+                    f"label mismatch: Wikidata says {item.label!r}, "
+                    f"we say {link.label!r} (aliases: {', '.join(link.aliases) or 'none'})",
+                )
+            )
     return findings
 
 
@@ -164,7 +171,9 @@ def snapshot_graph(items: Iterable[Item], retrieved: date, source: str) -> Graph
     graph.bind("wdt", WDT)
     graph.bind("wschema", WIKIDATA_SCHEMA)
     graph.add((SNAPSHOT_NODE, RDF.type, PROV.Entity))
-    graph.add((SNAPSHOT_NODE, RDFS.label, Literal("Snapshot of the Wikidata items linked by mildip-ld", lang="en")))
+    graph.add(
+        (SNAPSHOT_NODE, RDFS.label, Literal("Snapshot of the Wikidata items linked by mildip-ld", lang="en"))
+    )
     graph.add((SNAPSHOT_NODE, DCTERMS.date, Literal(retrieved.isoformat(), datatype=XSD.date)))
     graph.add((SNAPSHOT_NODE, PROV.wasDerivedFrom, URIRef(source) if "://" in source else Literal(source)))
     for item in sorted(items, key=lambda i: int(i.qid[1:])):
@@ -186,10 +195,13 @@ def items_in_snapshot(graph: Graph) -> dict[str, Item]:
     for node in graph.subjects(DCTERMS.isPartOf, SNAPSHOT_NODE):
         qid = str(node).rsplit("/", 1)[-1]
         description = graph.value(node, WIKIDATA_SCHEMA.description)
-        items[qid] = Item(qid, str(graph.value(node, RDFS.label)),
-                          str(description) if description else None,
-                          {str(o).rsplit("/", 1)[-1] for o in graph.objects(node, WDT.P31)},
-                          {str(o).rsplit("/", 1)[-1] for o in graph.objects(node, WDT.P463)})
+        items[qid] = Item(
+            qid,
+            str(graph.value(node, RDFS.label)),
+            str(description) if description else None,
+            {str(o).rsplit("/", 1)[-1] for o in graph.objects(node, WDT.P31)},
+            {str(o).rsplit("/", 1)[-1] for o in graph.objects(node, WDT.P463)},
+        )
     return items
 
 
