@@ -31,8 +31,9 @@ serve: setup ## build if needed, then serve http://$(HOST):$(PORT)
 test: setup ## run the test suite
 	$(BIN)/pytest
 
-bench: setup ## print latency and throughput figures
+bench: setup ## latency and throughput figures; then 10^4..10^6 triples beside the peers (build/bench.md)
 	$(BIN)/mildip bench
+	$(BIN)/mildip scalebench
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf build .pytest_cache

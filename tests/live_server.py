@@ -2,15 +2,19 @@
 
 Import the fixtures into a test module (``from tests.live_server import live_server``). Each
 server serves the session's build (conftest's ``built``), waits for ``/health`` before the
-tests run, and is stopped like Ctrl-C stops it at the end of the session.
+tests run, and is stopped like Ctrl-C stops it at the end of the session. ``recorder`` is a
+loopback HTTP server that records every request made to it: a test points SERVICE, LOAD, an
+external entity or a JSON-LD context at it to prove that nothing was fetched.
 """
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -59,3 +63,36 @@ def update_server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) 
     copy = tmp_path_factory.mktemp("writable") / "build"
     shutil.copytree(build_dir_of(built), copy, symlinks=True)
     yield from serve(copy, copy.parent / "update.log", update_token="test-token")
+
+
+@dataclass
+class Recorder:
+    """A loopback HTTP server that records every request and answers an empty SPARQL result."""
+
+    url: str
+    hits: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Iterator[Recorder]:
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            hits.append(f"{self.command} {self.path}")
+            body = b'{"head":{"vars":[]},"results":{"bindings":[{}]}}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/sparql-results+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = answer  # noqa: N815 (http.server's names)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Recorder(f"http://127.0.0.1:{server.server_port}/sparql", hits)
+    server.shutdown()

@@ -6,12 +6,9 @@ md:Actor) and against the build's manifest (triples per named graph).
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import httpx
 import psutil
@@ -24,7 +21,15 @@ from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQ
 from mildip_ld.build import BuildReport
 from mildip_ld.config import Paths
 from mildip_ld.namespaces import ASSERTED, GRAPH_BASE, INFERRED, MD, MDR
-from tests.live_server import LiveServer, build_dir_of, live_server, serve, update_server  # noqa: F401
+from tests.live_server import (  # noqa: F401
+    LiveServer,
+    Recorder,
+    build_dir_of,
+    live_server,
+    recorder,
+    serve,
+    update_server,
+)
 
 pytestmark = pytest.mark.server
 
@@ -33,39 +38,6 @@ RUSSIA_LABEL = f"SELECT ?label WHERE {{ <{MDR.russia}> <{RDFS.label}> ?label }}"
 RUSSIA_CONSTRUCT = f"CONSTRUCT WHERE {{ <{MDR.russia}> <{RDFS.label}> ?l }}"
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 JSON_RESULTS = "application/sparql-results+json"
-
-
-@dataclass
-class Recorder:
-    """A loopback HTTP server that records every request and answers an empty SPARQL result."""
-
-    url: str
-    hits: list[str] = field(default_factory=list)
-
-
-@pytest.fixture(scope="module")
-def recorder() -> Iterator[Recorder]:
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def answer(self) -> None:
-            hits.append(f"{self.command} {self.path}")
-            body = b'{"head":{"vars":[]},"results":{"bindings":[{}]}}'
-            self.send_response(200)
-            self.send_header("Content-Type", JSON_RESULTS)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = answer  # noqa: N815 (http.server's names)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield Recorder(f"http://127.0.0.1:{server.server_port}/sparql", hits)
-    server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -373,6 +345,9 @@ def test_service_description(live_server: LiveServer, built: BuildReport, accept
 
 
 def test_health_and_metrics(live_server: LiveServer, built: BuildReport) -> None:
+    deadline = time.monotonic() + 30  # a worker killed by an earlier test may still be starting
+    while httpx.get(f"{live_server.url}/health").json()["status"] != "ok" and time.monotonic() < deadline:
+        time.sleep(0.1)
     health = httpx.get(f"{live_server.url}/health").json()
     assert health["status"] == "ok" and health["release"] == built.release.name
     assert health["triples"] == sum(built.counts.values()) and health["graphs"] == built.counts

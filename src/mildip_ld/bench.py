@@ -5,12 +5,18 @@ Both servers run as child processes on free loopback ports and read the same rel
 the named graphs). Each query is sent ``repeats`` times to each server, one at a time, after a
 warm-up request; then ``clients`` threads send ``requests`` requests of the whole query mix to
 each server in turn. Figures only: nothing here asserts a time.
+
+Then the load section (:mod:`mildip_ld.loadtest`, at most about a minute): our server alone with
+its default settings at 4, 16 and 64 concurrent clients, the example queries mixed with a share of
+hostile requests, /health watched from another process; then, on a copy of the release with writes
+enabled, distinct inserts beside a read load, counted back afterwards (lost writes).
 """
 
 from __future__ import annotations
 
 import json
-import math
+import os
+import secrets
 import shutil
 import statistics
 import sys
@@ -23,8 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from .build import CURRENT_LINK, RELEASES_DIR
 from .endpoint import resolve_release
+from .hostile import catalogue
 from .launch import LOOPBACK, free_port, running, serve_command
+from .loadtest import Call, percentile, run_levels, run_writes, write_table
+from .loadtest import table as load_table
 from .query_scan import scan
 from .settings import EMBEDDED_STORE, Settings
 from .store import STORE_DIR
@@ -49,6 +59,15 @@ class BenchOptions:
     repeats: int = 20
     clients: int = 4
     requests: int = 400
+    load_levels: tuple[int, ...] = (4, 16, 64)
+    load_seconds: float = 10.0
+    """Duration of each load level."""
+    hostile_share: float = 0.2
+    writes: int = 6
+    """Inserts of the write run, from two concurrent writers (each is validated, inferred and
+    published as a new release: one to two seconds beside the read load)."""
+    write_seconds: float = 60.0
+    """Most the write run may take."""
 
 
 @dataclass
@@ -69,12 +88,6 @@ def load_queries(folder: Path) -> tuple[dict[str, str], list[str]]:
     found = {file.stem: file.read_text(encoding="utf-8") for file in files} or dict(BUILTIN_QUERIES)
     federated = [name for name, text in found.items() if scan(text).services]
     return {name: text for name, text in found.items() if name not in federated}, federated
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile (``fraction`` in 0..1) of ``values``."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def _rows(body: bytes, content_type: str) -> int | None:
@@ -199,4 +212,38 @@ def run_bench(settings: Settings, options: BenchOptions, progress: Callable[[str
         for target in (ours, theirs):
             progress(f"throughput: {target.name}, {options.clients} clients")
             hammer(target, queries, options.clients, options.requests)
-    return table(ours, theirs, options)
+    return table(ours, theirs, options) + "\n\n" + load_section(release, queries, options, progress)
+
+
+def _writable_copy(release: Path, folder: Path) -> Path:
+    """A build folder in ``folder`` holding a copy of ``release`` as its current release."""
+    build_dir = folder / "build"
+    shutil.copytree(release, build_dir / RELEASES_DIR / release.name, ignore=shutil.ignore_patterns("dumps"))
+    (build_dir / CURRENT_LINK).symlink_to(Path(RELEASES_DIR) / release.name)
+    return build_dir
+
+
+def load_section(release: Path, queries: dict[str, str], options: BenchOptions,
+                 progress: Callable[[str], None] = print) -> str:
+    """The load levels on our server (default settings), then the write run on a writable copy."""
+    calls = [Call.query(name, text) for name, text in queries.items()]
+    hostile = [Call.from_hostile(entry) for entry in catalogue() if entry.cheap]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MILDIP_")}
+    with tempfile.TemporaryDirectory(prefix="mildip-load-") as scratch:
+        folder = Path(scratch)
+        port = free_port()
+        base = f"http://{LOOPBACK}:{port}"
+        command = serve_command(port, release.parent.parent) + ["--store", str(release)]
+        with running(command, f"{base}/health", env=env, log=folder / "load.log"):
+            levels_text = ", ".join(map(str, options.load_levels))
+            progress(f"load: {levels_text} clients, {options.load_seconds:g} s each")
+            levels = run_levels(base, calls, hostile, options.load_levels, options.load_seconds,
+                                options.hostile_share)
+        token = secrets.token_urlsafe(24)
+        port = free_port()
+        base = f"http://{LOOPBACK}:{port}"
+        with running(serve_command(port, _writable_copy(release, folder)), f"{base}/health",
+                     env=env | {"MILDIP_UPDATE_TOKEN": token}, log=folder / "writes.log"):
+            progress(f"writes: {options.writes} inserts beside 4 reading clients")
+            writes = run_writes(base, token, calls, options.writes, seconds=options.write_seconds)
+    return load_table(levels, options.hostile_share) + "\n\n" + write_table(writes)

@@ -13,6 +13,7 @@ from rdflib import Graph, Node, URIRef
 from . import __version__
 from .config import DEFAULT_PATHS, Paths
 from .loader import LoadError, load_project
+from .scaleoptions import add_arguments as add_scale_arguments
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 
@@ -326,6 +327,52 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(run_bench(settings, options, progress=_say))
     return EXIT_OK
 
+def cmd_scalebench(args: argparse.Namespace) -> int:
+    """Synthesize, build and serve growing graphs beside Oxigraph's server and rdflib-endpoint."""
+    from .scalebench import markdown, run_scalebench, write_report
+    from .scaleoptions import options_from
+
+    options = options_from(args)
+    report = run_scalebench(options, progress=_say,
+                            written=lambda partial: write_report(partial, options.json, options.markdown))
+    write_report(report, options.json, options.markdown)
+    print(markdown(report))
+    _say(f"wrote {options.json} and {options.markdown}")
+    return EXIT_OK
+
+
+PUBLISH_DESCRIPTION = (
+    "PUT every named graph of the current release (or those given with --graph) to a SPARQL 1.1 Graph "
+    "Store HTTP Protocol endpoint, one request per graph (?graph=IRI, replacing it there), streamed as "
+    "N-Triples. URL examples: Oxigraph http://host:7878/store, Fuseki http://host:3030/DATASET/data, "
+    "GraphDB http://host:7200/repositories/REPO/rdf-graphs/service. Exit 2 on a refusal.")
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Push every named graph of the current release to a SPARQL 1.1 Graph Store."""
+    import os
+
+    from .build import current_release
+    from .publish import CONTENT_TYPES, PublishError, publish
+
+    release = current_release(_paths(args).build)
+    if release is None:
+        _say(f"error: nothing built in {_paths(args).build}; run `mildip build` first")
+        return EXIT_ERROR
+    _say(f"publishing {release.name} to {args.to}")
+    try:
+        token = args.token or os.environ.get("MILDIP_PUBLISH_TOKEN")
+        pushed = publish(release, args.to, args.graph or (), token, CONTENT_TYPES[args.format], args.timeout,
+                         progress=lambda done: _say(f"  {done.graph}: {done.triples} triples, "
+                                                    f"{done.size / 2**20:.1f} MiB in {done.seconds:.2f} s "
+                                                    f"(HTTP {done.status})"))
+    except PublishError as failure:
+        _say(f"error: {failure}")
+        return EXIT_ERROR
+    _say(f"published {len(pushed)} graphs, {sum(done.triples for done in pushed)} triples")
+    return EXIT_OK
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     """Write a seeded synthetic data folder of about N triples (plus the article's data)."""
     from .synth import synthesize
@@ -458,7 +505,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--build-dir", default=argparse.SUPPRESS,
                    help="build folder whose current release is served")
     p.add_argument("--store", default=argparse.SUPPRESS,
-                   help="'oxigraph': the current release's embedded store (default); or a release folder")
+                   help="'oxigraph': the current release's embedded store (default); a release folder; "
+                        "or sparql:URL, a remote SPARQL endpoint (e.g. after mildip publish)")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("bench", help="latency and throughput against Oxigraph's own server",
@@ -475,6 +523,32 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--build-dir", default=argparse.SUPPRESS,
                    help="build folder whose current release is used")
     p.set_defaults(handler=cmd_bench)
+
+    p = sub.add_parser("scalebench",
+                       help="build and query 10^4..10^6 triples beside Oxigraph and rdflib-endpoint",
+                       description="For each size: mildip synth, a build (stage timings, peak memory), the "
+                                   "cold start of mildip serve, then ours, Oxigraph's server and "
+                                   "rdflib-endpoint one at a time on the same release: median and p99 "
+                                   "latency of every queries/*.rq (SERVICE ones left out) and of a lookup, "
+                                   "lookup requests/s with concurrent clients; rdflib's and Oxigraph's "
+                                   "engines in one process at the smaller sizes. Prints a Markdown table "
+                                   "with ratios and the issue's targets, and writes it with the JSON.")
+    add_scale_arguments(p)
+    p.set_defaults(handler=cmd_scalebench)
+
+    p = sub.add_parser("publish", help="push the named graphs to a SPARQL Graph Store (Fuseki, GraphDB...)",
+                       description=PUBLISH_DESCRIPTION)
+    p.add_argument("--to", required=True, metavar="URL", help="the Graph Store endpoint")
+    p.add_argument("--graph", action="append", metavar="NAME",
+                   help="a graph to push: asserted, inferred, ontology, shapes, provenance or an IRI "
+                        "(repeat; default all)")
+    p.add_argument("--token", help="bearer token sent as 'Authorization: Bearer T' "
+                                   "(default: $MILDIP_PUBLISH_TOKEN)")
+    p.add_argument("--format", default="ntriples", choices=["ntriples", "turtle"],
+                   help="content type of the bodies (both N-Triples text; turtle for servers that "
+                        "only take text/turtle)")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per graph (default 600)")
+    p.set_defaults(handler=cmd_publish)
     return top
 
 

@@ -100,6 +100,11 @@ def choose(accept: str | None, format_values: list[str]) -> Choice:
     return Choice(negotiate_results(accept), negotiate_rdf(accept), f"Accept: {accept or '*/*'}")
 
 
+def prefers_json(accept: str | None) -> bool:
+    """Whether the Accept header prefers ``application/json`` to plain text (for error details)."""
+    return _best(accept or "text/plain", ("application/json", "text/plain")) == "application/json"
+
+
 def media_type(fmt: Results | Rdf) -> str:
     """The Content-Type to answer with (UTF-8 stated for the text formats that lack it)."""
     value = fmt.media_type

@@ -2,16 +2,20 @@
 
 Queries never run in the server process: they go to a pool of worker processes
 (:mod:`mildip_ld.pool`), each with the release's store open read-only, under a time limit that
-kills the worker when it is passed. The dumps and page routers are mounted beside it.
+kills the worker when it is passed. Writes (SPARQL Update here, the Graph Store Protocol in
+:mod:`mildip_ld.graph_store`) go to a writer process (:mod:`mildip_ld.writer`) that publishes a
+new, validated release; the server then moves its workers, pages and dumps to that release
+(:meth:`Endpoint.switch`). The dumps and page routers are mounted beside it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
-from collections.abc import AsyncIterator
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
@@ -23,16 +27,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import conneg, dumps, pages, service_description
-from .build import current_release
+from . import conneg, dumps, graph_store, openapi, pages, service_description
+from .build import MANIFEST_FILE, current_release
 from .metrics import Metrics, MetricsMiddleware
 from .namespaces import GRAPH_BASE, PREFIXES
-from .pool import PoolError, QueryTimeoutError, WorkerConfig, WorkerPool
+from .pool import PoolClosedError, PoolError, QueryTimeoutError, Reply, WorkerConfig, WorkerPool
 from .protocol import Operation, ProtocolError, SparqlRequest, read_request
-from .query_scan import refused_services, scan
+from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
 from .settings import EMBEDDED_STORE, Settings
+from .writer import WriterConfig
 
-OWN_PATHS = ("/sparql", "/health", "/metrics")
+OWN_PATHS = ("/sparql", "/health", "/metrics", graph_store.PATH)
 STATS_TIMEOUT_S = 120.0
 DISCONNECT_POLL_S = 0.25
 
@@ -56,23 +61,80 @@ def _reason(status: int) -> str:
 
 
 class Endpoint:
-    """The state and handlers of one served release."""
+    """The state and handlers of the served release: query workers, the writer, the counts."""
 
     def __init__(self, settings: Settings, release: Path, metrics: Metrics) -> None:
         self.settings, self.release, self.metrics = settings, release, metrics
-        size = 1 if settings.updates_enabled else settings.workers  # one writer, never beside readers
-        config = WorkerConfig(str(release), writable=settings.updates_enabled,
-                              max_results=settings.max_results, memory_mb=settings.worker_memory_mb,
-                              prefixes={prefix: str(ns) for prefix, ns in PREFIXES.items()})
-        self.pool = WorkerPool(config, size, on_restart=metrics.worker_restarts.inc)
+        self.pool = self._query_pool(release)
+        self.writer: WorkerPool | None = None
+        if settings.updates_enabled:
+            config = WriterConfig(str(Path(settings.build_dir).resolve()), str(settings.data_dir),
+                                  str(settings.shapes_dir), settings.write_memory_mb, settings.worker_nice,
+                                  settings.service_allowlist, settings.max_nesting)
+            self.writer = WorkerPool(config, 1, module="mildip_ld.writer")
         self.counts: dict[str, Any] = {"graphs": {}, "default": 0, "quads": 0}
+        self.on_release: Callable[[Path], None] = lambda _: None
+        """Called with the new release after each switch (the app points its pages there)."""
         self._tasks: set[asyncio.Future[None]] = set()
+        self._write_lock = asyncio.Lock()
+
+    def _query_pool(self, release: Path) -> WorkerPool:
+        config = WorkerConfig(str(release), max_results=self.settings.max_results,
+                              memory_mb=self.settings.worker_memory_mb, nice=self.settings.worker_nice,
+                              prefixes={prefix: str(ns) for prefix, ns in PREFIXES.items()},
+                              service_allowlist=self.settings.service_allowlist,
+                              max_nesting=self.settings.max_nesting)
+        return WorkerPool(config, self.settings.workers, on_restart=self.metrics.worker_restarts.inc,
+                          max_pending=self.settings.max_pending)
+
+    async def start(self) -> None:
+        """Start the query workers (and the writer), then count the triples."""
+        await self.pool.start()
+        if self.writer is not None:
+            await self.writer.start()
+        await self.refresh_counts()
+
+    async def close(self) -> None:
+        """Stop every worker process (the writer included)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pool.close()
+        if self.writer is not None:
+            await self.writer.close()
+
+    def _background(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def submit(self, job: dict[str, Any], timeout: float) -> Reply:
+        """Run ``job`` on the current release's workers (the new ones if a switch happens meanwhile)."""
+        while True:
+            pool = self.pool
+            try:
+                return await pool.run(job, timeout)
+            except PoolClosedError:
+                if pool is self.pool:
+                    raise
 
     async def refresh_counts(self) -> None:
-        """Count the triples of each graph (run at start and after each update)."""
-        reply = await self.pool.run({"op": "stats"}, STATS_TIMEOUT_S)
+        """Count the triples of each graph (run at start and after each switch)."""
+        reply = await self.submit({"op": "stats"}, STATS_TIMEOUT_S)
         if reply.status == 200:
             self.counts = json.loads(reply.body)
+
+    async def switch(self, release: Path) -> None:
+        """Serve ``release`` from now on: start its workers, hand them new jobs, let the old
+        workers finish what they run (then stop them), and point the pages and dumps there."""
+        if release == self.release:
+            return
+        pool = self._query_pool(release)
+        await pool.start()
+        old, self.pool, self.release = self.pool, pool, release
+        self.on_release(release)
+        self._background(old.drain(2 * self.settings.query_timeout_s + 1))
+        await self.refresh_counts()
 
     def graph_counts(self) -> dict[str, int]:
         """Triples per named graph, keyed by short name for the project's graphs."""
@@ -90,26 +152,16 @@ class Endpoint:
         self.metrics.query_errors.labels(reason or _reason(status)).inc()
         return _text(status, message, headers)
 
-    def _authorize(self, request: Request) -> None:
-        token = self.settings.update_token
-        if not self.settings.updates_enabled or token is None:
-            raise ProtocolError(403, "SPARQL Update is disabled: this endpoint is read-only")
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-                given.strip().encode(), token.get_secret_value().encode()):
-            raise ProtocolError(403, "SPARQL Update needs the header 'Authorization: Bearer <token>' "
-                                     "with this endpoint's update token; it is missing or wrong")
+    def authorize(self, request: Request, what: str) -> None:
+        """Raise a 403 :class:`ProtocolError` unless ``request`` may write."""
+        try:
+            authorize(request, self.settings, what)
+        except UnauthorizedError as refused:
+            raise ProtocolError(403, str(refused)) from None
 
     def _job(self, request: Request, operation: SparqlRequest) -> dict[str, Any]:
-        """The worker job for a query or update, after the safety checks and content negotiation."""
-        found = scan(operation.text)
-        if found.loads:
-            raise ProtocolError(400, "LOAD is not allowed on this endpoint (it would fetch from the network)")
-        refused = refused_services(found, self.settings.service_allowlist)
-        if refused:
-            allowed = ", ".join(f"<{iri}>" for iri in self.settings.service_allowlist)
-            raise ProtocolError(400, f"SERVICE {', '.join(refused)} is not allowed: federated queries may "
-                                     f"only call {allowed or 'no endpoint (SERVICE is disabled here)'}")
+        """The worker job for a query or update, after content negotiation. The safety checks of
+        :func:`~mildip_ld.query_scan.refusal` run in the worker (or writer), off the event loop."""
         if operation.operation is Operation.UPDATE:
             return {"op": "update", "text": operation.text}
         try:
@@ -122,15 +174,14 @@ class Endpoint:
                                      f"{conneg.offered('graph')} for CONSTRUCT/DESCRIBE")
         job: dict[str, Any] = {"op": "query", "text": operation.text, "asked": choice.asked,
                                "results": choice.results.media_type if choice.results else None,
-                               "graph": choice.graph.media_type if choice.graph else None,
-                               "union": not found.has_dataset_clause}
+                               "graph": choice.graph.media_type if choice.graph else None}
         if operation.dataset_given:
             job |= {"default_graphs": operation.default_graphs, "named_graphs": operation.named_graphs}
         return job
 
-    async def _run(self, request: Request, job: dict[str, Any]) -> Response:
+    async def run_query(self, request: Request, job: dict[str, Any]) -> Response:
         """Run ``job`` on the pool; kill its worker if the client goes away before the answer."""
-        task = asyncio.ensure_future(self.pool.run(job, self.settings.query_timeout_s))
+        task = asyncio.ensure_future(self.submit(job, self.settings.query_timeout_s))
         while not (await asyncio.wait({task}, timeout=DISCONNECT_POLL_S))[0]:
             if await request.is_disconnected():
                 task.cancel()
@@ -146,11 +197,65 @@ class Endpoint:
             return self.refuse(failure.status, str(failure), failure.headers, failure.reason)
         if reply.status >= 400:
             return self.refuse(reply.status, reply.body.decode("utf-8", "replace"))
-        if job["op"] == "update":
-            refresh = asyncio.ensure_future(self.refresh_counts())
-            self._tasks.add(refresh)
-            refresh.add_done_callback(self._tasks.discard)
         return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+
+    def _committed(self, write_id: str) -> Path | None:
+        """The current release if it was published by the write ``write_id`` (a writer killed after
+        its switch of ``current`` but before its answer did commit)."""
+        release = current_release(Path(self.settings.build_dir))
+        if release is None or release == self.release:
+            return None
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads((release / MANIFEST_FILE).read_text()).get("write_id") == write_id:
+                return release
+        return None
+
+    async def write(self, request: Request, job: dict[str, Any]) -> Response:
+        """Run a write job on the writer, one at a time; on success serve the release it published.
+
+        204 when applied (or when it changed nothing); otherwise the refusal, with the shape
+        violations as text, or as JSON when the client prefers ``application/json``.
+        """
+        if self.writer is None:
+            return self.refuse(403, "writes are disabled: this endpoint is read-only")
+        job = {**job, "write_id": uuid.uuid4().hex}
+        async with self._write_lock:
+            try:
+                reply = await self.writer.run(job, self.settings.write_timeout_s)
+            except PoolError as failure:
+                committed = self._committed(job["write_id"])
+                if committed is None:
+                    self.metrics.writes.labels("failed").inc()
+                    stopped = f"exceeded the {self.settings.write_timeout_s:g} s limit and was stopped" \
+                        if isinstance(failure, QueryTimeoutError) else "failed: the writer process died"
+                    return self.refuse(503, f"the write {stopped}; nothing was changed", failure.headers,
+                                       "write_" + failure.reason)
+                reply = Reply(204, None, b"", {"release": str(committed)})
+            if reply.status >= 400:
+                self.metrics.writes.labels("refused" if reply.status < 500 else "failed").inc()
+                return self.write_refusal(request, reply)
+            timings = dict(reply.meta.get("timings", {}))
+            if reply.meta.get("release"):
+                started = time.perf_counter()
+                await self.switch(Path(reply.meta["release"]))
+                timings["switch"] = time.perf_counter() - started
+        self.metrics.writes.labels("committed" if reply.meta.get("release") else "unchanged").inc()
+        server_timing = ", ".join(f"{stage};dur={seconds * 1000:.0f}" for stage, seconds in timings.items())
+        return Response(status_code=204, headers={"X-Mildip-Release": self.release.name,
+                                                  "Server-Timing": server_timing})
+
+    def write_refusal(self, request: Request, reply: Reply) -> Response:
+        """A refused write's answer: JSON when asked for, else text naming each violated shape."""
+        refusal = json.loads(reply.body)
+        if conneg.prefers_json(request.headers.get("accept")):
+            self.metrics.query_errors.labels(_reason(reply.status)).inc()
+            return JSONResponse(refusal, status_code=reply.status)
+        lines = [refusal["message"]]
+        for violation in refusal["violations"]:
+            lines.append(f"- shape: {violation['rule']}")
+            lines += [f"  {key}: {violation[key]}" for key in ("focus", "path", "value") if violation[key]]
+            lines.append(f"  message: {violation['message']}")
+        return self.refuse(reply.status, "\n".join(lines))
 
     def description(self, request: Request, operation: SparqlRequest) -> Response:
         """The service description, in the RDF format the client prefers."""
@@ -163,43 +268,50 @@ class Endpoint:
         triples = service_description.describe(
             str(request.url_for("sparql")), self.counts["graphs"], self.counts["quads"],
             updates=self.settings.updates_enabled, federation=bool(self.settings.service_allowlist),
-            limits=self.limits())
+            limits=self.limits(), graph_store=str(request.url_for("graph_store")))
         return Response(service_description.serialize(triples, fmt), media_type=conneg.media_type(fmt))
 
     async def sparql(self, request: Request) -> Response:
         """The SPARQL 1.1 Protocol operation: query, update or service description."""
         try:
-            operation = await read_request(request, self.settings.max_query_bytes)
+            limits = self.settings.max_query_bytes, self.settings.max_url_bytes
+            operation = await read_request(request, *limits)
             if operation.operation is Operation.DESCRIPTION:
                 return self.description(request, operation)
             if operation.operation is Operation.UPDATE:
-                self._authorize(request)
+                self.authorize(request, "SPARQL Update")
             job = self._job(request, operation)
         except ProtocolError as failure:
             return self.refuse(failure.status, failure.message, failure.headers)
-        return await self._run(request, job)
+        if job["op"] == "update":
+            return await self.write(request, job)
+        return await self.run_query(request, job)
 
-    def health(self) -> JSONResponse:
-        """Liveness without touching a worker (so it answers while every worker is busy)."""
+    async def health(self) -> JSONResponse:
+        """Liveness without touching a worker or a thread (so it answers while all are busy):
+        "degraded" while killed workers are being replaced, "down" (503) when none is left or coming."""
         alive = len(self.pool.pids)
-        status = "ok" if alive >= self.pool.size else "degraded" if alive else "down"
+        status = "ok" if alive >= self.pool.size else "degraded" if alive or self.pool.starting else "down"
         return JSONResponse({"status": status, "release": self.release.name,
                              "triples": self.counts["quads"], "graphs": self.graph_counts(),
-                             "workers": alive}, status_code=503 if status == "down" else 200)
+                             "workers": alive, "writes": self.writer is not None},
+                            status_code=503 if status == "down" else 200)
 
     def router(self) -> APIRouter:
         """The routes of this module: /sparql, /health, /metrics."""
         router = APIRouter()
-        router.add_api_route("/sparql", self.sparql, methods=["GET", "POST"], name="sparql",
-                             summary="SPARQL 1.1 Protocol: query, update, service description",
-                             response_class=Response)
+        for method in ("GET", "POST"):
+            router.add_api_route("/sparql", self.sparql, methods=[method], name="sparql",
+                                 operation_id=f"sparql_{method.lower()}",
+                                 summary="SPARQL 1.1 Protocol: query, update, service description",
+                                 response_class=Response, openapi_extra=openapi.SPARQL[method])
         router.add_api_route("/health", self.health, methods=["GET"], summary="Liveness and size",
                              response_class=JSONResponse)
         router.add_api_route("/metrics", self.prometheus, methods=["GET"], summary="Prometheus metrics",
                              response_class=Response)
         return router
 
-    def prometheus(self) -> Response:
+    async def prometheus(self) -> Response:
         """Prometheus text exposition of the metrics."""
         self.metrics.workers.set(len(self.pool.pids))
         body, content_type = self.metrics.exposition()
@@ -217,27 +329,34 @@ async def _plain_errors(request: Request, failure: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI application serving the release chosen by ``settings`` (environment by default)."""
     settings = settings or Settings()
+    if settings.updates_enabled and settings.store != EMBEDDED_STORE:
+        raise ValueError("writes publish new releases into the build folder: serve the build's current "
+                         "release (store 'oxigraph'), not a release folder, when an update token is set")
     release = resolve_release(settings)
     metrics = Metrics()
     endpoint = Endpoint(settings, release, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await endpoint.pool.start()
         try:
-            await endpoint.refresh_counts()
+            await endpoint.start()
             yield
         finally:
-            await endpoint.pool.close()
+            await endpoint.close()
 
+    # no /docs or /redoc: they load scripts from a CDN, which the pages' policy (and offline use)
+    # forbids; the OpenAPI description stays at /openapi.json
     app = FastAPI(title="mildip-ld", summary="Linked data on military diplomacy: SPARQL endpoint",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings, app.state.release, app.state.endpoint = settings, release, endpoint
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
-                       allow_headers=["*"], max_age=3600)
+    endpoint.on_release = lambda new: setattr(app.state, "release", new)
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_headers=["*"], max_age=3600,
+                       allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"])
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_exception_handler(StarletteHTTPException, _plain_errors)
     app.include_router(endpoint.router())
+    app.include_router(graph_store.router(endpoint))
     app.include_router(dumps.router)
     app.include_router(pages.router)
     return app

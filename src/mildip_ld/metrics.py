@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests by route and status, latency, query errors, timeouts, restarts.
+"""Prometheus metrics: requests by route and status, latency, query errors, timeouts, restarts, writes.
 
 Each app has its own registry (several apps may live in one test process), and a pure ASGI
 middleware counts every request under its route template (``/sparql``, not the query string),
@@ -38,6 +38,8 @@ class Metrics:
                                 registry=self.registry)
         self.worker_restarts = Counter("mildip_worker_restarts", "Query workers started to replace "
                                        "killed or dead ones", registry=self.registry)
+        self.writes = Counter("mildip_writes", "Writes (SPARQL Update, Graph Store) by outcome: committed, "
+                              "unchanged, refused, failed", ["outcome"], registry=self.registry)
         self.workers = Gauge("mildip_workers", "Live query worker processes", registry=self.registry)
 
     def exposition(self) -> tuple[bytes, str]:

@@ -20,6 +20,8 @@ SHAPES = GRAPH["shapes"]
 PROVENANCE = GRAPH["provenance"]
 NAMED_GRAPHS = {"asserted": ASSERTED, "inferred": INFERRED, "ontology": ONTOLOGY,
                 "shapes": SHAPES, "provenance": PROVENANCE}
+WRITABLE_GRAPHS = (ASSERTED, PROVENANCE)
+"""The graphs a validated write may change (the others are computed or come from the build)."""
 
 OA = Namespace("http://www.w3.org/ns/oa#")
 SCHEMA = Namespace("https://schema.org/")

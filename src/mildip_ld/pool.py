@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,7 @@ from .worker import FRAME_HEADER_BYTES, frame
 log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S = 60.0
+DRAIN_POLL_S = 0.05
 RESPAWN_BACKOFF_S = (0.5, 1, 2, 5, 10, 30)
 
 
@@ -49,10 +51,17 @@ class PoolBusyError(PoolError):
     status, reason = 503, "busy"
 
 
-class WorkerDiedError(PoolError):
-    """The worker exited while answering (crash or out of memory); it was replaced."""
+class PoolClosedError(PoolError):
+    """The pool is draining or closed (its release was replaced): run the job on the new pool."""
 
-    status, reason = 500, "worker_died"
+    status, reason = 503, "closed"
+
+
+class WorkerDiedError(PoolError):
+    """The worker exited while answering (out of memory, most likely); it was replaced. Like the
+    time limit, this is a limit the query ran into, so the answer is 503, not a server fault."""
+
+    status, reason = 503, "worker_died"
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,8 @@ class Reply:
     status: int
     content_type: str | None
     body: bytes
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Anything else the worker said in its header (the writer names the release it published)."""
 
 
 @dataclass(frozen=True)
@@ -69,10 +80,12 @@ class WorkerConfig:
     """What every worker is told at start."""
 
     release: str
-    writable: bool = False
     max_results: int = 10_000
     memory_mb: int = 0
+    nice: int = 0
     prefixes: dict[str, str] = field(default_factory=dict)
+    service_allowlist: list[str] = field(default_factory=list)
+    max_nesting: int = 100
 
 
 class _Worker:
@@ -83,10 +96,13 @@ class _Worker:
         self.pid = process.pid
 
     @classmethod
-    async def spawn(cls, config: WorkerConfig) -> _Worker:
+    async def spawn(cls, config: Any, module: str) -> _Worker:
+        command = [sys.executable, "-m", module]
+        nice = getattr(config, "nice", 0)
+        if nice and shutil.which("nice"):  # low priority from the first instruction, imports included
+            command = ["nice", "-n", str(nice), *command]
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "mildip_ld.worker",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         worker = cls(process)
         try:
             async with asyncio.timeout(STARTUP_TIMEOUT_S):
@@ -115,7 +131,7 @@ class _Worker:
         await self._send(job)
         header = json.loads(await self._receive())
         body = await self._receive()
-        return Reply(header["status"], header.get("content_type"), body)
+        return Reply(header.pop("status"), header.pop("content_type", None), body, header)
 
     @property
     def alive(self) -> bool:
@@ -133,24 +149,36 @@ class _Worker:
 
 
 class WorkerPool:
-    """``size`` workers, each running one job at a time, handed out first come first served."""
+    """``size`` workers, each running one job at a time, handed out first come first served.
 
-    def __init__(self, config: WorkerConfig, size: int,
-                 on_restart: Callable[[], None] = lambda: None) -> None:
-        self.config, self.size, self.on_restart = config, size, on_restart
+    ``config`` is a dataclass sent to each worker at start; ``module`` is the worker program
+    (``python -m module``); at most ``max_pending`` jobs may wait for a worker at once.
+    """
+
+    def __init__(self, config: Any, size: int, on_restart: Callable[[], None] = lambda: None,
+                 module: str = "mildip_ld.worker", max_pending: int | None = None) -> None:
+        self.config, self.size, self.on_restart, self.module = config, size, on_restart, module
+        self.max_pending = max_pending
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._workers: set[_Worker] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._closing = False
+        self._closing = self._draining = False
+        self._users = 0
+        """Jobs inside :meth:`run` (waiting for a worker or running)."""
 
     @property
     def pids(self) -> list[int]:
         """Process ids of the live workers."""
         return sorted(worker.pid for worker in self._workers if worker.alive)
 
+    @property
+    def starting(self) -> int:
+        """Replacement workers being started (after a kill) that have not joined yet."""
+        return sum(not task.done() for task in self._tasks)
+
     async def start(self) -> None:
         """Start every worker; raises when one cannot open the store."""
-        workers = await asyncio.gather(*(_Worker.spawn(self.config) for _ in range(self.size)),
+        workers = await asyncio.gather(*(_Worker.spawn(self.config, self.module) for _ in range(self.size)),
                                        return_exceptions=True)
         failures = [w for w in workers if isinstance(w, BaseException)]
         for worker in workers:
@@ -184,6 +212,18 @@ class WorkerPool:
         :class:`PoolBusyError` or :class:`WorkerDiedError`. If the calling task is cancelled (the
         client went away), the worker is killed too.
         """
+        if self._draining or self._closing:
+            raise PoolClosedError("this pool's release was replaced")
+        if self.max_pending is not None and self._users - self.size >= self.max_pending:
+            raise PoolBusyError(f"{self.max_pending} queries are already waiting for a worker; try again "
+                                f"later", {"Retry-After": "1"})
+        self._users += 1
+        try:
+            return await self._run(job, timeout)
+        finally:
+            self._users -= 1
+
+    async def _run(self, job: dict[str, Any], timeout: float) -> Reply:
         worker = await self._acquire(timeout)
         try:
             async with asyncio.timeout(timeout):
@@ -228,7 +268,7 @@ class WorkerPool:
             if self._closing:
                 return
             try:
-                worker = await _Worker.spawn(self.config)
+                worker = await _Worker.spawn(self.config, self.module)
             except Exception as failure:  # keep trying: the store may come back
                 log.error("could not start a query worker: %s", failure)
                 continue
@@ -239,6 +279,17 @@ class WorkerPool:
             self._adopt(worker)
             return
         log.error("giving up starting a query worker; %d left", len(self._workers))
+
+    async def drain(self, grace: float) -> None:
+        """Take no new job, let the jobs already inside finish (at most ``grace`` s), then close."""
+        self._draining = True
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    while self._users:
+                        await asyncio.sleep(DRAIN_POLL_S)
+        finally:  # cancelled (the server stops): the workers go all the same
+            await self.close()
 
     async def close(self) -> None:
         """Kill every worker (busy or idle) and wait for them; used at shutdown."""

@@ -52,11 +52,12 @@ class SparqlRequest:
         return bool(self.default_graphs or self.named_graphs)
 
 
-def _content_type(request: Request) -> str:
+def media_type_of(request: Request) -> str:
+    """The request's Content-Type without parameters, lower-cased ('' when absent)."""
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 past ``limit`` bytes (checked before and while reading)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -75,6 +76,23 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as failure:
         raise ProtocolError(400, f"the request is not valid UTF-8: {failure}") from None
+
+
+def parse_form(text: str) -> list[tuple[str, str]]:
+    """``key=value&...`` pairs, percent-decoded as UTF-8 (refused with 400 when they are not)."""
+    try:
+        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError as failure:
+        raise ProtocolError(400, f"a parameter is not valid UTF-8 once percent-decoded: {failure}") from None
+
+
+def url_params(request: Request, max_url_bytes: int) -> list[tuple[str, str]]:
+    """The query string's parameters: 414 past ``max_url_bytes``, 400 when not UTF-8."""
+    raw: bytes = request.scope.get("query_string", b"")
+    if len(raw) > max_url_bytes:
+        raise ProtocolError(414, f"the URL's query string is {len(raw)} bytes; the limit is {max_url_bytes}: "
+                                 f"send long queries with POST")
+    return parse_form(raw.decode("latin-1"))
 
 
 def _iris(values: list[str], name: str) -> list[str]:
@@ -122,22 +140,21 @@ def _from_params(params: list[tuple[str, str]], max_bytes: int, allow_update: bo
     return _build(Operation.DESCRIPTION, "", params, max_bytes)
 
 
-async def read_request(request: Request, max_bytes: int) -> SparqlRequest:
+async def read_request(request: Request, max_bytes: int, max_url_bytes: int) -> SparqlRequest:
     """Parse ``request`` (GET or POST to the endpoint) into a :class:`SparqlRequest`."""
-    url_params = list(request.query_params.multi_items())
+    in_url = url_params(request, max_url_bytes)
     if request.method in ("GET", "HEAD"):
-        return _from_params(url_params, max_bytes, allow_update=False)
-    content_type = _content_type(request)
+        return _from_params(in_url, max_bytes, allow_update=False)
+    content_type = media_type_of(request)
     if content_type == FORM:
-        body = _decode(await _body(request, max_bytes + FORM_OVERHEAD_BYTES))
-        found = _from_params(url_params + parse_qsl(body, keep_blank_values=True), max_bytes,
-                             allow_update=True)
+        body = _decode(await read_body(request, max_bytes + FORM_OVERHEAD_BYTES))
+        found = _from_params(in_url + parse_form(body), max_bytes, allow_update=True)
         if found.operation is Operation.DESCRIPTION:
             raise ProtocolError(400, "the form has neither a query= nor an update= field")
         return found
     if content_type in (QUERY, UPDATE):
-        text = _decode(await _body(request, max_bytes))
+        text = _decode(await read_body(request, max_bytes))
         operation = Operation.QUERY if content_type == QUERY else Operation.UPDATE
-        return _build(operation, text, url_params, max_bytes)
+        return _build(operation, text, in_url, max_bytes)
     raise ProtocolError(415, f"unsupported Content-Type {content_type or '(none)'!r}; send {FORM} "
                              f"(query= or update=), {QUERY} or {UPDATE}")

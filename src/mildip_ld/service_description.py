@@ -13,6 +13,9 @@ VOID = "http://rdfs.org/ns/void#"
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_COMMENT = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#comment")
 DCTERMS_TITLE = ox.NamedNode("http://purl.org/dc/terms/title")
+DCTERMS_HAS_PART = ox.NamedNode("http://purl.org/dc/terms/hasPart")
+DCTERMS_CONFORMS_TO = ox.NamedNode("http://purl.org/dc/terms/conformsTo")
+GRAPH_STORE_PROTOCOL = ox.NamedNode("http://www.w3.org/TR/sparql11-http-rdf-update/")
 
 RESULT_FORMATS = (Results.JSON, Results.XML, Results.CSV, Results.TSV,
                   Rdf.TURTLE, Rdf.N_TRIPLES, Rdf.JSON_LD, Rdf.RDF_XML, Rdf.TRIG, Rdf.N_QUADS, Rdf.N3)
@@ -31,9 +34,25 @@ def _graph(node: ox.BlankNode, triples: int) -> Iterator[ox.Triple]:
         "http://www.w3.org/2001/XMLSchema#integer")))
 
 
+def _graph_store(service: ox.NamedNode, url: str, updates: bool) -> list[ox.Triple]:
+    """The Graph Store HTTP Protocol service at ``url``, as a part of ``service``."""
+    store = ox.NamedNode(url + "#service")
+    access = ("GET and HEAD of the default graph (?default) or a named graph (?graph=IRI) for everyone; "
+              + ("PUT, POST and DELETE of the asserted and provenance graphs with the update token, "
+                 "applied only when the result conforms to the shapes" if updates else
+                 "PUT, POST and DELETE are refused: this endpoint is read-only"))
+    return [ox.Triple(service, DCTERMS_HAS_PART, store),
+            ox.Triple(store, RDF_TYPE, sd("Service")),
+            ox.Triple(store, sd("endpoint"), ox.NamedNode(url)),
+            ox.Triple(store, DCTERMS_TITLE, ox.Literal("mildip-ld Graph Store")),
+            ox.Triple(store, DCTERMS_CONFORMS_TO, GRAPH_STORE_PROTOCOL),
+            ox.Triple(store, RDFS_COMMENT, ox.Literal(access))]
+
+
 def describe(endpoint: str, graphs: dict[str, int], default_triples: int, *, updates: bool,
-             federation: bool, limits: str) -> list[ox.Triple]:
-    """The description of the service at ``endpoint``: languages, formats, features, dataset.
+             federation: bool, limits: str, graph_store: str | None = None) -> list[ox.Triple]:
+    """The description of the service at ``endpoint``: languages, formats, features, dataset,
+    and the Graph Store Protocol service at ``graph_store`` (when given).
 
     ``graphs`` maps each named graph IRI to its triple count; the default graph (the union of the
     named graphs unless a request names its dataset) holds ``default_triples``.
@@ -49,6 +68,8 @@ def describe(endpoint: str, graphs: dict[str, int], default_triples: int, *, upd
         triples.append(ox.Triple(service, sd("supportedLanguage"), sd("SPARQL11Update")))
     if federation:
         triples.append(ox.Triple(service, sd("feature"), sd("BasicFederatedQuery")))
+    if graph_store:
+        triples += _graph_store(service, graph_store, updates)
     triples += [ox.Triple(service, sd("resultFormat"), ox.NamedNode(fmt.iri)) for fmt in RESULT_FORMATS]
     dataset, default = ox.BlankNode(), ox.BlankNode()
     triples += [ox.Triple(service, sd("defaultDataset"), dataset),

@@ -35,13 +35,34 @@ class Settings(BaseSettings):
     """Most solutions (SELECT) or triples (CONSTRUCT/DESCRIBE) one answer may hold; more is refused."""
     max_query_bytes: int = Field(100_000, ge=1)
     """Largest query or update text accepted, in bytes (UTF-8)."""
+    max_url_bytes: int = Field(16_384, ge=256)
+    """Longest query string of a GET request, in bytes (as sent, percent-encoded); longer: 414, use POST.
+    (uvicorn's HTTP parser refuses a request line that arrives in pieces past 16 KiB on its own.)"""
+    max_body_bytes: int = Field(10_000_000, ge=1)
+    """Largest RDF document a Graph Store PUT or POST may send, in bytes."""
+    max_nesting: int = Field(100, ge=1)
+    """Deepest nesting of brackets ``{ ( [`` a query or update may have: deeper parses would
+    overflow the parser's stack and kill the worker, so they are refused with 400 beforehand."""
+    max_pending: int = Field(256, ge=1)
+    """Most queries that may wait for a worker at once; past it a query is refused with 503 at once."""
     worker_memory_mb: int = Field(2048, ge=0)
     """Address-space cap of each query worker, in MiB (0: none): a query that needs more (a huge
     ORDER BY, say) kills only its worker instead of the host."""
+    worker_nice: int = Field(10, ge=0, le=19)
+    """Niceness added to query workers and the writer, so that the server process itself (health,
+    refusals, pages) keeps the CPU when every worker is busy with an expensive query."""
     workers: int = Field(2, ge=1)
-    """Query worker processes (one query each at a time); forced to 1 when updates are enabled."""
+    """Query worker processes (one query each at a time)."""
     update_token: SecretStr | None = None
-    """Bearer token that enables SPARQL Update; None (the default) refuses every update."""
+    """Bearer token that enables SPARQL Update and Graph Store writes; None (the default) refuses them."""
+    write_timeout_s: float = Field(120.0, gt=0)
+    """Wall-clock limit of one write (apply, validate, infer, publish); the writer is killed past it."""
+    write_memory_mb: int = Field(4096, ge=0)
+    """Address-space cap of the writer process, in MiB (0: none)."""
+    data_dir: Path = Field(default_factory=lambda: DEFAULT_PATHS.data)
+    """The data folder whose source texts validated writes check quotes against."""
+    shapes_dir: Path = Field(default_factory=lambda: DEFAULT_PATHS.shapes)
+    """The shapes folder whose ``sparql/*.rq`` violation queries validated writes also run."""
     service_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Endpoint IRIs a federated SERVICE clause may call; empty (the default) refuses SERVICE."""
 

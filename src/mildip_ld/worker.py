@@ -5,6 +5,7 @@ input and output in frames (8-byte big-endian length, then the bytes): a JSON co
 first, answered by a JSON "ready" frame; then for each JSON job a JSON header frame (status,
 content type) and a body frame. A query that runs too long is not stopped here: the pool kills
 the whole process, which is the only way to really stop pyoxigraph (it has no query timeout).
+The store is always opened read-only: writes go through :mod:`mildip_ld.writer` instead.
 """
 
 from __future__ import annotations
@@ -14,16 +15,23 @@ import os
 import resource
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import pyoxigraph as ox
 
 from .conneg import Rdf, Results, media_type, offered, serialize_triples
+from .query_scan import refusal, scan
 from .store import open_store
 
 FRAME_HEADER_BYTES = 8
 TEXT = "text/plain; charset=utf-8"
+STACK_BYTES = 256 * 2**20
+"""Stack of the thread that answers jobs. Oxigraph's parser recurses once per operator of a chain
+such as ``!!!…!true`` or ``1+1+…+1``; within the 100 kB query limit that needs far more than the
+main thread's 8 MiB, and a stack overflow kills the process. The pages are only reserved."""
 
 Reply = tuple[dict[str, Any], bytes]
 
@@ -116,8 +124,15 @@ def _dataset(job: dict[str, Any]) -> dict[str, Any]:
     return {"use_default_graph_as_union": bool(job.get("union", True))}
 
 
-def run_query(store: ox.Store, job: dict[str, Any], max_results: int, prefixes: dict[str, str]) -> Reply:
-    """Evaluate a query job and serialize its answer in the negotiated format."""
+def run_query(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> Reply:
+    """Check a query job (:func:`~mildip_ld.query_scan.refusal`), evaluate it and serialize its
+    answer in the negotiated format."""
+    found = scan(job["text"])
+    refused = refusal(found, "query", config.get("service_allowlist", []), config.get("max_nesting", 100))
+    if refused:
+        return error(400, refused)
+    job = {"union": not found.has_dataset_clause, **job}
+    max_results, prefixes = config["max_results"], config.get("prefixes", {})
     try:
         result = store.query(job["text"], base_iri=job.get("base_iri"), **_dataset(job))
     except SyntaxError as failure:
@@ -138,16 +153,6 @@ def run_query(store: ox.Store, job: dict[str, Any], max_results: int, prefixes: 
     return _triples(result, graph, max_results, prefixes)
 
 
-def run_update(store: ox.Store, job: dict[str, Any]) -> Reply:
-    """Apply an update job (one transaction in Oxigraph)."""
-    try:
-        store.update(job["text"], base_iri=job.get("base_iri"))
-    except SyntaxError as failure:
-        return error(400, f"malformed update: {failure}")
-    store.flush()
-    return {"status": 204, "content_type": None}, b""
-
-
 def graph_counts(store: ox.Store) -> Reply:
     """Triples per named graph and in the default graph, as JSON."""
     counts = {str(row["g"].value): int(row["n"].value) for row in store.query(
@@ -161,9 +166,7 @@ def execute(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> Rep
     """Run one job; evaluation failures become 500 replies, never a dead worker."""
     try:
         if job["op"] == "query":
-            return run_query(store, job, config["max_results"], config.get("prefixes", {}))
-        if job["op"] == "update":
-            return run_update(store, job)
+            return run_query(store, job, config)
         if job["op"] == "stats":
             return graph_counts(store)
         return error(400, f"unknown job {job['op']!r}")
@@ -183,8 +186,15 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def main() -> int:
-    """The worker's loop: config, ready, then jobs until the server closes standard input."""
+def serve_jobs(start: Callable[[dict[str, Any]], Any],
+               execute: Callable[[Any, dict[str, Any], dict[str, Any]], Reply]) -> int:
+    """The frame loop of a worker or the writer: config, ready, then jobs until standard input closes.
+
+    ``start(config)`` opens what the jobs need (an ``OSError`` is reported instead of "ready");
+    ``execute(state, job, config)`` answers one job. The process lowers its priority by the
+    config's ``nice``, caps its address space at ``memory_mb`` and answers jobs on a thread with a
+    :data:`STACK_BYTES` stack, so that a deeply recursive parse ends in an error, not a crash.
+    """
     source = sys.stdin.buffer
     sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the frames
@@ -193,22 +203,37 @@ def main() -> int:
         return 1
     config = json.loads(config_frame)
     _die_with_parent(config["parent"])
+    current = os.nice(0)
+    if config.get("nice", 0) > current:  # when not started under nice(1) already
+        os.nice(config["nice"] - current)
     if config.get("memory_mb"):
         limit = config["memory_mb"] * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    try:
-        store = open_store(Path(config["release"]), read_only=not config.get("writable", False))
-    except OSError as failure:
-        sink.write(frame(json.dumps({"error": str(failure)}).encode()))
+
+    def loop() -> None:
+        try:
+            state = start(config)
+        except OSError as failure:
+            sink.write(frame(json.dumps({"error": str(failure)}).encode()))
+            sink.flush()
+            return
+        sink.write(frame(json.dumps({"ready": True, "pid": os.getpid()}).encode()))
         sink.flush()
-        return 1
-    sink.write(frame(json.dumps({"ready": True, "pid": os.getpid()}).encode()))
-    sink.flush()
-    while (job_frame := read_frame(source)) is not None:
-        header, body = execute(store, json.loads(job_frame), config)
-        sink.write(frame(json.dumps(header).encode()) + frame(body))
-        sink.flush()
+        while (job_frame := read_frame(source)) is not None:
+            header, body = execute(state, json.loads(job_frame), config)
+            sink.write(frame(json.dumps(header).encode()) + frame(body))
+            sink.flush()
+
+    threading.stack_size(STACK_BYTES)
+    thread = threading.Thread(target=loop, name="jobs")
+    thread.start()
+    thread.join()
     return 0
+
+
+def main() -> int:
+    """A query worker: the release's store, opened read-only, answers query and stats jobs."""
+    return serve_jobs(lambda config: open_store(Path(config["release"])), execute)
 
 
 if __name__ == "__main__":
