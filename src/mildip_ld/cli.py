@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -555,6 +556,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mildip`` console script."""
     args = parser().parse_args(argv)
+    # rdflib logs a traceback for each ill-typed literal ("zz"^^xsd:positiveInteger); the shapes
+    # report those as datatype violations with file and line, so the traceback is only noise.
+    logging.getLogger("rdflib.term").setLevel(logging.ERROR)
     try:
         return args.handler(args)
     except LoadError as error:
