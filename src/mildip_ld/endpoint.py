@@ -33,6 +33,7 @@ from .metrics import Metrics, MetricsMiddleware
 from .namespaces import GRAPH_BASE, PREFIXES
 from .pool import PoolClosedError, PoolError, QueryTimeoutError, Reply, WorkerConfig, WorkerPool
 from .protocol import Operation, ProtocolError, SparqlRequest, read_request
+from .remote import RemoteStore, remote_url
 from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
 from .settings import EMBEDDED_STORE, Settings
 from .writer import WriterConfig
@@ -43,8 +44,9 @@ DISCONNECT_POLL_S = 0.25
 
 
 def resolve_release(settings: Settings) -> Path:
-    """The release folder to serve: the build's current release, or ``settings.store`` as a path."""
-    if settings.store == EMBEDDED_STORE:
+    """The release folder to serve: the build's current release (whose pages and dumps a remote
+    store's server serves too), or ``settings.store`` as a path."""
+    if settings.store == EMBEDDED_STORE or remote_url(settings.store) is not None:
         release = current_release(Path(settings.build_dir))
         if release is None:
             raise FileNotFoundError(f"nothing built in {settings.build_dir}; run `mildip build`")
@@ -84,6 +86,9 @@ class Endpoint:
                               prefixes={prefix: str(ns) for prefix, ns in PREFIXES.items()},
                               service_allowlist=self.settings.service_allowlist,
                               max_nesting=self.settings.max_nesting)
+        url = remote_url(self.settings.store)
+        if url is not None:  # a remote SPARQL store (mildip_ld.remote) in the pool's place
+            return RemoteStore(url, config, self.settings.workers, max_pending=self.settings.max_pending)
         return WorkerPool(config, self.settings.workers, on_restart=self.metrics.worker_restarts.inc,
                           max_pending=self.settings.max_pending)
 

@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     build_dir: Path = Field(default_factory=lambda: DEFAULT_PATHS.build)
     """Build folder whose ``current`` release is served (``$MILDIP_BUILD_DIR``, else ``$MILDIP_BUILD``)."""
     store: str = EMBEDDED_STORE
-    """``oxigraph``: the embedded store of the current release; otherwise the path of a release folder."""
+    """``oxigraph``: the embedded store of the current release; ``sparql:URL``: a remote SPARQL
+    endpoint answers the queries (:mod:`mildip_ld.remote`); otherwise the path of a release folder."""
     query_timeout_s: float = Field(10.0, gt=0)
     """Wall-clock limit of one query; the worker running a query past it is killed."""
     max_results: int = Field(10_000, ge=1)
