@@ -8,6 +8,7 @@ import html
 import re
 from urllib.parse import quote, urljoin
 
+import pyoxigraph as ox
 import pytest
 import requests
 from rdflib import Dataset, Graph, Literal, Namespace, URIRef
@@ -15,10 +16,12 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 
 from mildip_ld.build import BuildReport
 from mildip_ld.config import DEFAULT_PATHS
+from mildip_ld.describe import Describer
 from mildip_ld.dumps import ensure_dumps
 from mildip_ld.namespaces import MD, NAMED_GRAPHS, ONTOLOGY, ONTOLOGY_IRI, RESOURCE_BASE, WD
 from mildip_ld.queries import named_queries
 from mildip_ld.querypage import GRAPH_DOWNLOADS, RESULT_DOWNLOADS
+from mildip_ld.store import open_store
 from mildip_ld.void import DATASET, LINKSET, WIKIDATA
 from tests.live_server import LiveServer, live_server  # noqa: F401 (fixture)
 
@@ -341,3 +344,14 @@ def test_download_links_name_formats_the_endpoint_serves(live_server: LiveServer
 ])
 def test_negotiation_follows_q_values(live_server: LiveServer, accept: str, location: str):
     assert get(live_server, "/id/russia", Accept=accept).headers["location"] == location
+
+
+
+def test_curated_wikidata_links_are_not_attributed_to_a_sentence(built: BuildReport):
+    describer = Describer(open_store(built.release))
+    asserted = ox.NamedNode(str(NAMED_GRAPHS["asserted"]))
+    quads = describer.store.quads_for_pattern(ox.NamedNode(f"{RESOURCE_BASE}russia"), None, None, asserted)
+    rows = {quad.predicate.value: describer.statement(quad) for quad in quads}
+    assert rows[str(SKOS.exactMatch)].sources == ()
+    assert rows[str(MD.wikidataId)].sources == ()
+    assert any(source.endswith("/l1-s1") for source in rows[str(RDFS.label)].sources)

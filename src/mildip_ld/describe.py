@@ -28,6 +28,8 @@ EXACT_MATCH = ox.NamedNode(str(SKOS.exactMatch))
 STATED_IN = ox.NamedNode(str(MD.statedIn))
 MENTIONED_IN = ox.NamedNode(str(MD.mentionedIn))
 EVIDENCE = (STATED_IN, MENTIONED_IN)
+CURATED = frozenset(ox.NamedNode(str(p)) for p in (SKOS.exactMatch, MD.wikidataId, MD.wikidataStatus))
+"""Wikidata links come from the curated reference list, not from the source text: no passage backs them."""
 HAS_SELECTOR = ox.NamedNode(str(OA.hasSelector))
 EXACT = ox.NamedNode(str(OA.exact))
 START = ox.NamedNode(str(OA.start))
@@ -254,7 +256,7 @@ class Describer:
         graph = GRAPH_NAMES.get(quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else "",
                                 "default")
         sources: tuple[str, ...] = ()
-        if graph == "asserted":
+        if graph == "asserted" and quad.predicate not in CURATED:
             if quad.predicate in EVIDENCE and isinstance(quad.object, ox.NamedNode):
                 sources = (quad.object.value,)
             else:
