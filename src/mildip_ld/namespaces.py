@@ -45,7 +45,4 @@ def bind_prefixes(graph: Graph) -> Graph:
         graph.bind(prefix, namespace, override=True)
     return graph
 
-
-def sparql_prologue() -> str:
-    """PREFIX declarations for every project prefix, to put before a SPARQL query."""
     return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
