@@ -44,5 +44,3 @@ def bind_prefixes(graph: Graph) -> Graph:
     for prefix, namespace in PREFIXES.items():
         graph.bind(prefix, namespace, override=True)
     return graph
-
-    return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
