@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mimeparse
 import pyoxigraph as ox
 from pyoxigraph import QueryResultsFormat as Results
 from pyoxigraph import RdfFormat as Rdf
+
+from .formats import negotiate
 
 # Offered media types, least preferred first (mimeparse breaks ties in favour of the later one),
 # so that */* gets SPARQL JSON for solutions and Turtle for graphs.
@@ -58,10 +59,8 @@ class Choice:
 
 
 def _best(accept: str, offers: tuple[str, ...]) -> str | None:
-    try:
-        return mimeparse.best_match(list(offers), accept) or None
-    except (ValueError, IndexError):  # a malformed header is read as */*
-        return offers[-1]
+    """The offer the client prefers; the offers are listed default last, as mimeparse ranks ties."""
+    return negotiate(accept, offers[::-1])
 
 
 def negotiate_rdf(accept: str | None) -> Rdf | None:

@@ -37,10 +37,6 @@ class RdfFormat:
         """True when the syntax can carry named graphs (quads)."""
         return self.oxigraph.supports_datasets
 
-    def matches(self, media_type: str) -> bool:
-        """Whether ``media_type`` (lower case, no parameters) names this format."""
-        return media_type == self.media_type or media_type in self.aliases
-
 
 FORMATS: tuple[RdfFormat, ...] = (
     RdfFormat("turtle", "ttl", "text/turtle", "Turtle", ox.RdfFormat.TURTLE, "turtle",
