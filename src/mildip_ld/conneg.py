@@ -7,6 +7,7 @@ every answer is serialized by pyoxigraph in a format it knows.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pyoxigraph as ox
@@ -96,6 +97,14 @@ def choose(accept: str | None, format_values: list[str]) -> Choice:
     """
     if format_values:
         return _from_format_values(format_values)
+    return _from_accept(accept)
+
+
+@functools.lru_cache(maxsize=256)
+def _from_accept(accept: str | None) -> Choice:
+    """Both formats for an Accept header, remembered: clients send the same few headers again and
+    again, and parsing them cost the server more than a small query (bounded, so odd headers
+    cannot fill memory)."""
     return Choice(negotiate_results(accept), negotiate_rdf(accept), f"Accept: {accept or '*/*'}")
 
 
