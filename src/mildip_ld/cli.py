@@ -499,7 +499,8 @@ def parser() -> argparse.ArgumentParser:
                                    "built): /sparql (SPARQL 1.1 Protocol), /health and /metrics. Every "
                                    "setting can also come from a MILDIP_* environment variable "
                                    "(MILDIP_PORT, MILDIP_QUERY_TIMEOUT_S, MILDIP_MAX_RESULTS, "
-                                   "MILDIP_WORKERS, MILDIP_UPDATE_TOKEN, MILDIP_SERVICE_ALLOWLIST...); "
+                                   "MILDIP_WORKERS, MILDIP_RESPONSE_CACHE_MB, MILDIP_UPDATE_TOKEN, "
+                                   "MILDIP_SERVICE_ALLOWLIST...); "
                                    "flags win. Ctrl-C stops it and its query workers.")
     p.add_argument("--host", default=argparse.SUPPRESS, help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=argparse.SUPPRESS, help="port to listen on (default: 8000)")

@@ -34,6 +34,7 @@ from .namespaces import GRAPH_BASE, PREFIXES
 from .pool import PoolClosedError, PoolError, QueryTimeoutError, Reply, WorkerConfig, WorkerPool
 from .protocol import Operation, ProtocolError, SparqlRequest, read_request
 from .remote import RemoteStore, remote_url
+from .response_cache import CACHEABLE, ResponseCache, ResponseCacheMiddleware
 from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
 from .settings import EMBEDDED_STORE, Settings
 from .writer import WriterConfig
@@ -79,6 +80,9 @@ class Endpoint:
         """Called with the new release after each switch (the app points its pages there)."""
         self._tasks: set[asyncio.Future[None]] = set()
         self._write_lock = asyncio.Lock()
+        self.cache: ResponseCache | None = None
+        if settings.response_cache_mb and remote_url(settings.store) is None:
+            self.cache = ResponseCache(settings.response_cache_mb * 2**20, metrics)
 
     def _query_pool(self, release: Path) -> WorkerPool:
         config = WorkerConfig(str(release), max_results=self.settings.max_results,
@@ -137,6 +141,8 @@ class Endpoint:
         pool = self._query_pool(release)
         await pool.start()
         old, self.pool, self.release = self.pool, pool, release
+        if self.cache is not None:
+            self.cache.clear()
         self.on_release(release)
         self._background(old.drain(2 * self.settings.query_timeout_s + 1))
         await self.refresh_counts()
@@ -202,6 +208,8 @@ class Endpoint:
             return self.refuse(failure.status, str(failure), failure.headers, failure.reason)
         if reply.status >= 400:
             return self.refuse(reply.status, reply.body.decode("utf-8", "replace"))
+        if reply.meta.get("repeatable"):
+            request.scope[CACHEABLE] = True
         return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 
     def _committed(self, write_id: str) -> Path | None:
@@ -358,6 +366,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_headers=["*"], max_age=3600,
                        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"])
     app.add_middleware(SecurityHeadersMiddleware)
+    if endpoint.cache is not None:
+        app.add_middleware(ResponseCacheMiddleware, cache=endpoint.cache,
+                           release=lambda: endpoint.release.name)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_exception_handler(StarletteHTTPException, _plain_errors)
     app.include_router(endpoint.router())

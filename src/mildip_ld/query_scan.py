@@ -68,6 +68,17 @@ class Scan:
     """Number of LOAD operations (updates)."""
     depth: int = 0
     """Deepest nesting of ``{``, ``(`` and ``[`` (a parser recurses once per level)."""
+    volatile: bool = False
+    """A function whose value changes from one evaluation to the next is called (NOW, RAND, UUID...)."""
+
+    @property
+    def repeatable(self) -> bool:
+        """Whether evaluating the text again on the same store gives the same answer: no SERVICE
+        (another endpoint's data may change) and no volatile function."""
+        return not self.services and not self.volatile
+
+
+VOLATILE_FUNCTIONS = ("NOW", "RAND", "UUID", "STRUUID")
 
 
 def _is_word(token: Token, *words: str) -> bool:
@@ -75,7 +86,7 @@ def _is_word(token: Token, *words: str) -> bool:
 
 
 def scan(text: str) -> Scan:
-    """Scan a query or update text for SERVICE, FROM, LOAD and its nesting depth."""
+    """Scan a query or update text for SERVICE, FROM, LOAD, volatile functions and its nesting depth."""
     result = Scan()
     toks = tokens(text)
     prefixes: dict[str, str] = {}
@@ -110,6 +121,8 @@ def scan(text: str) -> Scan:
             result.has_dataset_clause = True
         elif _is_word(token, "LOAD"):
             result.loads += 1
+        elif _is_word(token, *VOLATILE_FUNCTIONS):
+            result.volatile = True
         elif _is_word(token, "SERVICE"):
             if following and _is_word(following[0], "SILENT"):
                 following = following[1:]

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     refusals, pages) keeps the CPU when every worker is busy with an expensive query."""
     workers: int = Field(2, ge=1)
     """Query worker processes (one query each at a time)."""
+    response_cache_mb: int = Field(64, ge=0)
+    """Bytes (MiB) of ``GET /sparql`` answers kept for the served release and replayed to the same
+    request (:mod:`mildip_ld.response_cache`); 0 turns the cache off. Never used for a remote store."""
     update_token: SecretStr | None = None
     """Bearer token that enables SPARQL Update and Graph Store writes; None (the default) refuses them."""
     write_timeout_s: float = Field(120.0, gt=0)

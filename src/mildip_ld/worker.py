@@ -126,7 +126,7 @@ def _dataset(job: dict[str, Any]) -> dict[str, Any]:
 
 def run_query(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> Reply:
     """Check a query job (:func:`~mildip_ld.query_scan.refusal`), evaluate it and serialize its
-    answer in the negotiated format."""
+    answer in the negotiated format; the header tells whether running it again gives the same answer."""
     found = scan(job["text"])
     refused = refusal(found, "query", config.get("service_allowlist", []), config.get("max_nesting", 100))
     if refused:
@@ -140,6 +140,13 @@ def run_query(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> R
     results = Results.from_media_type(job["results"]) if job.get("results") else None
     graph = Rdf.from_media_type(job["graph"]) if job.get("graph") else None
     asked = job.get("asked", "")
+    header, body = _answer(result, results, graph, asked, max_results, prefixes)
+    return header | {"repeatable": found.repeatable}, body
+
+
+def _answer(result: ox.QueryBoolean | ox.QuerySolutions | ox.QueryTriples, results: Results | None,
+            graph: Rdf | None, asked: str, max_results: int, prefixes: dict[str, str]) -> Reply:
+    """A query's result serialized in the negotiated format of its kind (406 when there is none)."""
     if isinstance(result, ox.QueryBoolean):
         if results is None:
             return _not_acceptable("results", "ASK", asked)

@@ -1,0 +1,134 @@
+"""A cache of ``GET /sparql`` answers for the served release, as a pure ASGI middleware.
+
+A release never changes in place (a write publishes a new one), so the answer to a query is a
+function of the request and the release: the query string (query, dataset, ``format``), the
+headers that negotiation and CORS read (``Accept``, ``Origin``). The first answer is kept as
+the client got it, status, headers and body, when the endpoint marks it cacheable (a 200 to a
+query that calls no SERVICE and no NOW(), RAND(), UUID() or STRUUID(), from the embedded store);
+the same request again is answered with those bytes at once, without parsing, negotiation or a
+worker round trip, and with ``X-Mildip-Cache: hit``. The key holds the release's name, so an
+answer is never served for another release, and the cache is emptied when the release switches.
+Entries are evicted least recently used first, within a byte budget (the bodies); an answer
+larger than an eighth of the budget is not kept. WDQS, Virtuoso and GraphDB cache answers the
+same way; Oxigraph's server does not.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prometheus_client import Counter, Gauge
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .metrics import Metrics
+
+CACHEABLE = "mildip.cacheable"
+"""Scope key the endpoint sets on a request whose answer may be kept."""
+CACHE_HEADER = b"x-mildip-cache"
+PATH = "/sparql"
+VARY_HEADERS = (b"accept", b"origin")
+"""The request headers an answer to a query depends on (besides its query string)."""
+
+Key = tuple[str, bytes, tuple[bytes, ...]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One kept answer: its start message's status and headers, its body, and the route that made it."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    route: object
+
+
+class ResponseCache:
+    """Answers by key, least recently used evicted first past ``max_bytes`` of bodies."""
+
+    def __init__(self, max_bytes: int, metrics: Metrics) -> None:
+        self.max_bytes, self.max_entry_bytes = max_bytes, max_bytes // 8
+        self.entries: OrderedDict[Key, Entry] = OrderedDict()
+        self.size = 0
+        self.lookups = Counter("mildip_response_cache_lookups", "GET /sparql answers looked up in the "
+                               "response cache, by outcome: hit, miss", ["outcome"],
+                               registry=metrics.registry)
+        self.bytes = Gauge("mildip_response_cache_bytes", "Bytes of answer bodies kept in the response cache",
+                           registry=metrics.registry)
+        self.hits, self.misses = self.lookups.labels("hit"), self.lookups.labels("miss")
+
+    def get(self, key: Key) -> Entry | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            self.misses.inc()
+            return None
+        self.entries.move_to_end(key)
+        self.hits.inc()
+        return entry
+
+    def put(self, key: Key, entry: Entry) -> None:
+        """Keep ``entry`` unless it is too large; evict the least recently used past the budget."""
+        if len(entry.body) > self.max_entry_bytes or key in self.entries:
+            return
+        self.entries[key] = entry
+        self.size += len(entry.body)
+        while self.size > self.max_bytes:
+            _, evicted = self.entries.popitem(last=False)
+            self.size -= len(evicted.body)
+        self.bytes.set(self.size)
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.size = 0
+        self.bytes.set(0)
+
+
+def request_key(scope: Scope, release: str) -> Key:
+    """The cache key of a ``GET /sparql``: release, raw query string, and the headers it varies on."""
+    headers = tuple(name.lower() + b":" + value for name, value in scope["headers"]
+                    if name.lower() in VARY_HEADERS)
+    return release, scope.get("query_string", b""), headers
+
+
+class ResponseCacheMiddleware:
+    """Serves kept answers to ``GET /sparql``, and keeps the answers the endpoint marks cacheable.
+
+    ``release`` tells the name of the release served now. It sits outside the middleware that
+    adds security and CORS headers, so a kept answer holds them; inside the metrics middleware,
+    so a hit is counted and timed under its route like any answer.
+    """
+
+    def __init__(self, app: ASGIApp, cache: ResponseCache, release: Callable[[], str]) -> None:
+        self.app, self.cache, self.release = app, cache, release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != PATH:
+            await self.app(scope, receive, send)
+            return
+        key = request_key(scope, self.release())
+        entry = self.cache.get(key)
+        if entry is not None:
+            scope["route"] = entry.route
+            await send({"type": "http.response.start", "status": entry.status,
+                        "headers": [*entry.headers, (CACHE_HEADER, b"hit")]})
+            await send({"type": "http.response.body", "body": entry.body})
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def keep(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                if scope.get(CACHEABLE):
+                    message = {**message, "headers": [*message.get("headers", []), (CACHE_HEADER, b"miss")]}
+            elif message["type"] == "http.response.body" and start is not None and scope.get(CACHEABLE):
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False) and start["status"] == 200:
+                    self.cache.put(key, Entry(200, list(start.get("headers", [])), b"".join(chunks),
+                                              scope.get("route")))
+            await send(message)
+
+        await self.app(scope, receive, keep)
+
