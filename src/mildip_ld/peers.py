@@ -151,13 +151,17 @@ class RdflibServer(Server):
         wait_until_up(self.probe_url, self.process, 60)
 
 
-def ours(build_dir: Path, logs: Path, limit: float) -> Server:
+def ours(build_dir: Path, logs: Path, limit: float, cached: bool = False) -> Server:
     """Our server on ``build_dir``'s current release, with the benchmark's time limit and no cap on
-    the answer's size (the peers have none)."""
+    the answer's size (the peers have none). Its response cache is off (every request is evaluated,
+    as the peers do) unless ``cached``: then it keeps its default, and is named ``ours-cached``."""
     port = free_port()
+    name = "ours-cached" if cached else "ours"
     env = {key: value for key, value in os.environ.items() if not key.startswith("MILDIP_")}
     env |= {"MILDIP_QUERY_TIMEOUT_S": str(limit), "MILDIP_MAX_RESULTS": str(10**8)}
-    return OurServer("ours", serve_command(port, build_dir), port, "/sparql", logs / "ours.log", env)
+    if not cached:
+        env["MILDIP_RESPONSE_CACHE_MB"] = "0"
+    return OurServer(name, serve_command(port, build_dir), port, "/sparql", logs / f"{name}.log", env)
 
 
 def oxigraph(release: Path, work: Path, logs: Path) -> tuple[Server, float]:
