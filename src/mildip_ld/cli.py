@@ -191,7 +191,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"{indent}{text}    [{derivation.rule}]")
         for axiom in derivation.axioms:
             if axiom[1] == OWL.propertyChainAxiom:
-                axiom = (axiom[0], axiom[1], "(" + " ".join(short(t) for t in Collection(given, axiom[2])) + ")")
+                members = " ".join(short(t) for t in Collection(given, axiom[2]))
+                axiom = (axiom[0], axiom[1], f"({members})")
             print(f"{indent}  axiom: {' '.join(short(t) if isinstance(t, Node) else t for t in axiom)}")
         for premise in derivation.premises:
             show(premise, indent + "  ")
@@ -436,29 +437,31 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_find)
 
     p = sub.add_parser("explain", help="why does a triple hold?",
-                       description="Explain a triple of the built graph: for an inferred one, the OWL 2 RL "
-                                   "rule (e.g. cax-sco, prp-inv1, prp-spo2), its ontology axioms and premises, "
-                                   "down to asserted claims and their passages. Terms are CURIEs (md:, mdr:, "
-                                   "act:...) or full IRIs. Example: mildip explain mdr:russia md:engagesWith mdr:china")
+                       description="Explain a triple of the built graph: for an inferred one, the OWL 2 "
+                                   "RL rule (e.g. cax-sco, prp-inv1, prp-spo2), its ontology axioms and "
+                                   "premises, down to asserted claims and their passages. Terms are CURIEs "
+                                   "(md:, mdr:, act:...) or full IRIs. Example: "
+                                   "mildip explain mdr:russia md:engagesWith mdr:china")
     p.add_argument("subject")
     p.add_argument("predicate")
     p.add_argument("object")
-    p.add_argument("--format", default="text", help="text (default), or an rdflib format: turtle, json-ld, ...")
+    p.add_argument("--format", default="text",
+                   help="text (default), or an rdflib format: turtle, json-ld, ...")
     p.set_defaults(handler=cmd_explain)
 
     p = sub.add_parser("query", help="run a named query against the build",
-                       description="Run queries/NAME.rq (or a query file) on the built store; default graph = "
-                                   "union of the named graphs. Example: mildip query csto-members")
+                       description="Run queries/NAME.rq (or a query file) on the built store; default "
+                                   "graph = union of the named graphs. Example: mildip query csto-members")
     p.add_argument("query", help="a name from queries/ (without .rq) or a path to a .rq file")
     p.add_argument("--format", default="csv", choices=["csv", "tsv", "json", "xml"],
                    help="result format for SELECT/ASK (CONSTRUCT/DESCRIBE print Turtle)")
     p.set_defaults(handler=cmd_query)
 
     p = sub.add_parser("synth", help="generate a larger synthetic dataset",
-                       description="Write a deterministic (seeded) data folder of about N triples that follows "
-                                   "the ontology and passes the shapes: synthetic sources, passages, states and "
-                                   "engagement claims, plus a copy of the article's data. Example: "
-                                   "mildip synth --triples 100000 -o /tmp/synth-1e5")
+                       description="Write a deterministic (seeded) data folder of about N triples that "
+                                   "follows the ontology and passes the shapes: synthetic sources, passages, "
+                                   "states and engagement claims, plus a copy of the article's data. "
+                                   "Example: mildip synth --triples 100000 -o /tmp/synth-1e5")
     p.add_argument("--triples", type=int, required=True, help="approximate number of triples to add")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, same files")
     p.add_argument("-o", "--output", required=True, help="data folder to write (replaced if it exists)")
@@ -467,9 +470,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("wikidata", help="check, refresh or export the Wikidata links",
                        description="check: compare every link's label with a SPARQL endpoint (the Wikidata "
-                                   "Query Service by default). refresh: fetch label, description, P31 and P463 "
-                                   "of every linked item; data/ changes only with --write. export: the mapping as "
-                                   "CSV and as QuickStatements. Exit 1 when a link disagrees.")
+                                   "Query Service by default). refresh: fetch label, description, P31 and "
+                                   "P463 of every linked item; data/ changes only with --write. export: the "
+                                   "mapping as CSV and as QuickStatements. Exit 1 when a link disagrees.")
     p.add_argument("action", choices=["check", "refresh", "export"])
     p.add_argument("--endpoint", default="https://query.wikidata.org/sparql", help="SPARQL endpoint URL")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
