@@ -19,7 +19,7 @@ from mildip_ld.build import BuildReport
 from mildip_ld.metrics import Metrics
 from mildip_ld.namespaces import ASSERTED, MDR
 from mildip_ld.query_scan import scan
-from mildip_ld.response_cache import Entry, ResponseCache
+from mildip_ld.response_cache import ENTRY_OVERHEAD_BYTES, Entry, ResponseCache
 from tests.live_server import LiveServer, build_dir_of, live_server, serve, update_server  # noqa: F401
 
 LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
@@ -28,22 +28,31 @@ CACHE = "x-mildip-cache"
 
 
 def _entry(size: int) -> Entry:
-    return Entry(200, [(b"content-type", b"text/plain")], b"x" * size, None)
+    return Entry(200, [], b"x" * size, None)
 
 
 def test_least_recently_used_answers_are_evicted_past_the_budget() -> None:
-    cache = ResponseCache(800, Metrics())
+    each = ENTRY_OVERHEAD_BYTES + len("r") + 1 + 100  # overhead, release, query string, body
+    cache = ResponseCache(8 * each, Metrics())
     for name in "abc":
         cache.put(("r", name.encode(), ()), _entry(100))
     assert cache.get(("r", b"a", ())) is not None  # a is now the most recently used
-    for name in "defghi":  # one more than the 800 bytes hold: b, the least recently used, goes
+    for name in "defghi":  # one more than the budget holds: b, the least recently used, goes
         cache.put(("r", name.encode(), ()), _entry(100))
-    assert cache.size <= 800
+    assert cache.size == 8 * each
     assert cache.get(("r", b"b", ())) is None and cache.get(("r", b"a", ())) is not None
     cache.put(("r", b"big", ()), _entry(101))  # more than an eighth of the budget
     assert cache.get(("r", b"big", ())) is None
     cache.clear()
     assert cache.size == 0 and cache.get(("r", b"a", ())) is None
+
+
+def test_long_keys_count_against_the_budget() -> None:
+    """Many tiny answers to long query strings cannot hold more than the budget."""
+    cache = ResponseCache(2**20, Metrics())
+    for number in range(1000):
+        cache.put(("r", f"{number:016,}".encode() * 500, (b"accept:" + b"x" * 1000,)), _entry(2))
+    assert cache.size <= 2**20 and len(cache.entries) < 1000
 
 
 @pytest.mark.parametrize("query, repeatable", [

@@ -42,6 +42,7 @@ def test_one_small_run_measures_every_server_on_every_query(tmp_path: Path,
     assert rdflib[list(report["queries"])[-1]]["status"] == "ok"
     for server in SERVERS:
         assert size["servers"][server]["lookup"]["requests"] > 0
+        assert size["servers"][server]["lookup"]["cpu_us_per_request"] > 0
     assert set(size["engines"]["queries"]) == set(report["queries"])
     table = markdown_file.read_text()
     assert table == capsys.readouterr().out.rstrip("\n") + "\n"

@@ -183,7 +183,7 @@ def table(ours: Target, cached: Target, theirs: Target, options: BenchOptions) -
 @contextmanager
 def _servers(settings: Settings, release: Path, logs: Path) -> Iterator[tuple[Target, Target, Target]]:
     """Ours with its response cache off, ours with it on (the settings' budget, 64 MiB by
-    default), and Oxigraph's server on the release's store."""
+    default), both without an access log as Oxigraph's server, on the release's store."""
     ours_port, cached_port, theirs_port = free_port(), free_port(), free_port()
     theirs_command = [_oxigraph_binary(), "serve-read-only", "--location", str(release / STORE_DIR),
                       "--bind", f"{LOOPBACK}:{theirs_port}", "--union-default-graph"]
@@ -196,7 +196,8 @@ def _servers(settings: Settings, release: Path, logs: Path) -> Iterator[tuple[Ta
             if settings.store != EMBEDDED_STORE:
                 command += ["--store", settings.store]
             stack.enter_context(running(command, f"http://{LOOPBACK}:{port}/health", log=logs / f"{name}.log",
-                                        env=os.environ | {"MILDIP_RESPONSE_CACHE_MB": budget}))
+                                        env=os.environ | {"MILDIP_RESPONSE_CACHE_MB": budget,
+                                                          "MILDIP_ACCESS_LOG": "false"}))
             ours.append(Target(name, f"http://{LOOPBACK}:{port}/sparql"))
         stack.enter_context(running(theirs_command, f"{theirs.url}?query={quote('ASK {}')}",
                                     log=logs / "oxigraph.log"))

@@ -282,7 +282,8 @@ def _server_settings(args: argparse.Namespace):
     """Server settings from the environment, overridden by the flags given (build folder included)."""
     from .settings import Settings
 
-    overrides = {key: getattr(args, key) for key in ("host", "port", "store") if hasattr(args, key)}
+    overrides = {key: getattr(args, key) for key in ("host", "port", "store", "access_log")
+                 if hasattr(args, key)}
     if getattr(args, "build_dir", None):
         overrides["build_dir"] = Path(args.build_dir)
     return Settings(**overrides)
@@ -312,7 +313,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return status
     _say(f"serving http://{settings.host}:{settings.port}/sparql ({settings.workers} query workers, "
          f"{settings.query_timeout_s:g} s limit); Ctrl-C stops")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, timeout_graceful_shutdown=3)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, timeout_graceful_shutdown=3,
+                access_log=settings.access_log)
     return EXIT_OK
 
 
@@ -512,6 +514,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default=argparse.SUPPRESS,
                    help="'oxigraph': the current release's embedded store (default); a release folder; "
                         "or sparql:URL, a remote SPARQL endpoint (e.g. after mildip publish)")
+    p.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                   help="log one line per request (default: on; --no-access-log where a reverse proxy "
+                        "logs them: it frees about a quarter of the server's CPU under load)")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("bench", help="latency and throughput against Oxigraph's own server",

@@ -14,6 +14,7 @@ restarted; rdflib-endpoint's serving process is replaced by a fresh fork of its 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -22,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from .bench import _oxigraph_binary
@@ -122,17 +124,34 @@ class Server:
         self.stop()
         self.start()
 
+    def _processes(self) -> list[Any]:
+        """The server's process and its children (query workers, a forked server) as psutil objects."""
+        import psutil
+
+        if self.process is None:
+            return []
+        root = psutil.Process(self.process.pid)
+        return [root, *root.children(recursive=True)]
+
     def rss_bytes(self) -> int:
         """Resident memory of the server and its child processes."""
         import psutil
 
-        if self.process is None:
-            return 0
         try:
-            root = psutil.Process(self.process.pid)
-            return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+            return sum(p.memory_info().rss for p in self._processes())
         except psutil.Error:
             return 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server and its live child processes have used so far."""
+        import psutil
+
+        total = 0.0
+        for process in self._processes():
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
 
 
 class OurServer(Server):
@@ -152,13 +171,15 @@ class RdflibServer(Server):
 
 
 def ours(build_dir: Path, logs: Path, limit: float, cached: bool = False) -> Server:
-    """Our server on ``build_dir``'s current release, with the benchmark's time limit and no cap on
-    the answer's size (the peers have none). Its response cache is off (every request is evaluated,
-    as the peers do) unless ``cached``: then it keeps its default, and is named ``ours-cached``."""
+    """Our server on ``build_dir``'s current release, with the benchmark's time limit, no cap on
+    the answer's size (the peers have none) and no access log (the peers write none). Its response
+    cache is off (every request is evaluated, as the peers do) unless ``cached``: then it keeps
+    its default, and is named ``ours-cached``."""
     port = free_port()
     name = "ours-cached" if cached else "ours"
     env = {key: value for key, value in os.environ.items() if not key.startswith("MILDIP_")}
-    env |= {"MILDIP_QUERY_TIMEOUT_S": str(limit), "MILDIP_MAX_RESULTS": str(10**8)}
+    env |= {"MILDIP_QUERY_TIMEOUT_S": str(limit), "MILDIP_MAX_RESULTS": str(10**8),
+            "MILDIP_ACCESS_LOG": "false"}  # as the peers: they log no line per request
     if not cached:
         env["MILDIP_RESPONSE_CACHE_MB"] = "0"
     return OurServer(name, serve_command(port, build_dir), port, "/sparql", logs / f"{name}.log", env)
@@ -210,7 +231,9 @@ def measure(server: Server, text: str, repeats: int, budget: float, limit: float
 
 def throughput(server: Server, text: str, clients: int, seconds: float, limit: float) -> dict[str, float]:
     """Requests per second with ``clients`` threads sending ``text`` back to back for ``seconds``
-    (after one warm-up request each)."""
+    (after one warm-up request each), and the server's CPU time per request (its own process and
+    its children). On a small machine the client shares the cores with the server, so requests/s
+    also measure the client; the CPU per request is the server's own cost."""
     counts = [0] * clients
     errors = [0] * clients
     barrier = threading.Barrier(clients + 1, timeout=limit + 5)
@@ -239,10 +262,13 @@ def throughput(server: Server, text: str, clients: int, seconds: float, limit: f
     for thread in threads:
         thread.start()
     barrier.wait()
+    cpu_before = server.cpu_seconds()
     started = time.perf_counter()
     stop_at[0] = started + seconds
     for thread in threads:
         thread.join(seconds + limit + 5)
     elapsed = time.perf_counter() - started
+    cpu = server.cpu_seconds() - cpu_before
     return {"requests_per_second": sum(counts) / elapsed, "requests": sum(counts), "errors": sum(errors),
-            "seconds": elapsed}
+            "seconds": elapsed, "server_cpu_seconds": cpu,
+            "cpu_us_per_request": cpu / sum(counts) * 1e6 if sum(counts) else 0.0}

@@ -8,9 +8,10 @@ query that calls no SERVICE and no NOW(), RAND(), UUID() or STRUUID(), from the 
 the same request again is answered with those bytes at once, without parsing, negotiation or a
 worker round trip, and with ``X-Mildip-Cache: hit``. The key holds the release's name, so an
 answer is never served for another release, and the cache is emptied when the release switches.
-Entries are evicted least recently used first, within a byte budget (the bodies); an answer
-larger than an eighth of the budget is not kept. WDQS, Virtuoso and GraphDB cache answers the
-same way; Oxigraph's server does not.
+Entries are evicted least recently used first, within a byte budget that counts each entry's
+key, headers and body plus a fixed overhead (so that many small answers to long query strings
+cannot grow past it); an entry larger than an eighth of the budget is not kept. WDQS, Virtuoso
+and GraphDB cache answers the same way; Oxigraph's server does not.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ VARY_HEADERS = (b"accept", b"origin")
 """The request headers an answer to a query depends on (besides its query string)."""
 
 Key = tuple[str, bytes, tuple[bytes, ...]]
+ENTRY_OVERHEAD_BYTES = 512
+"""What one entry costs beyond its bytes (the dictionary slot, the tuples, the objects)."""
 
 
 @dataclass(frozen=True)
@@ -44,38 +47,45 @@ class Entry:
     route: object
 
 
+def _cost(key: Key, entry: Entry) -> int:
+    """Bytes an entry is counted for in the budget."""
+    return (ENTRY_OVERHEAD_BYTES + len(key[0]) + len(key[1]) + sum(map(len, key[2])) + len(entry.body)
+            + sum(len(name) + len(value) for name, value in entry.headers))
+
+
 class ResponseCache:
-    """Answers by key, least recently used evicted first past ``max_bytes`` of bodies."""
+    """Answers by key, least recently used evicted first past ``max_bytes`` (see :func:`_cost`)."""
 
     def __init__(self, max_bytes: int, metrics: Metrics) -> None:
         self.max_bytes, self.max_entry_bytes = max_bytes, max_bytes // 8
-        self.entries: OrderedDict[Key, Entry] = OrderedDict()
+        self.entries: OrderedDict[Key, tuple[Entry, int]] = OrderedDict()
         self.size = 0
         self.lookups = Counter("mildip_response_cache_lookups", "GET /sparql answers looked up in the "
                                "response cache, by outcome: hit, miss", ["outcome"],
                                registry=metrics.registry)
-        self.bytes = Gauge("mildip_response_cache_bytes", "Bytes of answer bodies kept in the response cache",
-                           registry=metrics.registry)
+        self.bytes = Gauge("mildip_response_cache_bytes", "Bytes the response cache holds (keys, headers "
+                           "and bodies)", registry=metrics.registry)
         self.hits, self.misses = self.lookups.labels("hit"), self.lookups.labels("miss")
 
     def get(self, key: Key) -> Entry | None:
-        entry = self.entries.get(key)
-        if entry is None:
+        kept = self.entries.get(key)
+        if kept is None:
             self.misses.inc()
             return None
         self.entries.move_to_end(key)
         self.hits.inc()
-        return entry
+        return kept[0]
 
     def put(self, key: Key, entry: Entry) -> None:
         """Keep ``entry`` unless it is too large; evict the least recently used past the budget."""
-        if len(entry.body) > self.max_entry_bytes or key in self.entries:
+        cost = _cost(key, entry)
+        if cost > self.max_entry_bytes or key in self.entries:
             return
-        self.entries[key] = entry
-        self.size += len(entry.body)
+        self.entries[key] = (entry, cost)
+        self.size += cost
         while self.size > self.max_bytes:
-            _, evicted = self.entries.popitem(last=False)
-            self.size -= len(evicted.body)
+            _, (_, evicted) = self.entries.popitem(last=False)
+            self.size -= evicted
         self.bytes.set(self.size)
 
     def clear(self) -> None:

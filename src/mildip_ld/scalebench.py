@@ -290,6 +290,13 @@ def size_table(size: dict[str, Any], queries: list[str], limit: float) -> list[s
     lines.append(f"| **{LOOKUP} requests/s, 4 clients** | | "
                  + " | ".join(f"{rate:,.0f}" if rate else "–" for rate in rates.values())
                  + " | " + " | ".join(rate_ratios) + " |")
+    costs = {server: figures["lookup"].get("cpu_us_per_request") if figures else None
+             for server, figures in servers.items()}
+    cost_ratios = [f"{costs['ours'] / costs[peer]:.2f}" if costs[peer] and costs["ours"] else "–"
+                   for peer in PEERS]
+    lines.append(f"| server CPU µs per {LOOKUP} (process and children) | | "
+                 + " | ".join(f"{cost:,.0f}" if cost else "–" for cost in costs.values())
+                 + " | " + " | ".join(cost_ratios) + " |")
     starts = [f"{figures['startup_seconds']:.1f}" if figures else "–" for figures in servers.values()]
     lines.append("| start until first answer, s | | " + " | ".join(starts) + " | | |")
     memory = [f"{figures['rss_bytes'] / 2**20:,.0f}" if figures else "–" for figures in servers.values()]
@@ -350,6 +357,10 @@ def targets(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         figures = _server_figure(size, name)
         return figures["lookup"]["requests_per_second"] if figures else None
 
+    def cpu_per_request(size: dict[str, Any], name: str) -> float | None:
+        figures = _server_figure(size, name)
+        return figures["lookup"].get("cpu_us_per_request") if figures else None
+
     for (peer, factor, words), mine_name in itertools.product(
             (("oxigraph", 1 / 1.5, "within 1.5x of Oxigraph's server"),
              ("rdflib-endpoint", 5.0, "at least 5x rdflib-endpoint's")), OURS):
@@ -357,7 +368,11 @@ def targets(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         for size in sizes:
             mine, theirs = lookup(size, mine_name), lookup(size, peer)
             if mine and theirs:
-                shown.append(f"{power(size['n'])}: {mine:,.0f} vs {theirs:,.0f} ({mine / theirs:.2f}x)")
+                text = f"{power(size['n'])}: {mine:,.0f} vs {theirs:,.0f} ({mine / theirs:.2f}x"
+                costs = [cpu_per_request(size, name) for name in (mine_name, peer)]
+                if all(costs):
+                    text += f"; server CPU per request {costs[0]:,.0f} vs {costs[1]:,.0f} µs"
+                shown.append(text + ")")
                 met.append(mine >= factor * theirs)
         verdicts.append((f"lookup requests/s (4 clients) {words}; {mine_name} ({OUR_WORDS[mine_name]})",
                          "; ".join(shown) or "not measured", all(met) if met else None))
@@ -420,9 +435,9 @@ def markdown(report: dict[str, Any]) -> str:
              f"abandoned (`> {limit:g} s`). Ratios ours/peer: of the median latency (below 1: ours is "
              f"faster) and of requests/s (above 1: ours serves more). Requests/s: {options['clients']} "
              f"clients sending `{LOOKUP}` back to back for {options['seconds']:g} s. Each server runs "
-             f"alone on the release: ours (`mildip serve`, default workers, its response cache off so "
-             f"that every request is evaluated, as the peers do), ours-cached (the same with its "
-             f"default response cache: the timed runs repeat the warm-up's request, so they are "
+             f"alone on the release: ours (`mildip serve`, default workers, no access log, its response "
+             f"cache off so that every request is evaluated, as the peers do), ours-cached (the same "
+             f"with its default response cache: the timed runs repeat the warm-up's request, so they are "
              f"answered from the cache), Oxigraph's "
              f"(`oxigraph serve-read-only --union-default-graph` on a store loaded from the release's "
              f"dataset.nq) and rdflib-endpoint (the same N-Quads in an rdflib Dataset, default graph = "

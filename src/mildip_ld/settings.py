@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     refusals, pages) keeps the CPU when every worker is busy with an expensive query."""
     workers: int = Field(2, ge=1)
     """Query worker processes (one query each at a time)."""
+    access_log: bool = True
+    """One line per request on standard error (uvicorn's access log). At thousands of requests per
+    second it costs a quarter of the server's CPU: turn it off where a reverse proxy logs the
+    requests (``/metrics`` counts them either way)."""
     response_cache_mb: int = Field(64, ge=0)
     """Bytes (MiB) of ``GET /sparql`` answers kept for the served release and replayed to the same
     request (:mod:`mildip_ld.response_cache`); 0 turns the cache off. Never used for a remote store."""
