@@ -313,8 +313,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return status
     _say(f"serving http://{settings.host}:{settings.port}/sparql ({settings.workers} query workers, "
          f"{settings.query_timeout_s:g} s limit); Ctrl-C stops")
+    # no "Server: uvicorn" header: it tells an attacker the stack and costs every client a header
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, timeout_graceful_shutdown=3,
-                access_log=settings.access_log)
+                access_log=settings.access_log, server_header=False)
     return EXIT_OK
 
 

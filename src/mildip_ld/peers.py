@@ -1,11 +1,12 @@
 """The servers of ``mildip scalebench`` and the HTTP client that times them.
 
-Three servers answer SPARQL over HTTP on the same release: ours (``mildip serve``), Oxigraph's
+Three servers answer SPARQL over HTTP on the same release: ours (``mildip serve``, with its
+response cache off and on), Oxigraph's
 (``oxigraph serve-read-only`` on a store loaded from the release's ``dataset.nq``) and
 rdflib-endpoint (:mod:`mildip_ld.rdflib_peer`). Each runs alone while it is measured, as a child
 process on a free loopback port. The client is ``http.client`` with one kept-alive connection per
-thread: httpx costs more CPU per request than Oxigraph's server does, and on two cores a heavy
-client would measure itself.
+client process: httpx costs more CPU per request than Oxigraph's server does, and on two cores a
+heavy client would measure itself.
 
 A query past the time limit is abandoned on the client side; then :meth:`Server.recover`
 makes sure the server is not still busy with it (ours stops it itself; Oxigraph's server is
@@ -17,9 +18,9 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import multiprocessing
 import os
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,46 +230,55 @@ def measure(server: Server, text: str, repeats: int, budget: float, limit: float
         client.close()
 
 
-def throughput(server: Server, text: str, clients: int, seconds: float, limit: float) -> dict[str, float]:
-    """Requests per second with ``clients`` threads sending ``text`` back to back for ``seconds``
-    (after one warm-up request each), and the server's CPU time per request (its own process and
-    its children). On a small machine the client shares the cores with the server, so requests/s
-    also measure the client; the CPU per request is the server's own cost."""
-    counts = [0] * clients
-    errors = [0] * clients
-    barrier = threading.Barrier(clients + 1, timeout=limit + 5)
-    stop_at = [float("inf")]
-
-    def loop(index: int) -> None:
-        client = Client(server.port, server.path, limit)
+def _client_process(port: int, path: str, limit: float, text: str, barrier: Any, stop_at: Any,
+                    results: Any) -> None:
+    """One client of :func:`throughput`: a warm-up request, the barrier, then ``text`` back to back
+    until ``stop_at``; puts (answered, failed) on ``results``."""
+    client = Client(port, path, limit)
+    answered = failed = 0
+    try:
         try:
-            try:
-                client.get(text)
-            finally:
-                barrier.wait()
-            while time.perf_counter() < stop_at[0]:
-                try:
-                    status, _ = client.get(text)
-                except (TimeoutError, OSError, http.client.HTTPException):
-                    status = 0
-                if status == 200:
-                    counts[index] += 1
-                else:
-                    errors[index] += 1
+            client.get(text)
         finally:
-            client.close()
+            barrier.wait()
+        while time.perf_counter() < stop_at.value:  # CLOCK_MONOTONIC: the same in every process
+            try:
+                status, _ = client.get(text)
+            except (TimeoutError, OSError, http.client.HTTPException):
+                status = 0
+            answered += status == 200
+            failed += status != 200
+    finally:
+        client.close()
+        results.put((answered, failed))
 
-    threads = [threading.Thread(target=loop, args=(index,), daemon=True) for index in range(clients)]
-    for thread in threads:
-        thread.start()
+
+def throughput(server: Server, text: str, clients: int, seconds: float, limit: float) -> dict[str, float]:
+    """Requests per second with ``clients`` client processes sending ``text`` back to back for
+    ``seconds`` (after one warm-up request each), and the server's CPU time per request (its own
+    process and its children). Processes, not threads: threads of one interpreter take turns on
+    its lock, and against a fast server they measured that lock (a server twice as fast got fewer
+    requests/s). On a small machine the clients still share the cores with the server, so the CPU
+    per request is the server's own cost; requests/s measure the pair."""
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(clients + 1, timeout=limit + 5)
+    stop_at = context.RawValue("d", float("inf"))
+    results = context.Queue()
+    processes = [context.Process(target=_client_process, daemon=True,
+                                 args=(server.port, server.path, limit, text, barrier, stop_at, results))
+                 for _ in range(clients)]
+    for process in processes:
+        process.start()
     barrier.wait()
     cpu_before = server.cpu_seconds()
     started = time.perf_counter()
-    stop_at[0] = started + seconds
-    for thread in threads:
-        thread.join(seconds + limit + 5)
+    stop_at.value = started + seconds
+    found = [results.get(timeout=seconds + limit + 10) for _ in processes]
     elapsed = time.perf_counter() - started
     cpu = server.cpu_seconds() - cpu_before
-    return {"requests_per_second": sum(counts) / elapsed, "requests": sum(counts), "errors": sum(errors),
+    for process in processes:
+        process.join(5)
+    answered, failed = sum(count for count, _ in found), sum(count for _, count in found)
+    return {"requests_per_second": answered / elapsed, "requests": answered, "errors": failed,
             "seconds": elapsed, "server_cpu_seconds": cpu,
-            "cpu_us_per_request": cpu / sum(counts) * 1e6 if sum(counts) else 0.0}
+            "cpu_us_per_request": cpu / answered * 1e6 if answered else 0.0}
