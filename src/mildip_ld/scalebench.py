@@ -266,6 +266,16 @@ def _server_figure(size: dict[str, Any], name: str) -> dict[str, Any] | None:
     return None if found is None or "skipped" in found else found
 
 
+def _lookup_row(servers: dict[str, dict[str, Any] | None], label: str, figure: str) -> str:
+    """A row of the lookup run's ``figure`` for every server, with ours/peer ratios."""
+    values = {server: figures["lookup"].get(figure) if figures else None
+              for server, figures in servers.items()}
+    ratios = [f"{values['ours'] / values[peer]:.2f}" if values[peer] and values["ours"] else "–"
+              for peer in PEERS]
+    return (f"| {label} | | " + " | ".join(f"{value:,.0f}" if value else "–" for value in values.values())
+            + " | " + " | ".join(ratios) + " |")
+
+
 def size_table(size: dict[str, Any], queries: list[str], limit: float) -> list[str]:
     """The per-query table of one size."""
     servers = {name: _server_figure(size, name) for name in SERVERS}
@@ -283,20 +293,9 @@ def size_table(size: dict[str, Any], queries: list[str], limit: float) -> list[s
                   for peer in PEERS]
         lines.append(f"| {name} | {shown} | " + " | ".join(_cell(found[server], limit) for server in SERVERS)
                      + " | " + " | ".join(ratios) + " |")
-    rates = {server: figures["lookup"]["requests_per_second"] if figures else None
-             for server, figures in servers.items()}
-    rate_ratios = [f"{rates['ours'] / rates[peer]:.2f}" if rates[peer] and rates["ours"] else "–"
-                   for peer in PEERS]
-    lines.append(f"| **{LOOKUP} requests/s, 4 clients** | | "
-                 + " | ".join(f"{rate:,.0f}" if rate else "–" for rate in rates.values())
-                 + " | " + " | ".join(rate_ratios) + " |")
-    costs = {server: figures["lookup"].get("cpu_us_per_request") if figures else None
-             for server, figures in servers.items()}
-    cost_ratios = [f"{costs['ours'] / costs[peer]:.2f}" if costs[peer] and costs["ours"] else "–"
-                   for peer in PEERS]
-    lines.append(f"| server CPU µs per {LOOKUP} (process and children) | | "
-                 + " | ".join(f"{cost:,.0f}" if cost else "–" for cost in costs.values())
-                 + " | " + " | ".join(cost_ratios) + " |")
+    lines.append(_lookup_row(servers, f"**{LOOKUP} requests/s, 4 clients**", "requests_per_second"))
+    lines.append(_lookup_row(servers, f"server CPU µs per {LOOKUP} (process and children)",
+                             "cpu_us_per_request"))
     starts = [f"{figures['startup_seconds']:.1f}" if figures else "–" for figures in servers.values()]
     lines.append("| start until first answer, s | | " + " | ".join(starts) + " | | |")
     memory = [f"{figures['rss_bytes'] / 2**20:,.0f}" if figures else "–" for figures in servers.values()]
