@@ -305,7 +305,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the current release: SPARQL endpoint, health, metrics (and the pages and dumps)."""
     import uvicorn
 
-    from .endpoint import create_app
+    from .endpoint import serving_app
 
     settings = _server_settings(args)
     status = _ensure_built(args, settings)
@@ -314,7 +314,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _say(f"serving http://{settings.host}:{settings.port}/sparql ({settings.workers} query workers, "
          f"{settings.query_timeout_s:g} s limit); Ctrl-C stops")
     # no "Server: uvicorn" header: it tells an attacker the stack and costs every client a header
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, timeout_graceful_shutdown=3,
+    uvicorn.run(serving_app(settings), host=settings.host, port=settings.port, timeout_graceful_shutdown=3,
                 access_log=settings.access_log, server_header=False)
     return EXIT_OK
 

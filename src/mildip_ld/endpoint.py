@@ -26,6 +26,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from . import conneg, dumps, graph_store, openapi, pages, service_description
 from .build import MANIFEST_FILE, current_release
@@ -366,9 +367,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_headers=["*"], max_age=3600,
                        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"])
     app.add_middleware(SecurityHeadersMiddleware)
-    if endpoint.cache is not None:
-        app.add_middleware(ResponseCacheMiddleware, cache=endpoint.cache,
-                           release=lambda: endpoint.release.name)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_exception_handler(StarletteHTTPException, _plain_errors)
     app.include_router(endpoint.router())
@@ -378,6 +376,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def app_from_env() -> FastAPI:
+def serving_app(settings: Settings | None = None) -> ASGIApp:
+    """What ``mildip serve`` runs: :func:`create_app` behind the response cache (when it is on)."""
+    app = create_app(settings)
+    endpoint: Endpoint = app.state.endpoint
+    if endpoint.cache is None:
+        return app
+    return ResponseCacheMiddleware(app, endpoint.cache, lambda: endpoint.release.name, endpoint.metrics)
+
+
+def app_from_env() -> ASGIApp:
     """Factory for ``uvicorn --factory mildip_ld.endpoint:app_from_env`` (settings from MILDIP_*)."""
-    return create_app(Settings())
+    return serving_app(Settings())
