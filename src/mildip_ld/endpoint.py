@@ -6,6 +6,10 @@ kills the worker when it is passed. Writes (SPARQL Update here, the Graph Store 
 :mod:`mildip_ld.graph_store`) go to a writer process (:mod:`mildip_ld.writer`) that publishes a
 new, validated release; the server then moves its workers, pages and dumps to that release
 (:meth:`Endpoint.switch`). The dumps and page routers are mounted beside it.
+
+The served build folder's ``current`` link is read again at every request
+(:class:`ReleaseFollowMiddleware`): a release published by ``mildip build``, or by a write
+answered by another server process on the same port, is served from the next request on.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -26,10 +32,10 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import conneg, dumps, graph_store, openapi, pages, service_description
-from .build import MANIFEST_FILE, current_release
+from .build import CURRENT_LINK, MANIFEST_FILE, current_release
 from .metrics import Metrics, MetricsMiddleware
 from .namespaces import GRAPH_BASE, PREFIXES
 from .pool import PoolClosedError, PoolError, QueryTimeoutError, Reply, WorkerConfig, WorkerPool
@@ -43,6 +49,7 @@ from .writer import WriterConfig
 OWN_PATHS = ("/sparql", "/health", "/metrics", graph_store.PATH)
 STATS_TIMEOUT_S = 120.0
 DISCONNECT_POLL_S = 0.25
+log = logging.getLogger(__name__)
 
 
 def resolve_release(settings: Settings) -> Path:
@@ -81,6 +88,9 @@ class Endpoint:
         """Called with the new release after each switch (the app points its pages there)."""
         self._tasks: set[asyncio.Future[None]] = set()
         self._write_lock = asyncio.Lock()
+        self._switch_lock = asyncio.Lock()
+        self._unservable: str | None = None
+        """Name of a release ``current`` named that could not be served (not tried again)."""
         self.cache: ResponseCache | None = None
         if settings.response_cache_mb and remote_url(settings.store) is None:
             self.cache = ResponseCache(settings.response_cache_mb * 2**20, metrics)
@@ -137,16 +147,37 @@ class Endpoint:
     async def switch(self, release: Path) -> None:
         """Serve ``release`` from now on: start its workers, hand them new jobs, let the old
         workers finish what they run (then stop them), and point the pages and dumps there."""
-        if release == self.release:
+        release = release.resolve()
+        async with self._switch_lock:  # one switch at a time: a write's and a follower's may race
+            if release == self.release:
+                return
+            pool = self._query_pool(release)
+            await pool.start()
+            old, self.pool, self.release = self.pool, pool, release
+            if self.cache is not None:
+                self.cache.clear()
+            self.on_release(release)
+            self._background(old.drain(2 * self.settings.query_timeout_s + 1))
+            await self.refresh_counts()
+
+    async def follow_current(self) -> None:
+        """Switch to the build's ``current`` release if it is not the one served (one readlink
+        when it is). A release that cannot be served is logged and skipped until ``current`` moves."""
+        try:
+            name = Path(os.readlink(Path(self.settings.build_dir) / CURRENT_LINK)).name
+        except OSError:
             return
-        pool = self._query_pool(release)
-        await pool.start()
-        old, self.pool, self.release = self.pool, pool, release
-        if self.cache is not None:
-            self.cache.clear()
-        self.on_release(release)
-        self._background(old.drain(2 * self.settings.query_timeout_s + 1))
-        await self.refresh_counts()
+        if name in (self.release.name, self._unservable):
+            return
+        release = current_release(Path(self.settings.build_dir))
+        if release is None:
+            return
+        try:
+            await self.switch(release)
+        except (OSError, RuntimeError) as failure:
+            self._unservable = name
+            log.error("cannot serve the new current release %s, still serving %s: %s",
+                      name, self.release.name, failure)
 
     def graph_counts(self) -> dict[str, int]:
         """Triples per named graph, keyed by short name for the project's graphs."""
@@ -376,13 +407,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+class ReleaseFollowMiddleware:
+    """Before every HTTP request, move to the build's ``current`` release if it changed."""
+
+    def __init__(self, app: ASGIApp, endpoint: Endpoint) -> None:
+        self.app, self.endpoint = app, endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.endpoint.follow_current()
+        await self.app(scope, receive, send)
+
+
 def serving_app(settings: Settings | None = None) -> ASGIApp:
-    """What ``mildip serve`` runs: :func:`create_app` behind the response cache (when it is on)."""
-    app = create_app(settings)
-    endpoint: Endpoint = app.state.endpoint
-    if endpoint.cache is None:
-        return app
-    return ResponseCacheMiddleware(app, endpoint.cache, lambda: endpoint.release.name, endpoint.metrics)
+    """What ``mildip serve`` runs: :func:`create_app` behind the response cache (when it is on),
+    following the build's ``current`` release when it serves the embedded store."""
+    fastapi_app = create_app(settings)
+    endpoint: Endpoint = fastapi_app.state.endpoint
+    app: ASGIApp = fastapi_app
+    if endpoint.cache is not None:
+        app = ResponseCacheMiddleware(app, endpoint.cache, lambda: endpoint.release.name, endpoint.metrics)
+    if endpoint.settings.store == EMBEDDED_STORE:
+        app = ReleaseFollowMiddleware(app, endpoint)
+    return app
 
 
 def app_from_env() -> ASGIApp:
