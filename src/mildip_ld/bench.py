@@ -32,7 +32,7 @@ from urllib.parse import quote
 from .build import CURRENT_LINK, RELEASES_DIR
 from .endpoint import resolve_release
 from .hostile import catalogue
-from .launch import LOOPBACK, free_port, running, serve_command
+from .launch import LOOPBACK, ONE_PROCESS_PER_CORE, free_port, running, serve_command
 from .loadtest import Call, percentile, run_levels, run_writes, write_table
 from .loadtest import table as load_table
 from .query_scan import scan
@@ -183,7 +183,8 @@ def table(ours: Target, cached: Target, theirs: Target, options: BenchOptions) -
 @contextmanager
 def _servers(settings: Settings, release: Path, logs: Path) -> Iterator[tuple[Target, Target, Target]]:
     """Ours with its response cache off, ours with it on (the settings' budget, 64 MiB by
-    default), both without an access log as Oxigraph's server, on the release's store."""
+    default, and one server process per core), both without an access log as Oxigraph's server,
+    on the release's store."""
     ours_port, cached_port, theirs_port = free_port(), free_port(), free_port()
     theirs_command = [_oxigraph_binary(), "serve-read-only", "--location", str(release / STORE_DIR),
                       "--bind", f"{LOOPBACK}:{theirs_port}", "--union-default-graph"]
@@ -191,13 +192,14 @@ def _servers(settings: Settings, release: Path, logs: Path) -> Iterator[tuple[Ta
     theirs = Target("oxigraph", f"http://{LOOPBACK}:{theirs_port}/query")
     with ExitStack() as stack:
         ours = []
-        for name, port, budget in (("ours", ours_port, "0"), ("ours-cached", cached_port, cache_mb)):
+        for name, port, variant in (("ours", ours_port, {"MILDIP_RESPONSE_CACHE_MB": "0"}),
+                                    ("ours-cached", cached_port,
+                                     {"MILDIP_RESPONSE_CACHE_MB": cache_mb, **ONE_PROCESS_PER_CORE})):
             command = serve_command(port, Path(settings.build_dir))
             if settings.store != EMBEDDED_STORE:
                 command += ["--store", settings.store]
             stack.enter_context(running(command, f"http://{LOOPBACK}:{port}/health", log=logs / f"{name}.log",
-                                        env=os.environ | {"MILDIP_RESPONSE_CACHE_MB": budget,
-                                                          "MILDIP_ACCESS_LOG": "false"}))
+                                        env=os.environ | variant | {"MILDIP_ACCESS_LOG": "false"}))
             ours.append(Target(name, f"http://{LOOPBACK}:{port}/sparql"))
         stack.enter_context(running(theirs_command, f"{theirs.url}?query={quote('ASK {}')}",
                                     log=logs / "oxigraph.log"))

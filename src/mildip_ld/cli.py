@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -282,7 +284,7 @@ def _server_settings(args: argparse.Namespace):
     """Server settings from the environment, overridden by the flags given (build folder included)."""
     from .settings import Settings
 
-    overrides = {key: getattr(args, key) for key in ("host", "port", "store", "access_log")
+    overrides = {key: getattr(args, key) for key in ("host", "port", "store", "access_log", "processes")
                  if hasattr(args, key)}
     if getattr(args, "build_dir", None):
         overrides["build_dir"] = Path(args.build_dir)
@@ -311,11 +313,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     status = _ensure_built(args, settings)
     if status != EXIT_OK:
         return status
-    _say(f"serving http://{settings.host}:{settings.port}/sparql ({settings.workers} query workers, "
-         f"{settings.query_timeout_s:g} s limit); Ctrl-C stops")
+    processes = f"{settings.processes} processes x " if settings.processes > 1 else ""
+    _say(f"serving http://{settings.host}:{settings.port}/sparql ({processes}{settings.workers} query "
+         f"workers, {settings.query_timeout_s:g} s limit); Ctrl-C stops")
     # no "Server: uvicorn" header: it tells an attacker the stack and costs every client a header
-    uvicorn.run(serving_app(settings), host=settings.host, port=settings.port, timeout_graceful_shutdown=3,
-                access_log=settings.access_log, server_header=False)
+    options = {"host": settings.host, "port": settings.port, "timeout_graceful_shutdown": 3,
+               "access_log": settings.access_log, "server_header": False}
+    if settings.processes == 1:
+        uvicorn.run(serving_app(settings), **options)
+        return EXIT_OK
+    # each process builds its app from the environment: these settings, and a folder for the
+    # metrics they share (created before any process imports prometheus_client's values)
+    with tempfile.TemporaryDirectory(prefix="mildip-metrics-") as shared_metrics:
+        os.environ.update(settings.environment(), PROMETHEUS_MULTIPROC_DIR=shared_metrics)
+        uvicorn.run("mildip_ld.endpoint:app_from_env", factory=True, workers=settings.processes, **options)
     return EXIT_OK
 
 
@@ -518,6 +529,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                    help="log one line per request (default: on; --no-access-log where a reverse proxy "
                         "logs them: it frees about a quarter of the server's CPU under load)")
+    p.add_argument("--processes", type=int, default=argparse.SUPPRESS,
+                   help="server processes sharing the port, each with its own query workers and "
+                        "response cache (default: 1; one per core uses every core for HTTP)")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("bench", help="latency and throughput against Oxigraph's own server",

@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import conneg, dumps, graph_store, openapi, pages, service_description
 from .build import CURRENT_LINK, MANIFEST_FILE, current_release
-from .metrics import Metrics, MetricsMiddleware
+from .metrics import Metrics, MetricsMiddleware, forget_this_process
 from .namespaces import GRAPH_BASE, PREFIXES
 from .pool import PoolClosedError, PoolError, QueryTimeoutError, Reply, WorkerConfig, WorkerPool
 from .protocol import Operation, ProtocolError, SparqlRequest, read_request
@@ -89,8 +89,10 @@ class Endpoint:
         self._tasks: set[asyncio.Future[None]] = set()
         self._write_lock = asyncio.Lock()
         self._switch_lock = asyncio.Lock()
-        self._unservable: str | None = None
-        """Name of a release ``current`` named that could not be served (not tried again)."""
+        self._current_link = os.path.join(settings.build_dir, CURRENT_LINK)
+        self._followed = self._read_current()
+        """The ``current`` link's text when it was last followed (a write's own switch is followed
+        at the next request, which then finds its release served already)."""
         self.cache: ResponseCache | None = None
         if settings.response_cache_mb and remote_url(settings.store) is None:
             self.cache = ResponseCache(settings.response_cache_mb * 2**20, metrics)
@@ -104,12 +106,21 @@ class Endpoint:
         url = remote_url(self.settings.store)
         if url is not None:  # a remote SPARQL store (mildip_ld.remote) in the pool's place
             return RemoteStore(url, config, self.settings.workers, max_pending=self.settings.max_pending)
-        return WorkerPool(config, self.settings.workers, on_restart=self.metrics.worker_restarts.inc,
+        return WorkerPool(config, self.settings.workers, on_restart=self._worker_restarted,
                           max_pending=self.settings.max_pending)
+
+    def _count_workers(self) -> None:
+        """Update the live-workers gauge (other server processes read it through the shared metrics)."""
+        self.metrics.workers.set(len(self.pool.pids))
+
+    def _worker_restarted(self) -> None:
+        self.metrics.worker_restarts.inc()
+        self._count_workers()
 
     async def start(self) -> None:
         """Start the query workers (and the writer), then count the triples."""
         await self.pool.start()
+        self._count_workers()
         if self.writer is not None:
             await self.writer.start()
         await self.refresh_counts()
@@ -154,30 +165,39 @@ class Endpoint:
             pool = self._query_pool(release)
             await pool.start()
             old, self.pool, self.release = self.pool, pool, release
+            self._count_workers()
             if self.cache is not None:
                 self.cache.clear()
             self.on_release(release)
             self._background(old.drain(2 * self.settings.query_timeout_s + 1))
             await self.refresh_counts()
 
-    async def follow_current(self) -> None:
-        """Switch to the build's ``current`` release if it is not the one served (one readlink
-        when it is). A release that cannot be served is logged and skipped until ``current`` moves."""
+    def _read_current(self) -> str | None:
+        """What the build's ``current`` link says (``releases/NAME``), or None without one."""
         try:
-            name = Path(os.readlink(Path(self.settings.build_dir) / CURRENT_LINK)).name
+            return os.readlink(self._current_link)
         except OSError:
+            return None
+
+    def current_moved(self) -> bool:
+        """True when ``current`` changed since it was last followed: one readlink, no allocation
+        of paths, as it runs before every request."""
+        return self._read_current() != self._followed
+
+    async def follow_current(self) -> None:
+        """Switch to the release ``current`` names if it is not the one served. A release that
+        cannot be served is logged and skipped until ``current`` moves again."""
+        link = self._read_current()
+        if link is None or link == self._followed:
             return
-        if name in (self.release.name, self._unservable):
-            return
-        release = current_release(Path(self.settings.build_dir))
-        if release is None:
-            return
-        try:
-            await self.switch(release)
-        except (OSError, RuntimeError) as failure:
-            self._unservable = name
-            log.error("cannot serve the new current release %s, still serving %s: %s",
-                      name, self.release.name, failure)
+        release = (Path(self.settings.build_dir) / link).resolve()
+        if release != self.release:
+            try:
+                await self.switch(release)
+            except (OSError, RuntimeError) as failure:
+                log.error("cannot serve the new current release %s, still serving %s: %s",
+                          release.name, self.release.name, failure)
+        self._followed = link
 
     def graph_counts(self) -> dict[str, int]:
         """Triples per named graph, keyed by short name for the project's graphs."""
@@ -358,7 +378,7 @@ class Endpoint:
 
     async def prometheus(self) -> Response:
         """Prometheus text exposition of the metrics."""
-        self.metrics.workers.set(len(self.pool.pids))
+        self._count_workers()
         body, content_type = self.metrics.exposition()
         return Response(body, media_type=content_type)
 
@@ -388,6 +408,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await endpoint.close()
+            forget_this_process()
 
     # no /docs or /redoc: they load scripts from a CDN, which the pages' policy (and offline use)
     # forbids; the OpenAPI description stays at /openapi.json
@@ -414,7 +435,7 @@ class ReleaseFollowMiddleware:
         self.app, self.endpoint = app, endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and self.endpoint.current_moved():
             await self.endpoint.follow_current()
         await self.app(scope, receive, send)
 

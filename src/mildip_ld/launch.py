@@ -18,6 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+ONE_PROCESS_PER_CORE = {"MILDIP_PROCESSES": str(os.cpu_count() or 1)}
+"""How the benchmarks run our server with its response cache on: one server process per core,
+as Oxigraph's server uses every core (a hit costs only the Python HTTP stack, which one
+process runs on one core)."""
 
 
 class ServerFailedError(RuntimeError):

@@ -2,11 +2,14 @@
 
 Each app has its own registry (several apps may live in one test process), and a pure ASGI
 middleware counts every request under its route template (``/sparql``, not the query string),
-so the label set stays small.
+so the label set stays small. When several server processes share a port (``mildip serve
+--processes N``) they keep their values in ``$PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's
+multiprocess mode) and ``/metrics`` reports the sums over all of them, whichever answers.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from prometheus_client import (
@@ -17,7 +20,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LIVE_SUM = "livesum"
+"""How a gauge is combined over server processes: the sum over the live ones."""
 
 
 class Metrics:
@@ -40,11 +47,28 @@ class Metrics:
                                        "killed or dead ones", registry=self.registry)
         self.writes = Counter("mildip_writes", "Writes (SPARQL Update, Graph Store) by outcome: committed, "
                               "unchanged, refused, failed", ["outcome"], registry=self.registry)
-        self.workers = Gauge("mildip_workers", "Live query worker processes", registry=self.registry)
+        self.workers = Gauge("mildip_workers", "Live query worker processes", registry=self.registry,
+                             multiprocess_mode=LIVE_SUM)
 
     def exposition(self) -> tuple[bytes, str]:
-        """The metrics in Prometheus' text format, with its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The metrics in Prometheus' text format (summed over the server processes when there are
+        several), with its content type."""
+        if not shared_between_processes():
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined)
+        return generate_latest(combined), CONTENT_TYPE_LATEST
+
+
+def shared_between_processes() -> bool:
+    """True in a server process that shares its metrics with others (multiprocess mode)."""
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def forget_this_process() -> None:
+    """At a server process's exit: its gauges leave the sums (its counters stay counted)."""
+    if shared_between_processes():
+        mark_process_dead(os.getpid())
 
 
 class MetricsMiddleware:

@@ -30,7 +30,15 @@ from urllib.parse import quote
 from .bench import _oxigraph_binary
 from .build import DATASET_FILE
 from .engines import Sample, sample
-from .launch import LOOPBACK, ServerFailedError, free_port, serve_command, stop, wait_until_up
+from .launch import (
+    LOOPBACK,
+    ONE_PROCESS_PER_CORE,
+    ServerFailedError,
+    free_port,
+    serve_command,
+    stop,
+    wait_until_up,
+)
 from .rdflib_peer import PATH as RDFLIB_PATH
 from .rdflib_peer import restart as restart_rdflib
 
@@ -175,14 +183,13 @@ def ours(build_dir: Path, logs: Path, limit: float, cached: bool = False) -> Ser
     """Our server on ``build_dir``'s current release, with the benchmark's time limit, no cap on
     the answer's size (the peers have none) and no access log (the peers write none). Its response
     cache is off (every request is evaluated, as the peers do) unless ``cached``: then it keeps
-    its default, and is named ``ours-cached``."""
+    its default, runs one server process per core, and is named ``ours-cached``."""
     port = free_port()
     name = "ours-cached" if cached else "ours"
     env = {key: value for key, value in os.environ.items() if not key.startswith("MILDIP_")}
     env |= {"MILDIP_QUERY_TIMEOUT_S": str(limit), "MILDIP_MAX_RESULTS": str(10**8),
             "MILDIP_ACCESS_LOG": "false"}  # as the peers: they log no line per request
-    if not cached:
-        env["MILDIP_RESPONSE_CACHE_MB"] = "0"
+    env |= ONE_PROCESS_PER_CORE if cached else {"MILDIP_RESPONSE_CACHE_MB": "0"}
     return OurServer(name, serve_command(port, build_dir), port, "/sparql", logs / f"{name}.log", env)
 
 

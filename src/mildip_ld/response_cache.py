@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .metrics import Metrics
+from .metrics import LIVE_SUM, Metrics
 
 CACHEABLE = "mildip.cacheable"
 """Scope key the endpoint sets on a request whose answer may be kept."""
@@ -66,7 +66,7 @@ class ResponseCache:
                                "response cache, by outcome: hit, miss", ["outcome"],
                                registry=metrics.registry)
         self.bytes = Gauge("mildip_response_cache_bytes", "Bytes the response cache holds (keys, headers "
-                           "and bodies)", registry=metrics.registry)
+                           "and bodies)", registry=metrics.registry, multiprocess_mode=LIVE_SUM)
         self.hits, self.misses = self.lookups.labels("hit"), self.lookups.labels("miss")
 
     def get(self, key: Key) -> Entry | None:

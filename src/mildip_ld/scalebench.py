@@ -4,8 +4,8 @@ For each size N (10^4, 10^5, 10^6 by default) it writes ``mildip synth --triples
 it in a child process (the build's own stage timings, and its peak resident memory from
 ``wait4``), times the cold start of ``mildip serve`` on that build (launch to the first ``/health``
 answer), then starts, one at a time on the same release, our server (response cache off, then
-on: ``ours`` and ``ours-cached``), Oxigraph's (:mod:`mildip_ld.peers`) and rdflib-endpoint, and
-times every query of ``queries/`` (the
+on with one server process per core: ``ours`` and ``ours-cached``), Oxigraph's
+(:mod:`mildip_ld.peers`) and rdflib-endpoint, and times every query of ``queries/`` (the
 federated one aside: nothing leaves this host) plus a lookup, and the lookup's requests per
 second with 4 concurrent clients. At the smaller sizes it also compares rdflib's in-memory SPARQL
 engine with Oxigraph's in one process (:mod:`mildip_ld.engines`). The report is JSON and a
@@ -35,7 +35,7 @@ from .bench import BUILTIN_QUERIES, load_queries, percentile
 from .build import current_release
 from .config import DEFAULT_PATHS
 from .engines import Sample
-from .launch import LOOPBACK, free_port, serve_command, stop
+from .launch import LOOPBACK, ONE_PROCESS_PER_CORE, free_port, serve_command, stop
 from .peers import Server, measure, ours, oxigraph, rdflib_endpoint, throughput
 from .scaleoptions import ScaleOptions
 
@@ -44,7 +44,9 @@ LOOKUP = "lookup"
 LOOKUP_TEXT = BUILTIN_QUERIES["label-lookup"]
 SERVERS = ("ours", "ours-cached", "oxigraph", "rdflib-endpoint")
 OURS, PEERS = SERVERS[:2], SERVERS[2:]
-OUR_WORDS = {"ours": "cache off", "ours-cached": "response cache on, the default: repeated requests are hits"}
+OUR_WORDS = {"ours": "cache off, one server process",
+             "ours-cached": "response cache on (the default: repeated requests are hits), one server "
+                            "process per core"}
 GIB = 2**30
 ANALYTIC_MS = 50.0
 """A query Oxigraph's server answers in less is a lookup (the issue puts analytic queries at 60-550 ms
@@ -346,6 +348,28 @@ def _query_ratios(size: dict[str, Any], mine: str, peer: str, limit: float
     return (ratios, heavy) if ratios else None
 
 
+def _analytic_verdict(sizes: list[dict[str, Any]], mine: str, peer: str, bound: float, limit: float
+                      ) -> tuple[str, bool | None]:
+    """How many analytic queries at 10^5 and 10^6 have ``mine``/``peer`` at most ``bound``, in
+    words, and whether all of them do (None when not measured)."""
+    shown, met = [], []
+    for size in sizes:
+        found = _query_ratios(size, mine, peer, limit) if size["n"] >= 10**5 else None
+        if found is None:
+            continue
+        ratios, heavy = found
+        judged = {name: ratio for name, ratio in ratios.items() if name in heavy}
+        passing = sum(ratio <= bound for ratio in judged.values())
+        worst_of_all = max(ratios, key=ratios.__getitem__)
+        text = f"{power(size['n'])}: {passing}/{len(judged)} analytic"
+        if judged:
+            worst = max(judged, key=judged.__getitem__)
+            text += f", worst {worst} {judged[worst]:.2f}x"
+        shown.append(text + f" (all {len(ratios)} queries: worst {worst_of_all} {ratios[worst_of_all]:.2f}x)")
+        met.append(passing == len(judged))
+    return "; ".join(shown) or "not measured", all(met) if met else None
+
+
 def targets(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """Each target of issue 6: (target, what was measured, met? — None when not measured)."""
     limit = report["options"]["limit"]
@@ -375,31 +399,16 @@ def targets(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 met.append(mine >= factor * theirs)
         verdicts.append((f"lookup requests/s (4 clients) {words}; {mine_name} ({OUR_WORDS[mine_name]})",
                          "; ".join(shown) or "not measured", all(met) if met else None))
-    for (peer, bound, words), mine_name in itertools.product(
-            (("oxigraph", 1.5, "within 1.5x of Oxigraph's server"),
-             ("rdflib-endpoint", 0.1, "at least 10x faster than rdflib-endpoint")), OURS):
-        shown, met = [], []
-        for size in sizes:
-            if size["n"] < 10**5:
-                continue
-            found = _query_ratios(size, mine_name, peer, limit)
-            if found is None:
-                continue
-            ratios, heavy = found
-            judged = {name: ratio for name, ratio in ratios.items() if name in heavy}
-            passing = sum(ratio <= bound for ratio in judged.values())
-            worst_of_all = max(ratios, key=ratios.__getitem__)
-            text = f"{power(size['n'])}: {passing}/{len(judged)} analytic"
-            if judged:
-                worst = max(judged, key=judged.__getitem__)
-                text += f", worst {worst} {judged[worst]:.2f}x"
-            shown.append(text + f" (all {len(ratios)} queries: worst {worst_of_all} "
-                                f"{ratios[worst_of_all]:.2f}x)")
-            met.append(passing == len(judged))
-        verdicts.append((f"every analytic query at 10^5 and 10^6 {words}; {mine_name} "
-                         f"({OUR_WORDS[mine_name]}; ratio of the median; analytic: Oxigraph's server takes "
-                         f"at least {ANALYTIC_MS:g} ms)",
-                         "; ".join(shown) or "not measured", all(met) if met else None))
+    for peer, bound, words in (("oxigraph", 1.5, "within 1.5x of Oxigraph's server"),
+                               ("rdflib-endpoint", 0.1, "at least 10x faster than rdflib-endpoint")):
+        for mine_name in OURS:
+            shown, met = _analytic_verdict(sizes, mine_name, peer, bound, limit)
+            verdicts.append((f"every analytic query at 10^5 and 10^6 {words}; {mine_name} "
+                             f"({OUR_WORDS[mine_name]}; ratio of the median; analytic: Oxigraph's server "
+                             f"takes at least {ANALYTIC_MS:g} ms)", shown, met))
+    shown, _ = _analytic_verdict(sizes, "oxigraph", "rdflib-endpoint", 0.1, limit)
+    verdicts.append(("reference, not a target: Oxigraph's own server against the same 10x target "
+                     "(what its engine allows)", shown, None))
     largest = next((size for size in sizes if size["n"] == 10**6), None)
     if largest is None:
         verdicts.append(("validation + inference of 10^6 triples under 5 minutes", "10^6 not run", None))
@@ -435,9 +444,10 @@ def markdown(report: dict[str, Any]) -> str:
              f"faster) and of requests/s (above 1: ours serves more). Requests/s: {options['clients']} "
              f"clients sending `{LOOKUP}` back to back for {options['seconds']:g} s. Each server runs "
              f"alone on the release: ours (`mildip serve`, default workers, no access log, its response "
-             f"cache off so that every request is evaluated, as the peers do), ours-cached (the same "
-             f"with its default response cache: the timed runs repeat the warm-up's request, so they are "
-             f"answered from the cache), Oxigraph's "
+             f"cache off so that every request is evaluated, as the peers do, one server process), "
+             f"ours-cached (the same with its default response cache and one server process per core, "
+             f"`--processes {ONE_PROCESS_PER_CORE['MILDIP_PROCESSES']}`: the timed runs repeat the "
+             f"warm-up's request, so they are answered from the cache), Oxigraph's "
              f"(`oxigraph serve-read-only --union-default-graph` on a store loaded from the release's "
              f"dataset.nq) and rdflib-endpoint (the same N-Quads in an rdflib Dataset, default graph = "
              f"union).", ""]

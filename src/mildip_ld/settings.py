@@ -53,7 +53,11 @@ class Settings(BaseSettings):
     """Niceness added to query workers and the writer, so that the server process itself (health,
     refusals, pages) keeps the CPU when every worker is busy with an expensive query."""
     workers: int = Field(2, ge=1)
-    """Query worker processes (one query each at a time)."""
+    """Query worker processes (one query each at a time), in each server process."""
+    processes: int = Field(1, ge=1)
+    """Server processes answering HTTP on the one port (uvicorn's workers), each with its own
+    query workers and response cache: more than one uses more cores for HTTP, the Python part of
+    every request. Metrics are then summed over the processes; each follows ``current``."""
     access_log: bool = True
     """One line per request on standard error (uvicorn's access log). At thousands of requests per
     second it costs a quarter of the server's CPU: turn it off where a reverse proxy logs the
@@ -84,6 +88,21 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [item for item in text.replace(",", " ").split() if item]
         return value
+
+    def environment(self) -> dict[str, str]:
+        """These settings as the ``MILDIP_*`` variables that give them back (the token included)."""
+        found: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = str(value).lower()
+            elif isinstance(value, list):
+                value = json.dumps(value)
+            found[f"MILDIP_{name.upper()}"] = str(value)
+        return found
 
     @property
     def updates_enabled(self) -> bool:

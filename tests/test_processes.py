@@ -1,0 +1,92 @@
+"""``mildip serve --processes 2``: two server processes on one port, each with its own query
+workers and response cache, answer as one server: a write answered by either is seen by both at
+the next request, and ``/metrics`` sums what both counted."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import httpx
+import psutil
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from mildip_ld.build import BuildReport
+from mildip_ld.settings import Settings
+from tests.live_server import LiveServer, serve
+from tests.test_writes import TOKEN, copy_build, insert_state, update
+
+PROCESSES = 2
+ASK_STATE = "ASK { <https://w3id.org/mildip/id/lemuria> a ?type }"
+MAX_TRIES = 400
+"""Fresh connections sent until both processes have answered; each takes whichever accepts first."""
+
+
+@pytest.fixture(scope="module")
+def two_processes(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    folder = tmp_path_factory.mktemp("processes")
+    yield from serve(copy_build(built, folder), folder / "server.log", processes=str(PROCESSES),
+                     update_token=TOKEN)
+
+
+def _metric(server: LiveServer, name: str, **labels: str) -> float:
+    """A sample of ``/metrics`` (0 when absent)."""
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
+
+
+def _misses(server: LiveServer) -> float:
+    return _metric(server, "mildip_response_cache_lookups_total", outcome="miss")
+
+
+def _ask_until_every_process_answered(server: LiveServer) -> set[bool]:
+    """Send ``ASK_STATE`` on fresh connections until each process has missed it once in its own
+    cache (so each has answered it); the answers seen."""
+    start, answers = _misses(server), set()
+    for _ in range(MAX_TRIES):
+        reply = httpx.get(server.sparql, params={"query": ASK_STATE},
+                          headers={"Accept": "application/sparql-results+json"}, timeout=30)
+        assert reply.status_code == 200, reply.text
+        answers.add(reply.json()["boolean"])
+        if _misses(server) - start >= PROCESSES:
+            return answers
+    pytest.fail(f"{MAX_TRIES} requests did not reach all {PROCESSES} processes")
+
+
+def test_each_process_has_its_own_query_workers(two_processes: LiveServer) -> None:
+    tree = psutil.Process(two_processes.pid).children(recursive=True)
+    workers = [p for p in tree if "mildip_ld.worker" in " ".join(p.cmdline())]
+    assert len({worker.ppid() for worker in workers}) == PROCESSES
+    assert _metric(two_processes, "mildip_workers") == 2 * PROCESSES  # summed over the processes
+
+
+def test_a_write_answered_by_one_process_is_seen_by_all(two_processes: LiveServer) -> None:
+    assert _ask_until_every_process_answered(two_processes) == {False}  # both caches hold "false"
+
+    answer = update(two_processes, insert_state("lemuria", "Lemuria"))
+    assert answer.status_code == 204, answer.text
+
+    assert _ask_until_every_process_answered(two_processes) == {True}  # no stale cached "false"
+
+
+def test_metrics_count_the_requests_of_every_process(two_processes: LiveServer) -> None:
+    labels = {"route": "/health", "method": "GET", "status": "200"}
+    before = _metric(two_processes, "mildip_http_requests_total", **labels)
+    for _ in range(30):
+        assert httpx.get(f"{two_processes.url}/health", timeout=10).status_code == 200
+    assert _metric(two_processes, "mildip_http_requests_total", **labels) - before == 30
+
+
+def test_settings_pass_to_every_process_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    given = Settings(port=8123, processes=3, access_log=False, update_token="secret",
+                     service_allowlist=["https://query.wikidata.org/sparql"], query_timeout_s=2.5)
+    for key in [key for key in os.environ if key.startswith("MILDIP_")]:
+        monkeypatch.delenv(key)
+    for key, value in given.environment().items():
+        monkeypatch.setenv(key, value)
+    assert Settings() == given
