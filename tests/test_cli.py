@@ -64,3 +64,15 @@ def test_query_runs_a_named_query(built: BuildReport, capsys):
 def test_commands_needing_a_build_say_so(tmp_path: Path, capsys):
     assert main(["--build-dir", str(tmp_path / "nothing"), "query", "csto-members"]) == 2
     assert "run `mildip build` first" in capsys.readouterr().err
+
+
+def test_a_bad_server_setting_names_the_setting_and_where_it_comes_from(built: BuildReport, capsys,
+                                                                       monkeypatch: pytest.MonkeyPatch):
+    build_dir = str(built.release.parent.parent)
+    assert main(["--build-dir", build_dir, "serve", "--processes", "0"]) == 2
+    said = capsys.readouterr().err
+    assert "setting processes = 0: Input should be greater than or equal to 1" in said
+    assert "--processes or MILDIP_PROCESSES" in said and "Traceback" not in said
+    monkeypatch.setenv("MILDIP_WORKERS", "many")
+    assert main(["--build-dir", build_dir, "serve"]) == 2
+    assert "setting workers = 'many'" in capsys.readouterr().err

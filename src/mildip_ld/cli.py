@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from pydantic import ValidationError
 from rdflib import Graph, Node, URIRef
 
 from . import __version__
@@ -587,6 +588,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except LoadError as error:
         _say(f"error: {error}")
+        return EXIT_ERROR
+    except ValidationError as error:  # a server setting out of its range, from a flag or MILDIP_*
+        for problem in error.errors():
+            name = ".".join(str(part) for part in problem["loc"])
+            _say(f"error: setting {name} = {problem['input']!r}: {problem['msg']} (set by "
+                 f"--{name.replace('_', '-')} or MILDIP_{name.upper()})")
         return EXIT_ERROR
     except KeyboardInterrupt:
         _say("interrupted")
