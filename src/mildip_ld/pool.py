@@ -4,7 +4,9 @@ Each worker (:mod:`mildip_ld.worker`) is a child process talking over pipes, rea
 streams, so waiting for an answer never blocks the event loop and no thread is spent per query.
 A query that outlives its deadline (or whose client went away) gets its worker killed with
 SIGKILL and reaped; a fresh worker is started in the background to take its place, while the
-other workers keep serving.
+other workers keep serving. Every worker is started confined by :mod:`mildip_ld.sandbox` (no
+network beyond the ports of its config's ``service_allowlist``), which reports the confinement
+in a frame before the worker's own "ready".
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .sandbox import Confinement, launcher_command
 from .worker import FRAME_HEADER_BYTES, frame
 
 log = logging.getLogger(__name__)
@@ -88,33 +91,44 @@ class WorkerConfig:
     max_nesting: int = 100
 
 
+def worker_command(config: Any, module: str) -> list[str]:
+    """How a worker (or the writer) is started: ``module`` under the network sandbox, allowed the
+    ports of ``config.service_allowlist``, at the config's ``nice`` from its first instruction."""
+    command = [sys.executable, *launcher_command(module, getattr(config, "service_allowlist", []))]
+    nice = getattr(config, "nice", 0)
+    if nice and shutil.which("nice"):
+        command = ["nice", "-n", str(nice), *command]
+    return command
+
+
 class _Worker:
     """One worker process and its pipes."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.pid = process.pid
+        self.confinement = Confinement()
 
     @classmethod
     async def spawn(cls, config: Any, module: str) -> _Worker:
-        command = [sys.executable, "-m", module]
-        nice = getattr(config, "nice", 0)
-        if nice and shutil.which("nice"):  # low priority from the first instruction, imports included
-            command = ["nice", "-n", str(nice), *command]
         process = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            *worker_command(config, module), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         worker = cls(process)
         try:
             async with asyncio.timeout(STARTUP_TIMEOUT_S):
-                await worker._send({**asdict(config), "parent": os.getpid()})
-                ready = json.loads(await worker._receive())
+                await worker.start(config)
         except BaseException:
             await worker.kill()
             raise
-        if not ready.get("ready"):
-            await worker.kill()
-            raise RuntimeError(f"query worker could not start: {ready.get('error', ready)}")
         return worker
+
+    async def start(self, config: Any) -> None:
+        """Read the sandbox's report, send ``config``, wait for "ready" (RuntimeError without it)."""
+        self.confinement = Confinement(**json.loads(await self._receive()))
+        await self._send({**asdict(config), "parent": os.getpid()})
+        ready = json.loads(await self._receive())
+        if not ready.get("ready"):
+            raise RuntimeError(f"query worker could not start: {ready.get('error', ready)}")
 
     async def _send(self, message: dict[str, Any]) -> None:
         assert self.process.stdin is not None
@@ -163,6 +177,8 @@ class WorkerPool:
         self._workers: set[_Worker] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = self._draining = False
+        self.confinement: Confinement | None = None
+        """The weakest network sandbox a worker of this pool has run in (None before any started)."""
         self._users = 0
         """Jobs inside :meth:`run` (waiting for a worker or running)."""
 
@@ -189,6 +205,8 @@ class WorkerPool:
             raise failures[0]
 
     def _adopt(self, worker: _Worker) -> None:
+        if self.confinement is None or len(worker.confinement.applied) < len(self.confinement.applied):
+            self.confinement = worker.confinement
         self._workers.add(worker)
         self._idle.put_nowait(worker)
 
