@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from rdflib import Graph, Node, URIRef
@@ -304,6 +306,15 @@ def _ensure_built(args: argparse.Namespace, settings) -> int:
     return cmd_build(args)
 
 
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with this package's warnings and errors in its format ("WARNING:  ...")."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["mildip_ld"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
+    return config
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the current release: SPARQL endpoint, health, metrics (and the pages and dumps)."""
     import uvicorn
@@ -319,7 +330,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
          f"workers, {settings.query_timeout_s:g} s limit); Ctrl-C stops")
     # no "Server: uvicorn" header: it tells an attacker the stack and costs every client a header
     options = {"host": settings.host, "port": settings.port, "timeout_graceful_shutdown": 3,
-               "access_log": settings.access_log, "server_header": False}
+               "access_log": settings.access_log, "server_header": False, "log_config": _log_config()}
     if settings.processes == 1:
         uvicorn.run(serving_app(settings), **options)
         return EXIT_OK

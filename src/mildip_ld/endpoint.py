@@ -123,7 +123,21 @@ class Endpoint:
         self._count_workers()
         if self.writer is not None:
             await self.writer.start()
+        for who, pool in self._confined_pools():
+            warning = pool.confinement.warning(who) if pool.confinement else None
+            if warning:
+                log.warning(warning)
         await self.refresh_counts()
+
+    def _confined_pools(self) -> list[tuple[str, WorkerPool]]:
+        """The pools whose processes run under the network sandbox (a remote store has none)."""
+        pools = [] if isinstance(self.pool, RemoteStore) else [("the query workers", self.pool)]
+        return pools + ([("the writer", self.writer)] if self.writer is not None else [])
+
+    def network_sandbox(self) -> str:
+        """The weakest network sandbox any query worker or the writer runs in (``none`` without one)."""
+        found = [pool.confinement for _, pool in self._confined_pools() if pool.confinement is not None]
+        return min(found, key=lambda confinement: len(confinement.applied)).name if found else "none"
 
     async def close(self) -> None:
         """Stop every worker process (the writer included)."""
@@ -354,12 +368,14 @@ class Endpoint:
 
     async def health(self) -> JSONResponse:
         """Liveness without touching a worker or a thread (so it answers while all are busy):
-        "degraded" while killed workers are being replaced, "down" (503) when none is left or coming."""
+        "degraded" while killed workers are being replaced, "down" (503) when none is left or coming;
+        ``network_sandbox`` names what keeps the workers off the network (:mod:`mildip_ld.sandbox`)."""
         alive = len(self.pool.pids)
         status = "ok" if alive >= self.pool.size else "degraded" if alive or self.pool.starting else "down"
         return JSONResponse({"status": status, "release": self.release.name,
                              "triples": self.counts["quads"], "graphs": self.graph_counts(),
-                             "workers": alive, "writes": self.writer is not None},
+                             "workers": alive, "writes": self.writer is not None,
+                             "network_sandbox": self.network_sandbox()},
                             status_code=503 if status == "down" else 200)
 
     def router(self) -> APIRouter:

@@ -58,6 +58,8 @@ CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
 DEFAULT_PORTS = {"http": 80, "https": 443}
 LANDLOCK, NETNS = "landlock", "netns"
 LAUNCHER = "mildip_ld.sandbox"
+REPORT_HEADER_BYTES = 8
+"""The length header of the report frame: :data:`mildip_ld.worker.FRAME_HEADER_BYTES`."""
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -215,10 +217,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="a TCP port the module may connect to (repeatable; none: no network)")
     parser.add_argument("module", help="the module to run confined, after --")
     args = parser.parse_args(argv)
-    confinement = confine(sorted(set(args.allow_port)))
-    from mildip_ld.worker import frame  # only now: nothing it imports runs unconfined
-
-    sys.stdout.buffer.write(frame(json.dumps(asdict(confinement)).encode()))
+    report = json.dumps(asdict(confine(sorted(set(args.allow_port))))).encode()
+    # framed like mildip_ld.worker's frames, which is not imported here: runpy would then run a
+    # second copy of it as __main__
+    sys.stdout.buffer.write(len(report).to_bytes(REPORT_HEADER_BYTES, "big") + report)
     sys.stdout.buffer.flush()
     sys.argv = [args.module]
     runpy.run_module(args.module, run_name="__main__", alter_sys=True)
