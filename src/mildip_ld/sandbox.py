@@ -194,8 +194,9 @@ def leave_network() -> None:
 
 
 def confine(ports: list[int]) -> Confinement:
-    """Confine this process to TCP connections to ``ports`` (none when empty: then also no network
-    namespace), applying every layer the kernel allows. Call it before any thread starts."""
+    """Confine this process to TCP connections to ``ports`` (no ports: no TCP at all, and a new,
+    empty network namespace too), applying every layer the kernel allows and recording why the
+    others failed. Call it before any thread starts."""
     applied, refused = [], {}
     layers = [(LANDLOCK, lambda: restrict_network(ports))]
     if not ports:  # the namespace goes first: a user namespace needs a single-threaded process
