@@ -13,7 +13,11 @@ from mildip_ld.config import DEFAULT_PATHS, Paths
 from mildip_ld.loader import ProjectData, load_project
 
 ROOT = Path(__file__).resolve().parents[1]
+# The reference material handed to the project; only its workplace has it beside the clone, so tests
+# compare with the copies committed under data/ and use this folder only in optional extra checks.
 SHARED = ROOT.parent / "shared"
+NO_SHARED = f"no {SHARED} beside this clone (the committed copies under data/ were checked instead)"
+WIKIDATA_REFERENCE = ROOT / "data" / "wikidata" / "reference.tsv"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
