@@ -50,8 +50,9 @@ test-fast: $(TEST_STAMP) ## the suite without the server, browser and bench test
 lint: $(LINT_STAMP) ## ruff check on src and tests
 	$(BIN)/ruff check src tests
 
+# NO_MKDOCS_2_WARNING silences the end-of-life banner the material theme prints at every build.
 docs: $(DOCS_STAMP) ## build the documentation (docs/) into build/site, warnings as errors
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: $(TEST_STAMP) ## latency and throughput figures; then 10^4..10^6 triples beside the peers (build/bench.md)
 	$(BIN)/mildip bench
