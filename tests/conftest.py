@@ -61,7 +61,8 @@ def starts_processes(function: Callable[..., object], seen: set[Callable[..., ob
     """Whether ``function`` (a test, a fixture or a helper of the tests) starts a child process such
     as ``mildip serve`` or Oxigraph's server: it refers to ``mildip_ld.launch.running`` (which every
     live-server fixture goes through) or to ``subprocess.Popen``, itself or through a function of
-    this test package. Read from the compiled code's names, resolved in the function's globals."""
+    this test package. Read from the compiled code's names, resolved in the function's globals (a
+    function reached through a module attribute or a container is not followed)."""
     seen = set() if seen is None else seen
     if function in seen or not inspect.isfunction(function):
         return False
