@@ -2,38 +2,61 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Each install is remembered by a stamp: serving needs the package alone, the other jobs an extra.
+SERVE_STAMP := $(VENV)/.installed-serve
+TEST_STAMP  := $(VENV)/.installed-test
+LINT_STAMP  := $(VENV)/.installed-lint
+DOCS_STAMP  := $(VENV)/.installed-docs
+# The fast lane: no test that starts a server process, drives a browser or runs a benchmark
+# (tests/conftest.py puts these markers on the tests that need them).
+FAST := not server and not browser and not bench
 
-.PHONY: setup build serve test bench validate clean help
+.PHONY: setup build serve test test-fast lint docs bench validate clean help
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install mildip-ld with its test tools
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
 
-build: setup ## load -> validate -> infer -> write build/
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[$*]'
+	touch $@
+
+setup: $(TEST_STAMP) $(LINT_STAMP) $(DOCS_STAMP) ## create .venv with mildip-ld and its test, lint and docs tools
+
+build: $(SERVE_STAMP) ## load -> validate -> infer -> write build/
 	$(BIN)/mildip build
 
-validate: setup ## validate data/ against shapes/
+validate: $(SERVE_STAMP) ## validate data/ against shapes/
 	$(BIN)/mildip validate
 
-serve: setup ## build if needed, then serve http://$(HOST):$(PORT)
+serve: $(SERVE_STAMP) ## build if needed, then serve http://$(HOST):$(PORT) (installs only what serving needs)
 	$(BIN)/mildip serve --host $(HOST) --port $(PORT)
 
-test: setup ## run the test suite
+test: $(TEST_STAMP) ## run the test suite
 	$(BIN)/pytest
 
-bench: setup ## latency and throughput figures; then 10^4..10^6 triples beside the peers (build/bench.md)
+test-fast: $(TEST_STAMP) ## the suite without the server, browser and bench tests
+	$(BIN)/pytest -m "$(FAST)"
+
+lint: $(LINT_STAMP) ## ruff check on src and tests
+	$(BIN)/ruff check src tests
+
+# NO_MKDOCS_2_WARNING silences the end-of-life banner the material theme prints at every build.
+docs: $(DOCS_STAMP) ## build the documentation (docs/) into build/site, warnings as errors
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+bench: $(TEST_STAMP) ## latency and throughput figures; then 10^4..10^6 triples beside the peers (build/bench.md)
 	$(BIN)/mildip bench
 	$(BIN)/mildip scalebench
 
-clean: ## remove build outputs (keeps .venv)
+clean: ## remove build outputs and the built documentation (keeps .venv)
 	rm -rf build .pytest_cache

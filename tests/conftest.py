@@ -1,7 +1,12 @@
-"""Shared fixtures: the project's paths, its loaded data, and one build of it per test session."""
+"""Shared fixtures: the project's paths, its loaded data, and one build of it per test session;
+and the markers ``server``, ``browser`` and ``bench`` put on the tests that need them."""
 
 from __future__ import annotations
 
+import inspect
+import subprocess
+import types
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,11 +15,17 @@ from rdflib import Dataset
 
 from mildip_ld.build import BuildReport, build, load_release
 from mildip_ld.config import DEFAULT_PATHS, Paths
+from mildip_ld.launch import running
 from mildip_ld.loader import ProjectData, load_project
 
 ROOT = Path(__file__).resolve().parents[1]
+# The reference material handed to the project; only its workplace has it beside the clone, so tests
+# compare with the copies committed under data/ and use this folder only in optional extra checks.
 SHARED = ROOT.parent / "shared"
+NO_SHARED = f"no {SHARED} beside this clone (the committed copies under data/ were checked instead)"
+WIKIDATA_REFERENCE = ROOT / "data" / "wikidata" / "reference.tsv"
 FIXTURES = Path(__file__).parent / "fixtures"
+TEST_PACKAGE = __name__.partition(".")[0]
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +47,53 @@ def built(paths: Paths, tmp_path_factory: pytest.TempPathFactory) -> BuildReport
 @pytest.fixture(scope="session")
 def dataset(built: BuildReport) -> Dataset:
     return load_release(built.release)
+
+
+def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
+    """A function's code and the code nested in it (generator bodies, lambdas, inner functions)."""
+    yield code
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            yield from _code_objects(constant)
+
+
+def starts_processes(function: Callable[..., object], seen: set[Callable[..., object]] | None = None) -> bool:
+    """Whether ``function`` (a test, a fixture or a helper of the tests) starts a child process such
+    as ``mildip serve`` or Oxigraph's server: it refers to ``mildip_ld.launch.running`` (which every
+    live-server fixture goes through) or to ``subprocess.Popen``, itself or through a function of
+    this test package. Read from the compiled code's names, resolved in the function's globals (a
+    function reached through a module attribute or a container is not followed)."""
+    seen = set() if seen is None else seen
+    if function in seen or not inspect.isfunction(function):
+        return False
+    seen.add(function)
+    names = {name for code in _code_objects(function.__code__) for name in code.co_names}
+    for name in names:
+        value = function.__globals__.get(name)
+        if value is running or (value is subprocess and "Popen" in names):
+            return True
+        if inspect.isfunction(value) and value.__module__.partition(".")[0] == TEST_PACKAGE:
+            if starts_processes(value, seen):
+                return True
+    return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``server`` every test that starts a server process, itself or through one of its fixtures
+    (however indirectly: ``russia_page`` needs ``live_server``); ``browser`` the tests of
+    test_browser.py; ``bench`` the tests of a benchmark module that start servers (the unit tests
+    of the benchmark's report stay in the fast lane). ``make test-fast`` deselects all three."""
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        fixtures = [definition.func for definitions in item._fixtureinfo.name2fixturedefs.values()
+                    for definition in definitions]
+        server = item.get_closest_marker("server") is not None
+        if not server and any(starts_processes(function) for function in [item.function, *fixtures]):
+            item.add_marker(pytest.mark.server)
+            server = True
+        module = item.path.name
+        if module == "test_browser.py" and item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.browser)
+        if "bench" in module and server and item.get_closest_marker("bench") is None:
+            item.add_marker(pytest.mark.bench)

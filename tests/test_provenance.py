@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from rdflib import URIRef
+import pytest
+from rdflib import Literal, URIRef
 
 from mildip_ld.loader import ProjectData, oxigraph_copy
 from mildip_ld.namespaces import MD, OA
-from mildip_ld.provenance import check_quotes, segment
+from mildip_ld.provenance import check_quotes, segment, sha256_of, source_iri
 
-from .conftest import ROOT, SHARED
+from .conftest import NO_SHARED, ROOT, SHARED
 
 SOURCE = ROOT / "data" / "sources" / "military-diplomacy-in-russia.txt"
+# The article's SHA-256, recorded when the copy was checked against the original (shared/source/).
+CHECKSUMS = SOURCE.parent / "SHA256SUMS"
+SHARED_SOURCE = SHARED / "source" / SOURCE.name
 
 
+def test_project_copy_of_the_source_is_the_article_byte_for_byte(project: ProjectData):
+    lines = CHECKSUMS.read_text().splitlines()
+    recorded = {name: digest for digest, name in (line.split() for line in lines)}
+    digest = sha256_of(SOURCE)
+    assert recorded[SOURCE.name] == digest
+    described = project.provenance.graph.value(source_iri(SOURCE.stem), MD.sha256)
+    assert described == Literal(digest)
+
+
+@pytest.mark.skipif(not SHARED_SOURCE.is_file(), reason=NO_SHARED)
 def test_project_copy_of_the_source_is_identical_to_shared():
-    assert SOURCE.read_bytes() == (SHARED / "source" / "military-diplomacy-in-russia.txt").read_bytes()
+    assert SOURCE.read_bytes() == SHARED_SOURCE.read_bytes()
 
 
 def test_every_quote_is_the_source_text_at_its_offsets(project: ProjectData):

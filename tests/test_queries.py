@@ -12,7 +12,7 @@ from mildip_ld.build import BuildReport
 from mildip_ld.queries import NamedQuery, named_queries
 from mildip_ld.store import open_store
 
-from .conftest import ROOT, SHARED
+from .conftest import ROOT, WIKIDATA_REFERENCE
 
 QUERIES = {q.name: q for q in named_queries(ROOT / "queries")}
 FEDERATED = {name for name, q in QUERIES.items() if "SERVICE <" in q.text}  # need Wikidata: not run here
@@ -112,8 +112,8 @@ def test_countered_factors_include_nato_expansion_and_western_influence(store: o
     assert {"NATO's eastward expansion", "Western influence"} <= factors
 
 
-def test_wikidata_links_match_the_shared_reference(store: ox.Store):
-    with (SHARED / "wikidata" / "reference.tsv").open(encoding="utf-8") as handle:
+def test_wikidata_links_match_the_reference(store: ox.Store):
+    with WIKIDATA_REFERENCE.open(encoding="utf-8") as handle:
         reference = {row["qid"] for row in csv.DictReader(handle, delimiter="\t")}
     answer = rows(store, "wikidata-links")
     linked = {row["wikidataId"] for row in answer if row["wikidataId"]}
