@@ -8,8 +8,8 @@ dribbled byte by byte (uvicorn only closes a keep-alive connection idle after a 
 :class:`LimitedHttpToolsProtocol` adds, in front of the same parser:
 
 - a size limit on the head (request line and header fields) and a limit on the number of header
-  fields: past either it answers ``431`` at once, from the bytes received so far, and reads no
-  more of the request;
+  fields: past either it answers ``431`` (``414`` when the request line alone is too long) at
+  once, from the bytes received so far, and reads no more of the request;
 - a time limit on the head: a connection that has not sent a complete head within it, counted
   from its first byte (from the connection on a new one), is answered ``408`` and closed (closed
   silently when it sent nothing);
@@ -24,9 +24,10 @@ the body as the next request (uvicorn issue #2722, httptools issue #124, open). 
 head, without its upgrade fields, and the bytes after it go to a fresh parser: the body is parsed
 by llhttp like any other.
 
-A refusal writes its answer, stops sending (``write_eof``) and discards what the client still
-sends for :data:`LINGER_S` before closing, so that the client reads the answer instead of a
-reset (a socket closed with unread data resets the connection).
+A refusal writes its answer, ends the sending side (``write_eof``: the client reads the answer,
+then the end of the stream), stops reading, and closes the connection :data:`LINGER_S` later: a
+socket closed at once with unread data resets the connection, which can cost the client the
+answer; one that keeps reading would let a client make it read its megabytes.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 LINGER_S = 2.0
-"""How long a refused connection is still read (and the bytes dropped) before it is closed."""
+"""How long a refused connection stays open (unread) after its answer, before it is closed."""
 HEAD_FRAMING_BYTES = len(b"  HTTP/1.1\r\n\r\n")
 """Bytes of a head that are neither method, target nor header fields: spaces and line ends."""
 HEADER_FRAMING_BYTES = len(b": \r\n")
@@ -132,7 +133,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         else:  # the head began after the end of another request in the same read
             self._head_bytes = self._parsed_head_bytes
         if self._head_bytes > self.limits.max_head_bytes:
-            self._refuse(431, f"the request head exceeds the limit of {self.limits.max_head_bytes} bytes")
+            self._refuse_head(f"exceeds the limit of {self.limits.max_head_bytes} bytes")
 
     # parser callbacks
 
@@ -157,7 +158,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         size = self._parsed_head_bytes + len(self.parser.get_method()) + HEAD_FRAMING_BYTES
         if size > self.limits.max_head_bytes:
-            self._refuse(431, f"the request head is {size} bytes; the limit is {self.limits.max_head_bytes}")
+            self._refuse_head(f"is {size} bytes; the limit is {self.limits.max_head_bytes}")
             raise _RefusedError
         if self._offers_unsupported_upgrade():
             self._ignored_upgrade = True  # served once its head, without the offer, is parsed again
@@ -185,7 +186,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
         self._awaiting_head = False
-        self._head_bytes = 0
+        self._head_bytes = self._parsed_head_bytes = 0
         self._heads_completed += 1
 
     def _head_timed_out(self) -> None:
@@ -197,6 +198,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()  # nothing sent: nothing to answer
         else:
             self._refuse(408, f"the request head did not arrive within {self.limits.head_timeout_s:g} s")
+
+    def _refuse_head(self, reason: str) -> None:
+        """Refuse a head over the size limit: ``414`` when its request target alone is, else ``431``."""
+        if len(self.url) > self.limits.max_head_bytes - HEAD_FRAMING_BYTES:
+            self._refuse(414, f"the request line {reason}: send a long query with POST")
+        else:
+            self._refuse(431, f"the request head {reason}")
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer ``status`` and close the connection, reading no more of the request; while an
@@ -216,6 +224,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.write(b"".join(head) + body)
         if self.transport.can_write_eof():
             self.transport.write_eof()
+            self.flow.pause_reading()
             self._linger_timer = self.loop.call_later(LINGER_S, self.transport.close)
         else:
             self.transport.close()
