@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     """Largest query or update text accepted, in bytes (UTF-8)."""
     max_url_bytes: int = Field(16_384, ge=256)
     """Longest query string of a GET request, in bytes (as sent, percent-encoded); longer: 414, use POST.
-    (uvicorn's HTTP parser refuses a request line that arrives in pieces past 16 KiB on its own.)"""
+    (A request line longer than ``max_head_bytes`` gets its 414 before it is read to its end.)"""
     max_head_bytes: int = Field(32_768, ge=1024)
     """Largest request head (request line and header fields), in bytes: past it ``431`` at once,
     the rest unread. At least ``max_url_bytes`` + 4 KiB, so the longest GET accepted fits."""
