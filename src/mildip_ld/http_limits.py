@@ -13,7 +13,7 @@ dribbled byte by byte (uvicorn only closes a keep-alive connection idle after a 
 - a time limit on the head: a connection that has not sent a complete head within it, counted
   from its first byte (from the connection on a new one), is answered ``408`` and closed (closed
   silently when it sent nothing);
-- a most number of requests per connection (the last answer says ``connection: close``); the
+- a limit on the requests of one connection (the last answer says ``connection: close``); the
   idle keep-alive limit is uvicorn's own ``timeout_keep_alive``.
 
 It also serves a request that offers an upgrade we do not speak (``Upgrade: h2c``, which Java's
@@ -77,7 +77,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._awaiting_head = True
         """True until the head of the coming request is complete (on a new connection, after a request)."""
         self._head_bytes = 0
-        """Bytes received of the incomplete head (at least; exact once it spans several reads)."""
+        """Bytes received of the incomplete head (a lower bound while it began within another's read)."""
         self._parsed_head_bytes = 0
         """Bytes of the current head the parser has handed over: target and complete fields."""
         self._header_count = 0
