@@ -322,8 +322,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _say(f"serving http://{settings.host}:{settings.port}/sparql ({processes}{settings.workers} query "
          f"workers, {settings.query_timeout_s:g} s limit); Ctrl-C stops")
     # no "Server: uvicorn" header: it tells an attacker the stack and costs every client a header
-    limits = HttpLimits(settings.max_head_bytes, settings.max_headers, settings.head_timeout_s,
-                        settings.max_requests_per_connection)
+    limits = HttpLimits(max_head_bytes=settings.max_head_bytes, max_headers=settings.max_headers,
+                        head_timeout_s=settings.head_timeout_s,
+                        max_requests_per_connection=settings.max_requests_per_connection)
     options = {"host": settings.host, "port": settings.port, "timeout_graceful_shutdown": 3,
                "access_log": settings.access_log, "server_header": False,
                "http": protocol_factory(limits), "timeout_keep_alive": settings.keep_alive_timeout_s}

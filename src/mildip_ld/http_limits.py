@@ -9,7 +9,9 @@ dribbled byte by byte (uvicorn only closes a keep-alive connection idle after a 
 
 - a size limit on the head (request line and header fields) and a limit on the number of header
   fields: past either it answers ``431`` (``414`` when the request line alone is too long) at
-  once, from the bytes received so far, and reads no more of the request;
+  once, from the bytes received so far, and reads no more of the request (a head that begins
+  in the same read as the end of the request before it is counted from the next read on, so it
+  may pass the limit by one read, at most 256 KiB, before it is refused);
 - a time limit on the head: a connection that has not sent a complete head within it, counted
   from its first byte (from the connection on a new one), is answered ``408`` and closed (closed
   silently when it sent nothing);
