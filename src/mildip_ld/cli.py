@@ -22,6 +22,10 @@ from .loader import LoadError, load_project
 from .scaleoptions import add_arguments as add_scale_arguments
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
+SETTING_FLAGS = ("host", "port", "store", "access_log", "processes", "max_head_bytes", "max_headers",
+                 "head_timeout_s", "keep_alive_timeout_s", "max_requests_per_connection")
+"""Server settings that ``mildip serve`` also takes as a flag (``--`` and the name with dashes),
+beside ``--build-dir``; the others come only from their ``MILDIP_*`` variable."""
 
 
 def _say(message: str) -> None:
@@ -287,8 +291,7 @@ def _server_settings(args: argparse.Namespace):
     """Server settings from the environment, overridden by the flags given (build folder included)."""
     from .settings import Settings
 
-    overrides = {key: getattr(args, key) for key in ("host", "port", "store", "access_log", "processes")
-                 if hasattr(args, key)}
+    overrides = {key: getattr(args, key) for key in SETTING_FLAGS if hasattr(args, key)}
     if getattr(args, "build_dir", None):
         overrides["build_dir"] = Path(args.build_dir)
     return Settings(**overrides)
@@ -320,6 +323,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .endpoint import serving_app
+    from .http_limits import HttpLimits, protocol_factory
 
     settings = _server_settings(args)
     status = _ensure_built(args, settings)
@@ -329,8 +333,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _say(f"serving http://{settings.host}:{settings.port}/sparql ({processes}{settings.workers} query "
          f"workers, {settings.query_timeout_s:g} s limit); Ctrl-C stops")
     # no "Server: uvicorn" header: it tells an attacker the stack and costs every client a header
+    limits = HttpLimits(max_head_bytes=settings.max_head_bytes, max_headers=settings.max_headers,
+                        head_timeout_s=settings.head_timeout_s,
+                        max_requests_per_connection=settings.max_requests_per_connection)
     options = {"host": settings.host, "port": settings.port, "timeout_graceful_shutdown": 3,
-               "access_log": settings.access_log, "server_header": False, "log_config": _log_config()}
+               "access_log": settings.access_log, "server_header": False, "log_config": _log_config(),
+               "http": protocol_factory(limits), "timeout_keep_alive": settings.keep_alive_timeout_s}
     if settings.processes == 1:
         uvicorn.run(serving_app(settings), **options)
         return EXIT_OK
@@ -544,6 +552,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=argparse.SUPPRESS,
                    help="server processes sharing the port, each with its own query workers and "
                         "response cache (default: 1; one per core uses every core for HTTP)")
+    p.add_argument("--max-head-bytes", type=int, default=argparse.SUPPRESS,
+                   help="largest request head (request line and header fields) in bytes; past it 431 "
+                        "at once (default: 32768; at least MILDIP_MAX_URL_BYTES + 4096)")
+    p.add_argument("--max-headers", type=int, default=argparse.SUPPRESS,
+                   help="most header fields in one request; more: 431 (default: 100)")
+    p.add_argument("--head-timeout-s", type=float, default=argparse.SUPPRESS,
+                   help="seconds a client has to send a whole request head; then 408 and the "
+                        "connection is closed (default: 10)")
+    p.add_argument("--keep-alive-timeout-s", type=float, default=argparse.SUPPRESS,
+                   help="seconds an idle kept-alive connection stays open (default: 5)")
+    p.add_argument("--max-requests-per-connection", type=int, default=argparse.SUPPRESS,
+                   help="requests one connection may send before it is closed (default: 1000)")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("bench", help="latency and throughput against Oxigraph's own server",
@@ -603,8 +623,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:  # a server setting out of its range, from a flag or MILDIP_*
         for problem in error.errors():
             name = ".".join(str(part) for part in problem["loc"])
+            flag = f"--{name.replace('_', '-')} or " if name in (*SETTING_FLAGS, "build_dir") else ""
             _say(f"error: setting {name} = {problem['input']!r}: {problem['msg']} (set by "
-                 f"--{name.replace('_', '-')} or MILDIP_{name.upper()})")
+                 f"{flag}MILDIP_{name.upper()})")
         return EXIT_ERROR
     except KeyboardInterrupt:
         _say("interrupted")

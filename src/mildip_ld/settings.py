@@ -10,12 +10,14 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .config import DEFAULT_PATHS
 
 EMBEDDED_STORE = "oxigraph"
+HEAD_ROOM_BYTES = 4096
+"""Bytes a request head has beside its longest query string: path, method and header fields."""
 
 
 class Settings(BaseSettings):
@@ -38,7 +40,19 @@ class Settings(BaseSettings):
     """Largest query or update text accepted, in bytes (UTF-8)."""
     max_url_bytes: int = Field(16_384, ge=256)
     """Longest query string of a GET request, in bytes (as sent, percent-encoded); longer: 414, use POST.
-    (uvicorn's HTTP parser refuses a request line that arrives in pieces past 16 KiB on its own.)"""
+    (A request line longer than ``max_head_bytes`` gets its 414 before it is read to its end.)"""
+    max_head_bytes: int = Field(32_768, ge=1024)
+    """Largest request head (request line and header fields), in bytes: past it ``431`` at once,
+    the rest unread. At least ``max_url_bytes`` + 4 KiB, so the longest GET accepted fits."""
+    max_headers: int = Field(100, ge=1)
+    """Most header fields one request may have; more: ``431``."""
+    head_timeout_s: float = Field(10.0, gt=0)
+    """Time a client has to send a complete request head, from its first byte (from the connection
+    for a new one): past it ``408`` and the connection is closed (a slowloris defence)."""
+    keep_alive_timeout_s: float = Field(5.0, gt=0)
+    """Time an idle kept-alive connection stays open after an answer."""
+    max_requests_per_connection: int = Field(1000, ge=1)
+    """Most requests one connection may send; the last answer closes it (``connection: close``)."""
     max_body_bytes: int = Field(10_000_000, ge=1)
     """Largest RDF document a Graph Store PUT or POST may send, in bytes."""
     max_nesting: int = Field(100, ge=1)
@@ -87,6 +101,16 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [item for item in text.replace(",", " ").split() if item]
+        return value
+
+    @field_validator("max_head_bytes")
+    @classmethod
+    def _head_holds_longest_url(cls, value: int, info: ValidationInfo) -> int:
+        """A GET with the longest query string accepted must fit in a head, with room for its fields."""
+        least = info.data.get("max_url_bytes", 0) + HEAD_ROOM_BYTES
+        if value < least:
+            raise ValueError(f"must be at least max_url_bytes + {HEAD_ROOM_BYTES} = {least}, so that "
+                             "the longest query string accepted fits in a request head")
         return value
 
     def environment(self) -> dict[str, str]:
