@@ -27,6 +27,7 @@ from mildip_ld.build import BuildReport
 from mildip_ld.errorlog import OneLineErrorsMiddleware
 from mildip_ld.hostile import catalogue, send
 from mildip_ld.namespaces import ASSERTED, PROVENANCE
+from mildip_ld.protocol import parse_form
 from tests.live_server import LiveServer, Recorder, build_dir_of, recorder, serve  # noqa: F401
 
 TOKEN = "logs-test-token"
@@ -133,6 +134,11 @@ async def _fails_mid_answer(scope: Scope, receive: Receive, send: Send) -> None:
     raise RuntimeError("the source vanished")
 
 
+async def _fails_in_a_library(scope: Scope, receive: Receive, send: Send) -> None:
+    """An application whose call into this package fails inside the standard library."""
+    parse_form(5)  # type: ignore[arg-type]
+
+
 def _call(app: ASGIApp, path: str) -> list[Message]:
     """Run ``app`` behind the middleware for one GET of ``path``; the messages it sent."""
     sent: list[Message] = []
@@ -166,3 +172,11 @@ def test_an_exception_after_the_answer_started_is_one_line(caplog: pytest.LogCap
     assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
     [record] = caplog.records
     assert record.exc_info is None and "RuntimeError: the source vanished" in record.getMessage()
+
+
+def test_the_line_names_this_package_s_line_on_the_way(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR):
+        _call(_fails_in_a_library, "/library")
+    [record] = caplog.records
+    assert "(raised at parse.py:" in record.getMessage()
+    assert ", from protocol.py:" in record.getMessage() and "in parse_form)" in record.getMessage()

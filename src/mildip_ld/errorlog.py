@@ -22,6 +22,7 @@ ERROR_LOG = logging.getLogger("uvicorn.error")
 MESSAGE_CHARS = 300
 """How much of an exception's message the line keeps."""
 INTERNAL_ERROR = b"internal server error: the failure is logged\n"
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _printable(text: str, limit: int) -> str:
@@ -30,11 +31,19 @@ def _printable(text: str, limit: int) -> str:
     return escaped if len(escaped) <= limit else escaped[:limit] + "..."
 
 
+def _frame(frame: traceback.FrameSummary) -> str:
+    return f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+
+
 def describe(scope: Scope, failure: BaseException) -> str:
-    """One line: the request, the exception with its message, and where it was raised."""
-    frames = traceback.extract_tb(failure.__traceback__)
-    where = f" (raised at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" \
-        if frames else ""
+    """One line: the request, the exception with its message, where it was raised and, when that
+    is in a library, the last line of this package on the way."""
+    frames = traceback.extract_tb(failure.__traceback__)[1:]  # the first is the middleware's own
+    ours = [frame for frame in frames if Path(frame.filename).resolve().parent == PACKAGE_DIR]
+    where = ""
+    if frames:
+        where = f" (raised at {_frame(frames[-1])}"
+        where += f", from {_frame(ours[-1])})" if ours and ours[-1] is not frames[-1] else ")"
     return (f"{scope.get('method', '?')} {_printable(scope.get('path', '?'), MESSAGE_CHARS)} failed: "
             f"{type(failure).__name__}: {_printable(str(failure), MESSAGE_CHARS)}{where}")
 
