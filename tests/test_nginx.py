@@ -9,6 +9,7 @@ client time-outs of 2 s instead of 10 s). Each test speaks from its own loopback
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
 import os
@@ -45,14 +46,13 @@ pytestmark = [pytest.mark.server,
 
 @dataclass(frozen=True)
 class Proxy:
-    """nginx running in front of ``backend``: its https URL, certificate, and log files."""
+    """nginx running in front of ``backend``: its https URL and certificate, the server's log."""
 
     url: str
     port: int
     certificate: Path
     backend: LiveServer
     backend_log: Path
-    error_log: Path
 
     def context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.certificate))
@@ -107,11 +107,26 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
     return certificate, key
 
 
+def wait_for(proxy: Proxy, process: subprocess.Popen[bytes], error_log: Path, timeout: float = 30) -> None:
+    """Until nginx answers /health through to the server; fails with nginx's log if it exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, f"nginx exited: {error_log.read_text(errors='replace')[-2000:]}"
+        try:
+            if httpx.get(f"{proxy.url}/health", verify=proxy.context(), timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"nginx did not answer within {timeout:g} s"
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def proxy(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     folder = tmp_path_factory.mktemp("nginx")
-    backend_log = folder / "server.log"
-    for backend in serve(build_dir_of(built), backend_log):
+    backend_log, error_log = folder / "server.log", folder / "error.log"
+    with contextlib.closing(serve(build_dir_of(built), backend_log)) as servers:
+        backend = next(servers)
         certificate, key = self_signed(folder)
         port = free_port()
         site = folder / "mildip.conf"
@@ -120,23 +135,14 @@ def proxy(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "ssl_certificate": str(certificate), "ssl_certificate_key": str(key),
             "client_header_timeout": f"{CLIENT_TIMEOUT_S}s", "client_body_timeout": f"{CLIENT_TIMEOUT_S}s"}))
         (folder / "nginx.conf").write_text(main_config(folder, site))
-        command = [str(NGINX), "-p", str(folder), "-c", str(folder / "nginx.conf"),
-                   "-e", str(folder / "error.log")]
+        command = [str(NGINX), "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(error_log)]
         checked = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
         assert checked.returncode == 0, checked.stderr
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        found = Proxy(f"https://{LOOPBACK}:{port}", port, certificate, backend, backend_log,
-                      folder / "error.log")
+        found = Proxy(f"https://{LOOPBACK}:{port}", port, certificate, backend, backend_log)
+        with open(folder / "nginx.out", "wb") as output:
+            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-                try:
-                    if httpx.get(f"{found.url}/health", verify=found.context(), timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "nginx did not answer within 30 s"
-                    time.sleep(0.1)
+            wait_for(found, process, error_log)
             yield found
         finally:
             stop(process)
