@@ -33,13 +33,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from . import conneg, dumps, graph_store, openapi, pages, service_description
 from .build import CURRENT_LINK, MANIFEST_FILE, current_release
+from .errorlog import OneLineErrorsMiddleware
 from .metrics import Metrics, MetricsMiddleware, forget_this_process
 from .namespaces import GRAPH_BASE, PREFIXES
 from .pool import PoolClosedError, PoolError, QueryTimeoutError, Reply, WorkerConfig, WorkerPool
-from .protocol import Operation, ProtocolError, SparqlRequest, read_request
+from .protocol import ClientDisconnectedError, Operation, ProtocolError, SparqlRequest, read_request
 from .remote import RemoteStore, remote_url
 from .response_cache import CACHEABLE, ResponseCache, ResponseCacheMiddleware
 from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
@@ -49,7 +51,12 @@ from .writer import WriterConfig
 OWN_PATHS = ("/sparql", "/health", "/metrics", graph_store.PATH)
 STATS_TIMEOUT_S = 120.0
 DISCONNECT_POLL_S = 0.25
+CLIENT_CLOSED_REQUEST = 499
+"""nginx's status for a request whose client closed the connection before it was answered."""
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("uvicorn.access")
+"""uvicorn's access log (silent under ``--no-access-log``), which records no request whose client
+has gone: :meth:`Endpoint.client_gone` writes their line."""
 
 
 def resolve_release(settings: Settings) -> Path:
@@ -229,6 +236,15 @@ class Endpoint:
         self.metrics.query_errors.labels(reason or _reason(status)).inc()
         return _text(status, message, headers)
 
+    def client_gone(self, request: Request) -> Response:
+        """The answer to a client that closed its connection (the query killed, the body not
+        read): counted, and one line in the access log, in uvicorn's own format, status 499."""
+        self.metrics.query_errors.labels("client_disconnected").inc()
+        access_log.info('%s - "%s %s HTTP/%s" %d', get_client_addr(request.scope), request.method,
+                        get_path_with_query_string(request.scope), request.scope.get("http_version", "1.1"),
+                        CLIENT_CLOSED_REQUEST)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
     def authorize(self, request: Request, what: str) -> None:
         """Raise a 403 :class:`ProtocolError` unless ``request`` may write."""
         try:
@@ -264,8 +280,7 @@ class Endpoint:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-                self.metrics.query_errors.labels("client_disconnected").inc()
-                return Response(status_code=499)
+                return self.client_gone(request)
         try:
             reply = task.result()
         except PoolError as failure:
@@ -360,6 +375,8 @@ class Endpoint:
             if operation.operation is Operation.UPDATE:
                 self.authorize(request, "SPARQL Update")
             job = self._job(request, operation)
+        except ClientDisconnectedError:
+            return self.client_gone(request)
         except ProtocolError as failure:
             return self.refuse(failure.status, failure.message, failure.headers)
         if job["op"] == "update":
@@ -458,7 +475,8 @@ class ReleaseFollowMiddleware:
 
 def serving_app(settings: Settings | None = None) -> ASGIApp:
     """What ``mildip serve`` runs: :func:`create_app` behind the response cache (when it is on),
-    following the build's ``current`` release when it serves the embedded store."""
+    following the build's ``current`` release when it serves the embedded store, with every
+    failure that escapes them logged as one line (:mod:`mildip_ld.errorlog`)."""
     fastapi_app = create_app(settings)
     endpoint: Endpoint = fastapi_app.state.endpoint
     app: ASGIApp = fastapi_app
@@ -466,7 +484,7 @@ def serving_app(settings: Settings | None = None) -> ASGIApp:
         app = ResponseCacheMiddleware(app, endpoint.cache, lambda: endpoint.release.name, endpoint.metrics)
     if endpoint.settings.store == EMBEDDED_STORE:
         app = ReleaseFollowMiddleware(app, endpoint)
-    return app
+    return OneLineErrorsMiddleware(app)
 
 
 def app_from_env() -> ASGIApp:

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from . import conneg, openapi
 from .build import DATASET_FILE
 from .namespaces import PREFIXES, WRITABLE_GRAPHS
-from .protocol import ProtocolError, media_type_of, read_body, url_params
+from .protocol import ClientDisconnectedError, ProtocolError, media_type_of, read_body, url_params
 
 if TYPE_CHECKING:
     from .endpoint import Endpoint
@@ -115,6 +115,8 @@ class GraphStore:
                     raise ProtocolError(415, f"unsupported Content-Type {media_type or '(none)'!r}: send "
                                              f"Turtle, N-Triples, RDF/XML, JSON-LD or N3")
                 payload = await read_body(request, settings.max_body_bytes)
+        except ClientDisconnectedError:
+            return self.endpoint.client_gone(request)
         except ProtocolError as failure:
             return self.endpoint.refuse(failure.status, failure.message, failure.headers)
         return await self.endpoint.write(request, {
