@@ -308,9 +308,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the current release: SPARQL endpoint, health, metrics (and the pages and dumps)."""
     import uvicorn
 
+    from .build import remove_staging_leftovers
     from .endpoint import serving_app
 
     settings = _server_settings(args)
+    for leftover in remove_staging_leftovers(settings.build_dir):
+        _say(f"removed {leftover.name}, left by a killed build or write")
     status = _ensure_built(args, settings)
     if status != EXIT_OK:
         return status

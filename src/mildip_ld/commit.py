@@ -15,18 +15,15 @@ refuse), and then:
    to disk, and published by the build's atomic switch of ``current``.
 
 A refused write changes nothing. A crash at any step (kill -9 included) leaves ``current`` on the
-last committed release; a staging folder may be left behind, and is never served.
+last committed release; a staging folder may be left behind, is never served, and is removed by
+the next ``mildip serve`` or ``mildip build`` (:func:`~mildip_ld.build.remove_staging_leftovers`).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +34,16 @@ from rdflib import Dataset, Graph, URIRef
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from . import __version__
-from .build import DATASET_FILE, MANIFEST_FILE, _publish, current_release, load_release, named_graphs
+from .build import (
+    DATASET_FILE,
+    MANIFEST_FILE,
+    STAGING_PREFIX,
+    _publish,
+    current_release,
+    exclusive,
+    load_release,
+    named_graphs,
+)
 from .infer import infer
 from .loader import LoadedGraph, ProjectData
 from .namespaces import (
@@ -54,7 +60,6 @@ from .provenance import source_text
 from .store import create_store, write_nquads
 from .validate import Violation, data_graph, validate_project
 
-LOCK_FILE = ".write.lock"
 GRAPH_METHODS = ("PUT", "POST", "DELETE")
 
 # rdflib's SPARQL engine evaluates updates. By default it fetches the IRI of a USING clause from
@@ -98,34 +103,6 @@ class Committed:
     release: Path | None
     counts: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file or folder to disk (a folder's entries: new names, renames)."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for root, _, files in os.walk(folder):
-        for name in files:
-            _fsync(Path(root) / name)
-        _fsync(Path(root))
-
-
-@contextmanager
-def exclusive(build_dir: Path) -> Iterator[None]:
-    """Hold the build folder's write lock (one writer at a time, across processes)."""
-    build_dir.mkdir(parents=True, exist_ok=True)
-    with open(build_dir / LOCK_FILE, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _payload_triples(write: Write) -> Graph:
@@ -225,17 +202,16 @@ def _validate(project: ProjectData, data_dir: Path, shapes_dir: Path) -> None:
 
 
 def _write_release(build_dir: Path, graphs: dict[URIRef, Graph], manifest: dict) -> Path:
-    """Write ``graphs`` as a complete release in a staging folder, flush it, publish it."""
+    """Write ``graphs`` as a complete release in a staging folder and publish it (flushed to disk
+    by :func:`~mildip_ld.build._publish`); the caller holds :func:`~mildip_ld.build.exclusive`."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    staging = build_dir / f".staging-{stamp}"
+    staging = build_dir / f"{STAGING_PREFIX}{stamp}"
     staging.mkdir()
     try:
         write_nquads(graphs, staging / DATASET_FILE)
         create_store(staging, staging / DATASET_FILE)
         (staging / MANIFEST_FILE).write_text(json.dumps({**manifest, "release": stamp}, indent=2) + "\n")
-        _fsync_tree(staging)
         release = _publish(build_dir, staging)
-        _fsync(build_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
