@@ -285,7 +285,8 @@ def _server_settings(args: argparse.Namespace):
     """Server settings from the environment, overridden by the flags given (build folder included)."""
     from .settings import Settings
 
-    overrides = {key: getattr(args, key) for key in ("host", "port", "store", "access_log", "processes")
+    overrides = {key: getattr(args, key) for key in ("host", "port", "store", "access_log", "processes",
+                                                     "parse_timeout_s", "parse_memory_mb")
                  if hasattr(args, key)}
     if getattr(args, "build_dir", None):
         overrides["build_dir"] = Path(args.build_dir)
@@ -305,7 +306,8 @@ def _ensure_built(args: argparse.Namespace, settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the current release: SPARQL endpoint, health, metrics (and the pages and dumps)."""
+    """Serve the current release: SPARQL endpoint, health, metrics (and the pages and dumps),
+    after removing the staging folders that killed builds and writes left behind."""
     import uvicorn
 
     from .build import remove_staging_leftovers
@@ -536,6 +538,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=argparse.SUPPRESS,
                    help="server processes sharing the port, each with its own query workers and "
                         "response cache (default: 1; one per core uses every core for HTTP)")
+    p.add_argument("--parse-timeout-s", type=float, default=argparse.SUPPRESS,
+                   help="seconds a write's document or update may take to parse, in a process of its "
+                        "own before the writer sees it; past it the write is refused, 422 (default: 10)")
+    p.add_argument("--parse-memory-mb", type=int, default=argparse.SUPPRESS,
+                   help="MiB that parsing a write may use; past it the write is refused, 413 (default: "
+                        "2048; 0: no cap)")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("bench", help="latency and throughput against Oxigraph's own server",

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyoxigraph as ox
 import rdflib.plugins.sparql as rdflib_sparql
 from rdflib import Dataset, Graph, URIRef
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
@@ -59,6 +58,7 @@ from .namespaces import (
 from .provenance import source_text
 from .store import create_store, write_nquads
 from .validate import Violation, data_graph, validate_project
+from .write_parse import ParseRefusedError, parse_triples
 
 GRAPH_METHODS = ("PUT", "POST", "DELETE")
 
@@ -106,20 +106,14 @@ class Committed:
 
 
 def _payload_triples(write: Write) -> Graph:
-    """The triples of a Graph Store request body, parsed by Oxigraph (which never fetches anything:
-    no external entities in RDF/XML, no remote JSON-LD contexts), as an rdflib graph."""
-    fmt = ox.RdfFormat.from_media_type(write.media_type or "")
-    if fmt is None:
-        raise WriteRefusedError(415, f"cannot read {write.media_type!r}; send Turtle, N-Triples, RDF/XML, "
-                                f"JSON-LD or N3")
+    """The triples of a Graph Store request body, as an rdflib graph. The server sends them as
+    canonical N-Triples, parsed already under the parse budget (:mod:`mildip_ld.write_parse`); any
+    other format gets the same checks here (no DTD or entities in RDF/XML, no remote JSON-LD
+    context: nothing is ever fetched)."""
     try:
-        quads = list(ox.parse(write.payload, format=fmt, base_iri=write.graph))
-    except (SyntaxError, ValueError) as failure:
-        raise WriteRefusedError(400, f"malformed {fmt.name} document: {failure}") from None
-    if any(quad.graph_name != ox.DefaultGraph() for quad in quads):
-        raise WriteRefusedError(400, f"the {fmt.name} document holds named graphs; a Graph Store request "
-                                f"writes the triples of one graph")
-    triples = ox.serialize([quad.triple for quad in quads], format=ox.RdfFormat.N_TRIPLES)
+        triples = parse_triples(write.payload, write.media_type, write.graph)
+    except ParseRefusedError as refused:
+        raise WriteRefusedError(refused.status, refused.message) from None
     return Graph().parse(data=triples.decode("utf-8"), format="nt")
 
 
