@@ -1,10 +1,11 @@
 """Validated, atomic writes: each accepted write publishes a new release (copy on write).
 
 A write (a SPARQL Update, or a Graph Store PUT, POST or DELETE) never touches the served
-release. Under an exclusive lock on the build folder it is applied to a copy of the current
-release's data, read from its exact N-Quads with rdflib (Oxigraph's store would turn
-``xsd:positiveInteger`` and the other derived types into ``xsd:integer``, which the shapes
-refuse), and then:
+release. The server has parsed it already, under the parse budget and outside the writer's lock
+(:mod:`mildip_ld.write_parse`), and sends a Graph Store body as N-Triples. Under an exclusive
+lock on the build folder it is applied to a copy of the current release's data, read from its
+exact N-Quads with rdflib (Oxigraph's store would turn ``xsd:positiveInteger`` and the other
+derived types into ``xsd:integer``, which the shapes refuse), and then:
 
 1. only the asserted and provenance graphs may have changed: the inferred graph is computed, the
    ontology and the shapes come from the build, and the default graph is the union (403);

@@ -3,8 +3,9 @@
 Queries never run in the server process: they go to a pool of worker processes
 (:mod:`mildip_ld.pool`), each with the release's store open read-only, under a time limit that
 kills the worker when it is passed. Writes (SPARQL Update here, the Graph Store Protocol in
-:mod:`mildip_ld.graph_store`) go to a writer process (:mod:`mildip_ld.writer`) that publishes a
-new, validated release; the server then moves its workers, pages and dumps to that release
+:mod:`mildip_ld.graph_store`) are parsed first by a parser process under the parse budget
+(:mod:`mildip_ld.write_parse`), then go to a writer process (:mod:`mildip_ld.writer`) that
+publishes a new, validated release; the server then moves its workers, pages and dumps to that release
 (:meth:`Endpoint.switch`). The dumps and page routers are mounted beside it.
 
 The served build folder's ``current`` link is read again at every request
