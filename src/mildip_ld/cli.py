@@ -23,7 +23,8 @@ from .scaleoptions import add_arguments as add_scale_arguments
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 SETTING_FLAGS = ("host", "port", "store", "access_log", "processes", "max_head_bytes", "max_headers",
-                 "head_timeout_s", "keep_alive_timeout_s", "max_requests_per_connection")
+                 "head_timeout_s", "keep_alive_timeout_s", "max_requests_per_connection",
+                 "parse_timeout_s", "parse_memory_mb")
 """Server settings that ``mildip serve`` also takes as a flag (``--`` and the name with dashes),
 beside ``--build-dir``; the others come only from their ``MILDIP_*`` variable."""
 
@@ -319,13 +320,17 @@ def _log_config() -> dict[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the current release: SPARQL endpoint, health, metrics (and the pages and dumps)."""
+    """Serve the current release: SPARQL endpoint, health, metrics (and the pages and dumps),
+    after removing the staging folders that killed builds and writes left behind."""
     import uvicorn
 
+    from .build import remove_staging_leftovers
     from .endpoint import serving_app
     from .http_limits import HttpLimits, protocol_factory
 
     settings = _server_settings(args)
+    for leftover in remove_staging_leftovers(settings.build_dir):
+        _say(f"removed {leftover.name}, left by a killed build or write")
     status = _ensure_built(args, settings)
     if status != EXIT_OK:
         return status
@@ -564,6 +569,12 @@ def parser() -> argparse.ArgumentParser:
                    help="seconds an idle kept-alive connection stays open (default: 5)")
     p.add_argument("--max-requests-per-connection", type=int, default=argparse.SUPPRESS,
                    help="requests one connection may send before it is closed (default: 1000)")
+    p.add_argument("--parse-timeout-s", type=float, default=argparse.SUPPRESS,
+                   help="seconds a write's document or update may take to parse, in a process of its "
+                        "own before the writer sees it; past it the write is refused, 422 (default: 10)")
+    p.add_argument("--parse-memory-mb", type=int, default=argparse.SUPPRESS,
+                   help="MiB that parsing a write may use; past it the write is refused, 413 (default: "
+                        "2048; 0: no cap)")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("bench", help="latency and throughput against Oxigraph's own server",

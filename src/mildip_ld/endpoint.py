@@ -3,8 +3,9 @@
 Queries never run in the server process: they go to a pool of worker processes
 (:mod:`mildip_ld.pool`), each with the release's store open read-only, under a time limit that
 kills the worker when it is passed. Writes (SPARQL Update here, the Graph Store Protocol in
-:mod:`mildip_ld.graph_store`) go to a writer process (:mod:`mildip_ld.writer`) that publishes a
-new, validated release; the server then moves its workers, pages and dumps to that release
+:mod:`mildip_ld.graph_store`) are parsed first by a parser process under the parse budget
+(:mod:`mildip_ld.write_parse`), then go to a writer process (:mod:`mildip_ld.writer`) that
+publishes a new, validated release; the server then moves its workers, pages and dumps to that release
 (:meth:`Endpoint.switch`). The dumps and page routers are mounted beside it.
 
 The served build folder's ``current`` link is read again at every request
@@ -15,6 +16,7 @@ answered by another server process on the same port, is served from the next req
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -40,12 +42,21 @@ from .build import CURRENT_LINK, MANIFEST_FILE, current_release
 from .errorlog import OneLineErrorsMiddleware
 from .metrics import Metrics, MetricsMiddleware, forget_this_process
 from .namespaces import GRAPH_BASE, PREFIXES
-from .pool import PoolClosedError, PoolError, QueryTimeoutError, Reply, WorkerConfig, WorkerPool
+from .pool import (
+    PoolClosedError,
+    PoolError,
+    QueryTimeoutError,
+    Reply,
+    WorkerConfig,
+    WorkerDiedError,
+    WorkerPool,
+)
 from .protocol import ClientDisconnectedError, Operation, ProtocolError, SparqlRequest, read_request
 from .remote import RemoteStore, remote_url
 from .response_cache import CACHEABLE, ResponseCache, ResponseCacheMiddleware
 from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
 from .settings import EMBEDDED_STORE, Settings
+from .write_parse import N_TRIPLES, ParserConfig
 from .writer import WriterConfig
 
 OWN_PATHS = ("/sparql", "/health", "/metrics", graph_store.PATH)
@@ -85,11 +96,15 @@ class Endpoint:
         self.settings, self.release, self.metrics = settings, release, metrics
         self.pool = self._query_pool(release)
         self.writer: WorkerPool | None = None
+        self.parser: WorkerPool | None = None
+        """Parses each write before the writer sees it (:mod:`mildip_ld.write_parse`)."""
         if settings.updates_enabled:
             config = WriterConfig(str(Path(settings.build_dir).resolve()), str(settings.data_dir),
                                   str(settings.shapes_dir), settings.write_memory_mb, settings.worker_nice,
                                   settings.service_allowlist, settings.max_nesting)
             self.writer = WorkerPool(config, 1, module="mildip_ld.writer")
+            self.parser = WorkerPool(ParserConfig(settings.parse_memory_mb, settings.worker_nice,
+                                                  settings.max_nesting), 1, module="mildip_ld.write_parse")
         self.counts: dict[str, Any] = {"graphs": {}, "default": 0, "quads": 0}
         self.on_release: Callable[[Path], None] = lambda _: None
         """Called with the new release after each switch (the app points its pages there)."""
@@ -125,11 +140,12 @@ class Endpoint:
         self._count_workers()
 
     async def start(self) -> None:
-        """Start the query workers (and the writer), then count the triples."""
+        """Start the query workers (and the writer and its parser), then count the triples."""
         await self.pool.start()
         self._count_workers()
-        if self.writer is not None:
-            await self.writer.start()
+        for pool in (self.writer, self.parser):
+            if pool is not None:
+                await pool.start()
         for who, pool in self._confined_pools():
             warning = pool.confinement.warning(who) if pool.confinement else None
             if warning:
@@ -139,7 +155,8 @@ class Endpoint:
     def _confined_pools(self) -> list[tuple[str, WorkerPool]]:
         """The pools whose processes run under the network sandbox (a remote store has none)."""
         pools = [] if isinstance(self.pool, RemoteStore) else [("the query workers", self.pool)]
-        return pools + ([("the writer", self.writer)] if self.writer is not None else [])
+        return pools + [(who, pool) for who, pool in (("the writer", self.writer), ("the write parser", self.parser))
+                        if pool is not None]
 
     def network_sandbox(self) -> str:
         """The weakest network sandbox any query worker or the writer runs in (``none`` without one)."""
@@ -152,8 +169,9 @@ class Endpoint:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pool.close()
-        if self.writer is not None:
-            await self.writer.close()
+        for pool in (self.writer, self.parser):
+            if pool is not None:
+                await pool.close()
 
     def _background(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -312,7 +330,10 @@ class Endpoint:
         """
         if self.writer is None:
             return self.refuse(403, "writes are disabled: this endpoint is read-only")
-        job = {**job, "write_id": uuid.uuid4().hex}
+        parsed = await self._parse(request, job)
+        if isinstance(parsed, Response):
+            return parsed
+        job = {**parsed, "write_id": uuid.uuid4().hex}
         async with self._write_lock:
             try:
                 reply = await self.writer.run(job, self.settings.write_timeout_s)
@@ -337,6 +358,36 @@ class Endpoint:
         server_timing = ", ".join(f"{stage};dur={seconds * 1000:.0f}" for stage, seconds in timings.items())
         return Response(status_code=204, headers={"X-Mildip-Release": self.release.name,
                                                   "Server-Timing": server_timing})
+
+    async def _parse(self, request: Request, job: dict[str, Any]) -> dict[str, Any] | Response:
+        """Parse a write's body or update in the parser process, outside the writer's lock, under
+        the parse budget (killed past it); the job for the writer (a body as the N-Triples the
+        parser gave), or the refusal."""
+        if job["op"] == "graph" and job["method"] == "DELETE":
+            return job
+        assert self.parser is not None
+        settings = self.settings
+        try:
+            reply = await self.parser.run(job, settings.parse_timeout_s, wait=settings.write_timeout_s)
+        except PoolError as failure:
+            self.metrics.writes.labels("refused").inc()
+            return self.refuse(*self._parse_failure(failure), failure.headers, "parse_" + failure.reason)
+        if reply.status >= 400:
+            self.metrics.writes.labels("refused").inc()
+            return self.write_refusal(request, reply)
+        if job["op"] == "graph":
+            return {**job, "payload": base64.b64encode(reply.body).decode("ascii"), "media_type": N_TRIPLES}
+        return job
+
+    def _parse_failure(self, failure: PoolError) -> tuple[int, str]:
+        """The status and message of a parse the parser process did not finish."""
+        if isinstance(failure, QueryTimeoutError):
+            return 422, (f"parsing the write took longer than its {self.settings.parse_timeout_s:g} s budget "
+                         f"(MILDIP_PARSE_TIMEOUT_S) and was stopped; nothing was changed")
+        if isinstance(failure, WorkerDiedError):
+            return 413, (f"parsing the write needed more than its {self.settings.parse_memory_mb} MiB memory "
+                         f"budget (MILDIP_PARSE_MEMORY_MB) and was stopped; nothing was changed")
+        return 503, f"the write could not be parsed now ({failure}); nothing was changed"
 
     def write_refusal(self, request: Request, reply: Reply) -> Response:
         """A refused write's answer: JSON when asked for, else text naming each violated shape."""

@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     """Largest RDF document a Graph Store PUT or POST may send, in bytes."""
     max_nesting: int = Field(100, ge=1)
     """Deepest nesting of brackets ``{ ( [`` a query or update may have: deeper parses would
-    overflow the parser's stack and kill the worker, so they are refused with 400 beforehand."""
+    overflow the parser's stack and kill the worker, so they are refused with 400 beforehand. Also
+    the deepest nesting of a JSON-LD document's ``{ [`` and of an RDF/XML document's elements in a
+    write (Oxigraph's parsers of both slow down with the square of the depth)."""
     max_pending: int = Field(256, ge=1)
     """Most queries that may wait for a worker at once; past it a query is refused with 503 at once."""
     worker_memory_mb: int = Field(2048, ge=0)
@@ -85,6 +87,13 @@ class Settings(BaseSettings):
     """Wall-clock limit of one write (apply, validate, infer, publish); the writer is killed past it."""
     write_memory_mb: int = Field(4096, ge=0)
     """Address-space cap of the writer process, in MiB (0: none)."""
+    parse_timeout_s: float = Field(10.0, gt=0)
+    """Wall-clock budget for parsing one write (a Graph Store body or an update), done in a parser
+    process before the writer sees it (:mod:`mildip_ld.write_parse`); past it that process is
+    killed and the write refused with 422, so that no document can hold the writer."""
+    parse_memory_mb: int = Field(2048, ge=0)
+    """Address-space cap of the parser process, in MiB (0: none): a document that expands past it
+    is refused with 413."""
     data_dir: Path = Field(default_factory=lambda: DEFAULT_PATHS.data)
     """The data folder whose source texts validated writes check quotes against."""
     shapes_dir: Path = Field(default_factory=lambda: DEFAULT_PATHS.shapes)
