@@ -155,8 +155,8 @@ class Endpoint:
     def _confined_pools(self) -> list[tuple[str, WorkerPool]]:
         """The pools whose processes run under the network sandbox (a remote store has none)."""
         pools = [] if isinstance(self.pool, RemoteStore) else [("the query workers", self.pool)]
-        return pools + [(who, pool) for who, pool in (("the writer", self.writer), ("the write parser", self.parser))
-                        if pool is not None]
+        helpers = (("the writer", self.writer), ("the write parser", self.parser))
+        return pools + [(who, pool) for who, pool in helpers if pool is not None]
 
     def network_sandbox(self) -> str:
         """The weakest network sandbox any query worker or the writer runs in (``none`` without one)."""
