@@ -59,7 +59,7 @@ def test_membership_nodes_yield_member_of_and_its_inverse(dataset: Dataset):
     memberships = list(asserted.subjects(RDF.type, MD.Membership))
     assert memberships
     for membership in memberships:
-        member = asserted.value(membership, MD.member)
+        member = asserted.value(membership, MD.heldBy)
         organization = asserted.value(membership, MD.organization)
         assert (member, MD.memberOf, organization) in inferred
         assert (organization, MD.hasMember, member) in inferred

@@ -10,9 +10,10 @@ from mildip_ld.namespaces import MD, ONTOLOGY_IRI
 
 # OWL vocabulary the ontology may use: declarations and axioms that OWL 2 RL supports in the
 # positions we use them (no existentials, unions or cardinalities in superclass position).
-OWL_2_RL_USED = {OWL.Ontology, OWL.versionIRI, OWL.versionInfo, OWL.Class, OWL.ObjectProperty,
-                 OWL.DatatypeProperty, OWL.AnnotationProperty, OWL.inverseOf, OWL.propertyChainAxiom,
-                 OWL.FunctionalProperty, OWL.TransitiveProperty, OWL.SymmetricProperty}
+OWL_2_RL_USED = {OWL.Ontology, OWL.versionIRI, OWL.versionInfo, OWL.priorVersion, OWL.Class,
+                 OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, OWL.inverseOf,
+                 OWL.propertyChainAxiom, OWL.FunctionalProperty, OWL.TransitiveProperty,
+                 OWL.SymmetricProperty}
 
 
 def terms(graph: Graph) -> set[URIRef]:
@@ -54,10 +55,12 @@ def test_object_properties_have_domain_range_and_inverse(project: ProjectData):
     graph = project.ontology.graph
     inverses = {s for s, o in graph.subject_objects(OWL.inverseOf)} | set(graph.objects(None, OWL.inverseOf))
     for prop in graph.subjects(RDF.type, OWL.ObjectProperty):
-        if prop in (MD.modality, MD.wikidataStatus, MD.statedIn, MD.mentionedIn, MD.states, MD.mentions):
-            continue  # provenance and status links: ranges only (any sourced node may use them)
+        if prop in (MD.wikidataStatus, MD.mentionedIn, MD.mentions):
+            continue  # mention and status links: ranges only (any entity may use them)
         assert graph.value(prop, RDFS.domain) is not None, prop
         assert graph.value(prop, RDFS.range) is not None, prop
+        if prop == MD.modality:
+            continue  # functional, towards four controlled values: no inverse wanted
         symmetric = (prop, RDF.type, OWL.SymmetricProperty) in graph
         assert symmetric or prop in inverses, f"{prop} has no inverse"
 
