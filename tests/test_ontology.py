@@ -74,3 +74,64 @@ def test_every_instrument_sits_under_a_broader_kind(project: ProjectData):
             MD.SecurityDialogue, MD.ForumParticipation, MD.IntelligenceSharing} <= instruments
     for instrument in instruments:
         assert graph.value(instrument, RDFS.subClassOf) is not None
+
+
+def test_no_two_terms_align_to_the_same_cco_term(project: ProjectData):
+    graph = project.ontology.graph
+    aligned: dict[URIRef, URIRef] = {}
+    for term, target in graph.subject_objects(SKOS.closeMatch):
+        if str(target).startswith("https://www.commoncoreontologies.org/"):
+            assert target not in aligned, f"{term} and {aligned[target]} both match {target}"
+            aligned[target] = term
+    assert len(aligned) > 15
+
+
+def test_the_instruments_of_the_literature_are_defined_with_their_source(project: ProjectData):
+    graph = project.ontology.graph
+    literature = {MD.DefenceAttachePosting, MD.ShipVisit, MD.PeacekeepingOperation, MD.ArmsControlAgreement,
+                  MD.ConfidenceBuildingMeasure, MD.StaffTalks, MD.PersonnelPlacement,
+                  MD.NonProliferationCooperation}
+    instruments = set(graph.transitive_subjects(RDFS.subClassOf, MD.MilitaryDiplomacyActivity))
+    assert literature <= instruments
+    for instrument in literature:
+        assert graph.value(instrument, SKOS.definition) is not None, instrument
+        assert graph.value(instrument, DCTERMS.source) is not None, instrument
+
+
+def test_claims_share_one_class_that_the_provenance_links_apply_to(project: ProjectData):
+    graph = project.ontology.graph
+    for prop in (MD.statedIn, MD.modality, MD.frequency):
+        assert graph.value(prop, RDFS.domain) == MD.Claim, prop
+    for kind in (MD.MilitaryDiplomacyActivity, MD.Membership, MD.Challenge, MD.NamedEvent):
+        assert (kind, RDFS.subClassOf, MD.Claim) in graph, kind
+    assert graph.value(MD.hasOutcome, RDFS.range) == MD.Outcome
+    assert graph.value(MD.servesAim, RDFS.range) == MD.Aim
+
+
+def test_renamed_properties_are_gone_and_the_version_is_bumped(project: ProjectData):
+    graph = project.ontology.graph
+    for old in (MD.member, MD.states):
+        assert not list(graph.triples((old, None, None))), old
+    assert graph.value(MD.heldBy, OWL.inverseOf) == MD.hasMembership
+    assert graph.value(MD.statedIn, OWL.inverseOf) == MD.statesClaim
+    ontology = URIRef(ONTOLOGY_IRI)
+    assert str(graph.value(ontology, OWL.versionInfo)) == "0.2.0"
+    assert "md:member -> md:heldBy" in str(graph.value(ontology, SKOS.changeNote))
+
+
+def test_concept_schemes_have_defined_top_concepts_that_data_points_to(project: ProjectData):
+    graph, data = project.ontology.graph, project.asserted.graph
+    tops = {}
+    for scheme in (MD.aimScheme, MD.outcomeScheme, MD.factorScheme):
+        tops[scheme] = set(graph.objects(scheme, SKOS.hasTopConcept))
+        assert len(tops[scheme]) >= 5
+        for concept in tops[scheme]:
+            assert (concept, SKOS.topConceptOf, scheme) in graph
+            assert graph.value(concept, SKOS.definition) is not None
+    kinds = ((MD.Aim, MD.aimScheme), (MD.Outcome, MD.outcomeScheme), (MD.GeopoliticalFactor, MD.factorScheme))
+    for kind, scheme in kinds:
+        members = set(data.subjects(RDF.type, kind))
+        assert members, kind
+        for concept in members:
+            assert (concept, SKOS.inScheme, scheme) in data, concept
+            assert set(data.objects(concept, SKOS.broader)) & tops[scheme], concept
