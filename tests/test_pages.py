@@ -196,7 +196,7 @@ def test_ontology_html_documents_classes_and_properties(live_server: LiveServer)
 
 @pytest.mark.parametrize("path, accept", [("/ontology", "text/turtle"), ("/ontology.ttl", "*/*"),
                                           ("/ontology", "application/ld+json"), ("/ontology.rdf", "*/*"),
-                                          ("/ontology/0.1.0", "text/turtle")])
+                                          ("/ontology/0.2.0", "text/turtle")])
 def test_ontology_rdf_is_the_ontology_graph(live_server: LiveServer, dataset: Dataset, path: str,
                                             accept: str):
     answer = get(live_server, path, Accept=accept)

@@ -43,6 +43,8 @@ BROKEN = {
     "wrong-datatype": ("mdr:lemuria", "md:wikidataId", "bare Wikidata item identifier"),
     "membership-of-a-state": ("mship:belarus-china", "md:organization", "md:InternationalOrganization"),
     "entity-without-mention": ("mdr:ruritania", "md:mentionedIn", "mentionedIn"),
+    "frequency-without-cue": ("act:russia-often-exercise", "md:frequency", "cue word"),
+    "outcome-as-aim": ("act:russia-outcome-as-aim", "md:servesAim", "points to an md:Aim"),
 }
 
 
