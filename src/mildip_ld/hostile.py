@@ -154,7 +154,8 @@ def _services(loopback: str) -> list[Hostile]:
         _get("service-outside", f"SELECT * WHERE {{ SERVICE <{OUTSIDE}> {{ ?s ?p ?o }} }}", *refused),
         _get("service-silent-by-prefix", f"PREFIX r: <{namespace}/> SELECT * {{ SERVICE SILENT r:{local} "
                                          f"{{ ?s ?p ?o }} }}", *refused),
-        _get("service-escaped-iri", f"SELECT * WHERE {{ SERVICE <{escaped}> {{ ?s ?p ?o }} }}", *refused),
+        _get("service-escaped-iri", f"SELECT * WHERE {{ SERVICE <{escaped}> {{ ?s ?p ?o }} }}", (400,),
+             ("not allowed", "could not be checked")),
         _get("service-relative-to-base",
              f"BASE <{namespace}/> SELECT * WHERE {{ SERVICE <{local}> {{ ?s ?p ?o }} }}",
              *refused),
@@ -231,9 +232,10 @@ def _nesting() -> list[Hostile]:
               ("nests",)),
         _post("nested-subqueries", "SELECT * " + "{ SELECT * " * 150 + "{}" + "}" * 150, QUERY, (400,),
               ("nests",)),
-        _post("negation-chain", "ASK { FILTER(" + "!" * 90_000 + "true) }", QUERY, (200,), ("boolean",)),
-        _post("conjunction-chain", "ASK { FILTER(" + "true && " * 12_000 + "true) }", QUERY, (200,),
-              ("boolean",)),
+        _post("negation-chain", "ASK { FILTER(" + "!" * 90_000 + "true) }", QUERY, (400,),
+              ("could not be checked",)),  # Oxigraph reads !!…, the SPARQL 1.1 grammar does not
+        _post("conjunction-chain", "ASK { FILTER(" + "true && " * 12_000 + "true) }", QUERY, (200, 503),
+              ("boolean", "time limit"), slow=True),  # the check parses ~1 ms per term
         _post("addition-chain", "ASK { FILTER(" + "1+" * 45_000 + "1 > 0) }", QUERY, (200, 503),
               ("boolean", "time limit"), slow=True),
     ]

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 import pyoxigraph as ox
 
 from .conneg import Rdf, Results, media_type, offered, serialize_triples
-from .query_scan import refusal, scan
+from .query_safety import Verdict, check, raise_recursion_limit, refusal
 from .store import open_store
 
 FRAME_HEADER_BYTES = 8
@@ -125,23 +125,36 @@ def _dataset(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_query(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> Reply:
-    """Check a query job (:func:`~mildip_ld.query_scan.refusal`), evaluate it and serialize its
+    """Check a query job (:func:`~mildip_ld.query_safety.refusal`), evaluate it and serialize its
     answer in the negotiated format; the header tells whether running it again gives the same answer."""
-    found = scan(job["text"])
-    refused = refusal(found, "query", config.get("service_allowlist", []), config.get("max_nesting", 100))
+    verdict = check(job["text"], "query", job.get("base_iri"))
+    refused = refusal(verdict, "query", config.get("service_allowlist", []), config.get("max_nesting", 100))
     if refused:
         return error(400, refused)
-    job = {"union": not found.has_dataset_clause, **job}
-    max_results, prefixes = config["max_results"], config.get("prefixes", {})
+    job = {"union": not verdict.has_dataset_clause, **job}
     try:
         result = store.query(job["text"], base_iri=job.get("base_iri"), **_dataset(job))
     except SyntaxError as failure:
         return error(400, f"malformed query: {failure}")
     results = Results.from_media_type(job["results"]) if job.get("results") else None
     graph = Rdf.from_media_type(job["graph"]) if job.get("graph") else None
-    asked = job.get("asked", "")
-    header, body = _answer(result, results, graph, asked, max_results, prefixes)
-    return header | {"repeatable": found.repeatable}, body
+    answer = (result, results, graph, job.get("asked", ""), config["max_results"], config.get("prefixes", {}))
+    if not verdict.services:
+        header, body = _answer(*answer)
+        return header | {"repeatable": verdict.repeatable}, body
+    try:
+        header, body = _answer(*answer)
+    except (OSError, RuntimeError, ValueError, SyntaxError):
+        return federated_failure(verdict)
+    return header | {"repeatable": False}, body
+
+
+def federated_failure(verdict: Verdict) -> Reply:
+    """The one reply to a query whose allowed SERVICE call failed, whatever the cause: refused
+    connection, time-out, HTTP error, unreadable answer. The engine's message would tell the client
+    what listens where (a port scan through the server), so it is not passed on."""
+    endpoints = ", ".join(f"<{service}>" for service in verdict.services)
+    return error(502, f"the federated call to {endpoints} failed (the cause is not disclosed)")
 
 
 def _answer(result: ox.QueryBoolean | ox.QuerySolutions | ox.QueryTriples, results: Results | None,
@@ -200,7 +213,8 @@ def serve_jobs(start: Callable[[dict[str, Any]], Any],
     ``start(config)`` opens what the jobs need (an ``OSError`` is reported instead of "ready");
     ``execute(state, job, config)`` answers one job. The process lowers its priority by the
     config's ``nice``, caps its address space at ``memory_mb`` and answers jobs on a thread with a
-    :data:`STACK_BYTES` stack, so that a deeply recursive parse ends in an error, not a crash.
+    :data:`STACK_BYTES` stack, so that a deeply recursive parse ends in an error, not a crash (and
+    the recursion limit lets the query check follow ``max_nesting`` levels).
     """
     source = sys.stdin.buffer
     sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
@@ -218,6 +232,7 @@ def serve_jobs(start: Callable[[dict[str, Any]], Any],
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     def loop() -> None:
+        raise_recursion_limit(config.get("max_nesting", 100))
         try:
             state = start(config)
         except OSError as failure:

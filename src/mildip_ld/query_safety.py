@@ -1,0 +1,220 @@
+"""What a SPARQL query or update asks of the engine beyond reading the store, read from a real parse.
+
+pyoxigraph calls any endpoint a ``SERVICE`` clause names (and fetches any ``LOAD`` IRI) and has no
+hook to restrict either, so each text is first parsed by rdflib's SPARQL 1.1 grammar (pyparsing)
+and the verdict (:class:`Verdict`) is read from the parse tree: the SERVICE endpoints (resolved
+against BASE and PREFIX), the LOADs, the nesting depth, FROM clauses and the calls whose value
+changes between evaluations. The check runs in the worker or writer process, never in the server:
+rdflib takes milliseconds for a lookup and seconds for a 100 kB text (then the query time limit
+stops it like any expensive query), which would stall the server's event loop.
+
+It fails closed: a text the grammar cannot read (Oxigraph reads more, e.g. RDF-star or ``\\u``
+escapes inside strings and IRIs), a SERVICE whose endpoint is a variable or cannot be resolved to
+an allowed absolute IRI, or a text too deep for the parser's recursion is refused
+(:func:`refusal`). Where rdflib's reading of the same text could differ from Oxigraph's, the text
+is made to agree or is refused, because a SERVICE hidden from the check is called by the engine:
+
+- rdflib's ``parseQuery`` expands ``\\u`` escapes in the whole text before parsing (SPARQL 1.0);
+  Oxigraph only inside strings and IRIs, so ``"a\\u0022 …"`` would close a string for one and not
+  for the other. The grammar is run on the raw text instead: an escape is then a parse error.
+- Oxigraph ends a ``#`` comment at CR as well as LF, rdflib at LF only; so CR is read as LF
+  (both are white space anywhere else, and excluded from short strings and IRIs by both).
+- rdflib's action for ServiceGraphPattern searches the whole text again for each SERVICE clause
+  (to keep its source text for rdflib's own evaluator): 100 clauses in 1.7 kB took 27 s, nested
+  ones more. That action is replaced by one that keeps the parsed clause without the text;
+  nothing in these processes evaluates SERVICE with rdflib.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any, Literal
+from urllib.parse import urljoin
+
+from pyparsing import ParseBaseException, ParseResults
+from rdflib.plugins.sparql import parser
+from rdflib.plugins.sparql.parserutils import Comp, CompValue
+from rdflib.term import URIRef
+
+Kind = Literal["query", "update"]
+
+NESTING = frozenset({"GroupGraphPatternSub", "SubSelect", "ConditionalOrExpression", "PathAlternative"})
+"""Parse-tree nodes that are one level of nesting: a ``{…}`` group or subquery, an expression (each
+sits in its own ``(…)``) and a property path. Blank-node lists and collections are flattened by
+rdflib; they are bounded by the parser's recursion budget (:data:`FRAMES_PER_LEVEL`) instead."""
+
+VOLATILE_FUNCTIONS = frozenset({"Builtin_NOW", "Builtin_RAND", "Builtin_UUID", "Builtin_STRUUID"})
+
+FRAMES_PER_LEVEL = 50
+"""Python frames rdflib's parser needs per level of nesting, at most (measured: 41 for nested
+function calls, 37 for parentheses, 26 for groups, 13 for subqueries and blank-node lists)."""
+
+RECURSION_BASE = 2000
+"""Frames the parse needs besides the nesting (and the caller's own frames)."""
+
+CACHED_TEXT_CHARS = 4096
+"""Verdicts of texts up to this long are kept (:func:`check`): lookups repeat, long texts rarely."""
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_LOCAL_ESCAPE = re.compile(r"\\(.)")
+
+
+def _service_without_source_text(instring: str, loc: int, tokens: ParseResults) -> CompValue:
+    """rdflib's ServiceGraphPattern result, without its search of the whole text (see above)."""
+    found = Comp.postParse(SimpleNamespace(name="Service", evalfn=None), instring, loc, tokens)
+    found.name = "ServiceGraphPattern"
+    return found
+
+
+parser.ServiceGraphPattern.postParse = _service_without_source_text
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a text asks of the engine beyond reading the store."""
+
+    services: tuple[str | None, ...] = ()
+    """Endpoint IRI of each SERVICE clause; None when it is a variable or cannot be resolved."""
+    loads: int = 0
+    """Number of LOAD operations (updates)."""
+    depth: int | None = 0
+    """Deepest nesting (:data:`NESTING`); None when the text is too deep for the parser."""
+    has_dataset_clause: bool = False
+    """A FROM or FROM NAMED clause is present (so the default graph is not the union)."""
+    volatile: bool = False
+    """NOW, RAND, UUID or STRUUID is called."""
+    unreadable: str | None = None
+    """Why the grammar could not read the text (the parser's message); None when it could."""
+
+    @property
+    def repeatable(self) -> bool:
+        """Whether evaluating the text again on the same store gives the same answer: it was read,
+        has no SERVICE (another endpoint's data may change) and no volatile call."""
+        return self.unreadable is None and self.depth is not None and not self.services \
+            and not self.volatile
+
+
+def check(text: str, kind: Kind, base_iri: str | None = None) -> Verdict:
+    """The verdict on ``text``, a query or an update (relative IRIs resolved against ``base_iri``)."""
+    if len(text) <= CACHED_TEXT_CHARS:
+        return _cached_check(text, kind, base_iri)
+    return _check(text, kind, base_iri)
+
+
+def _check(text: str, kind: Kind, base_iri: str | None) -> Verdict:
+    grammar = parser.Query if kind == "query" else parser.UpdateUnit
+    try:
+        tree = grammar.parse_string(text.replace("\r", "\n"), parse_all=True)
+    except ParseBaseException as failure:
+        return Verdict(unreadable=str(failure))
+    except RecursionError:
+        return Verdict(depth=None)
+    if kind == "query":
+        prologue, body = tree
+        parts = [(prologue, body)]
+    else:
+        update = tree[0]
+        parts = list(zip(update.get("prologue") or [], update.get("request") or [], strict=False))
+    return _read(parts, base_iri)
+
+
+_cached_check = lru_cache(maxsize=1024)(_check)
+
+
+def _read(parts: list[tuple[Any, Any]], base_iri: str | None) -> Verdict:
+    """The verdict on parsed ``(prologue, operation)`` pairs; prologues accumulate, as in an update."""
+    prefixes: dict[str, str | None] = {}
+    base = base_iri
+    services: list[str | None] = []
+    loads, depth, dataset, volatile = 0, 0, False, False
+    for prologue, operation in parts:
+        for declaration in prologue:
+            iri = _absolute(str(declaration["iri"]), base)
+            if declaration.name == "Base":
+                base = iri
+            else:
+                prefixes[declaration.get("prefix") or ""] = iri
+        for node, level in _nodes(operation):
+            depth = max(depth, level)
+            if node.name == "ServiceGraphPattern":
+                services.append(_endpoint(node["term"], prefixes, base))
+            elif node.name == "Load":
+                loads += 1
+            elif node.name == "DatasetClause":
+                dataset = True
+            elif node.name in VOLATILE_FUNCTIONS:
+                volatile = True
+    return Verdict(tuple(services), loads, depth, dataset, volatile)
+
+
+def _nodes(tree: Any) -> Iterator[tuple[CompValue, int]]:
+    """Every node of a parse tree with its nesting level, in text order, without recursion (trees
+    may be deep)."""
+    stack: list[tuple[Any, int]] = [(tree, 0)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, CompValue):
+            level += node.name in NESTING
+            yield node, level
+            stack.extend((child, level) for child in reversed(dict.values(node)))
+        elif isinstance(node, (list, tuple, ParseResults)):
+            stack.extend((child, level) for child in reversed(node))
+
+
+def _absolute(iri: str, base: str | None) -> str | None:
+    """``iri`` resolved against ``base``; None when it is relative and cannot be resolved (no base,
+    or a base whose scheme ``urljoin`` does not resolve as RFC 3986 does)."""
+    if _SCHEME.match(iri):
+        return iri
+    if base is None or not base.lower().startswith(("http://", "https://")):
+        return None
+    return urljoin(base, iri)
+
+
+def _endpoint(term: Any, prefixes: dict[str, str | None], base: str | None) -> str | None:
+    """The absolute IRI a SERVICE clause names; None for a variable or what cannot be resolved."""
+    if isinstance(term, CompValue) and term.name == "pname":
+        namespace = prefixes.get(term.get("prefix") or "")
+        local = _LOCAL_ESCAPE.sub(r"\1", str(term.get("localname") or ""))
+        return None if namespace is None else namespace + local
+    if isinstance(term, URIRef):
+        return _absolute(str(term), base)
+    return None
+
+
+def _refused_services(verdict: Verdict, allowlist: Iterable[str]) -> list[str]:
+    """The SERVICE endpoints of ``verdict`` that are not allowed (unresolvable ones as ``?``)."""
+    allowed = set(allowlist)
+    return [service or "?" for service in verdict.services if service is None or service not in allowed]
+
+
+def refusal(verdict: Verdict, what: str, allowlist: Iterable[str], max_nesting: int) -> str | None:
+    """Why the ``what`` (query or update) judged ``verdict`` must not run, or None when it may:
+    unreadable, nested past ``max_nesting``, a LOAD, or a SERVICE not in ``allowlist``."""
+    if verdict.unreadable is not None:
+        return (f"malformed {what}: the {what} could not be checked ({verdict.unreadable}); this "
+                f"endpoint refuses what its SPARQL 1.1 checker cannot read, even syntax its engine "
+                f"accepts (RDF-star, \\u escapes in strings and IRIs)")
+    if verdict.depth is None or verdict.depth > max_nesting:
+        found = "deeper than the checker can follow" if verdict.depth is None \
+            else f"{verdict.depth} levels deep"
+        return f"the {what} nests groups, expressions or paths {found}; the limit is {max_nesting}"
+    if verdict.loads:
+        return "LOAD is not allowed on this endpoint (it would fetch from the network)"
+    refused = _refused_services(verdict, allowlist)
+    if refused:
+        allowed = ", ".join(f"<{iri}>" for iri in allowlist)
+        return (f"SERVICE {', '.join(refused)} is not allowed: federated queries may only call "
+                f"{allowed or 'no endpoint (SERVICE is disabled here)'}")
+    return None
+
+
+def raise_recursion_limit(max_nesting: int) -> None:
+    """Let this process's parser follow ``max_nesting`` levels (only on a thread with a big stack,
+    such as the workers' and the writer's job thread)."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_BASE + FRAMES_PER_LEVEL * max_nesting))
