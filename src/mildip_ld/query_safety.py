@@ -89,7 +89,8 @@ class Verdict:
     volatile: bool = False
     """NOW, RAND, UUID or STRUUID is called."""
     unreadable: str | None = None
-    """Why the grammar could not read the text (the parser's message); None when it could."""
+    """Why the grammar could not read the text (the parser's message, with line:column); None when
+    it could."""
 
     @property
     def repeatable(self) -> bool:
@@ -111,7 +112,8 @@ def _check(text: str, kind: Kind, base_iri: str | None) -> Verdict:
     try:
         tree = grammar.parse_string(text.replace("\r", "\n"), parse_all=True)
     except ParseBaseException as failure:
-        return Verdict(unreadable=str(failure))
+        where = f"{failure.lineno}:{failure.col}"
+        return Verdict(unreadable=f"error at {where}: {failure.msg}, found {failure.found}")
     except RecursionError:
         return Verdict(depth=None)
     if kind == "query":
@@ -187,15 +189,10 @@ def _endpoint(term: Any, prefixes: dict[str, str | None], base: str | None) -> s
     return None
 
 
-def _refused_services(verdict: Verdict, allowlist: Iterable[str]) -> list[str]:
-    """The SERVICE endpoints of ``verdict`` that are not allowed (unresolvable ones as ``?``)."""
-    allowed = set(allowlist)
-    return [service or "?" for service in verdict.services if service is None or service not in allowed]
-
-
 def refusal(verdict: Verdict, what: str, allowlist: Iterable[str], max_nesting: int) -> str | None:
     """Why the ``what`` (query or update) judged ``verdict`` must not run, or None when it may:
-    unreadable, nested past ``max_nesting``, a LOAD, or a SERVICE not in ``allowlist``."""
+    unreadable, nested past ``max_nesting``, a LOAD, or a SERVICE not in ``allowlist``. A refused
+    SERVICE gets the same words whatever endpoint it names (nothing is called to decide)."""
     if verdict.unreadable is not None:
         return (f"malformed {what}: the {what} could not be checked ({verdict.unreadable}); this "
                 f"endpoint refuses what its SPARQL 1.1 checker cannot read, even syntax its engine "
@@ -206,11 +203,11 @@ def refusal(verdict: Verdict, what: str, allowlist: Iterable[str], max_nesting: 
         return f"the {what} nests groups, expressions or paths {found}; the limit is {max_nesting}"
     if verdict.loads:
         return "LOAD is not allowed on this endpoint (it would fetch from the network)"
-    refused = _refused_services(verdict, allowlist)
-    if refused:
-        allowed = ", ".join(f"<{iri}>" for iri in allowlist)
-        return (f"SERVICE {', '.join(refused)} is not allowed: federated queries may only call "
-                f"{allowed or 'no endpoint (SERVICE is disabled here)'}")
+    allowed = list(allowlist)
+    if any(service is None or service not in allowed for service in verdict.services):
+        endpoints = ", ".join(f"<{iri}>" for iri in allowed) or "no endpoint (SERVICE is disabled here)"
+        return (f"a SERVICE endpoint of this {what} is not allowed (a variable one never is): "
+                f"federated queries may only call {endpoints}")
     return None
 
 

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 import pyoxigraph as ox
 
 from .conneg import Rdf, Results, media_type, offered, serialize_triples
-from .query_safety import Verdict, check, raise_recursion_limit, refusal
+from .query_safety import check, raise_recursion_limit, refusal
 from .store import open_store
 
 FRAME_HEADER_BYTES = 8
@@ -145,16 +145,15 @@ def run_query(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> R
     try:
         header, body = _answer(*answer)
     except (OSError, RuntimeError, ValueError, SyntaxError):
-        return federated_failure(verdict)
+        return federated_failure()
     return header | {"repeatable": False}, body
 
 
-def federated_failure(verdict: Verdict) -> Reply:
+def federated_failure() -> Reply:
     """The one reply to a query whose allowed SERVICE call failed, whatever the cause: refused
-    connection, time-out, HTTP error, unreadable answer. The engine's message would tell the client
-    what listens where (a port scan through the server), so it is not passed on."""
-    endpoints = ", ".join(f"<{service}>" for service in verdict.services)
-    return error(502, f"the federated call to {endpoints} failed (the cause is not disclosed)")
+    connection, reset, HTTP error, unreadable answer. The engine's message would tell the client
+    what listens where (a port scan through the server), so neither it nor the endpoint is passed on."""
+    return error(502, "a federated call (SERVICE) of this query failed; the cause is not disclosed")
 
 
 def _answer(result: ox.QueryBoolean | ox.QuerySolutions | ox.QueryTriples, results: Results | None,
