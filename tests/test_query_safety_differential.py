@@ -123,6 +123,11 @@ def test_endpoints_are_resolved_against_base_and_prefixes() -> None:
     query = ("BASE <http://b/c/> PREFIX e: <../e/> PREFIX f: <http://f/> SELECT * { SERVICE e:x {} "
              "SERVICE f:a\\.b {} SERVICE <d> {} SERVICE ?v {} SERVICE g:y {} }")
     assert check(query, "query").services == ("http://b/e/x", "http://f/a.b", "http://b/c/d", None, None)
+    assert check("PREFIX : <http://x/> SELECT * { SERVICE :a {} SERVICE : {} }", "query").services == \
+        ("http://x/a", "http://x/")
+    update = ("PREFIX e: <http://e/> INSERT DATA { <a:a> <a:b> 1 } ; "
+              "INSERT { ?s ?p ?o } WHERE { SERVICE e:x {} }")  # the prologue holds for what follows
+    assert check(update, "update").services == ("http://e/x",)
     assert check("SELECT * { SERVICE <rel> {} }", "query").services == (None,)
     assert check("SELECT * { SERVICE <rel> {} }", "query", "http://base/x").services == ("http://base/rel",)
 

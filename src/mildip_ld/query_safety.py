@@ -121,7 +121,7 @@ def _check(text: str, kind: Kind, base_iri: str | None) -> Verdict:
         parts = [(prologue, body)]
     else:
         update = tree[0]
-        parts = list(zip(update.get("prologue") or [], update.get("request") or [], strict=False))
+        parts = list(zip(update.prologue or [], update.request or [], strict=False))
     return _read(parts, base_iri)
 
 
@@ -129,7 +129,8 @@ _cached_check = lru_cache(maxsize=1024)(_check)
 
 
 def _read(parts: list[tuple[Any, Any]], base_iri: str | None) -> Verdict:
-    """The verdict on parsed ``(prologue, operation)`` pairs; prologues accumulate, as in an update."""
+    """The verdict on parsed ``(prologue, operation)`` pairs; prologues accumulate, as in an update.
+    (A missing parameter of a :class:`CompValue` is None as an attribute; its ``get`` gives the key.)"""
     prefixes: dict[str, str | None] = {}
     base = base_iri
     services: list[str | None] = []
@@ -140,7 +141,7 @@ def _read(parts: list[tuple[Any, Any]], base_iri: str | None) -> Verdict:
             if declaration.name == "Base":
                 base = iri
             else:
-                prefixes[declaration.get("prefix") or ""] = iri
+                prefixes[declaration.prefix or ""] = iri
         for node, level in _nodes(operation):
             depth = max(depth, level)
             if node.name == "ServiceGraphPattern":
@@ -181,8 +182,8 @@ def _absolute(iri: str, base: str | None) -> str | None:
 def _endpoint(term: Any, prefixes: dict[str, str | None], base: str | None) -> str | None:
     """The absolute IRI a SERVICE clause names; None for a variable or what cannot be resolved."""
     if isinstance(term, CompValue) and term.name == "pname":
-        namespace = prefixes.get(term.get("prefix") or "")
-        local = _LOCAL_ESCAPE.sub(r"\1", str(term.get("localname") or ""))
+        namespace = prefixes.get(term.prefix or "")
+        local = _LOCAL_ESCAPE.sub(r"\1", str(term.localname or ""))
         return None if namespace is None else namespace + local
     if isinstance(term, URIRef):
         return _absolute(str(term), base)
