@@ -11,7 +11,6 @@ escapes, comparisons, prefixed names and BASE, around a SERVICE clause naming th
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mildip_ld.query_safety import check, raise_recursion_limit, refusal
+from mildip_ld.query_safety import check, prepare, refusal
 
 ALLOWED = "http://127.0.0.1:9/allowed"
 """The one allowed endpoint (a closed port: calling it costs nothing)."""
@@ -64,7 +63,7 @@ def canary() -> Iterator[Canary]:
             connection.close()
 
     threading.Thread(target=accept, daemon=True).start()
-    raise_recursion_limit(100)
+    prepare(100)
     yield found
     listener.close()
 
@@ -226,8 +225,15 @@ def test_what_the_check_allows_never_calls_the_canary(canary: Canary, data: st.D
             f"the engine called the canary, the check did not see that SERVICE: {text!r} {verdict}"
 
 
-def test_hypothesis_runs_on_a_deep_enough_stack() -> None:
-    """The nesting tests above run on the main thread: 100 levels must fit its recursion limit."""
-    raise_recursion_limit(100)
-    assert sys.getrecursionlimit() >= 7000
-    assert check("SELECT * WHERE " + "{" * 100 + " ?s ?p ?o " + "}" * 100, "query").depth == 100
+def test_prepare_lets_the_check_follow_the_nesting_limit() -> None:
+    """Every shape of nesting the check counts, 100 levels deep, is read (not refused as too deep
+    for the parser); far deeper texts are refused without a crash."""
+    prepare(100)
+    shapes = ["SELECT * WHERE " + "{" * 100 + " ?s ?p ?o " + "}" * 100,
+              "ASK { FILTER(" + "(" * 98 + "true" + ")" * 98 + ") }",
+              "ASK { FILTER(" + "STR(" * 98 + "1" + ")" * 98 + " = '1') }",
+              "SELECT * " + "{ SELECT * " * 99 + "{}" + "}" * 99,
+              "ASK { ?s " + "(" * 99 + "<p:p>" + ")" * 99 + " ?o }"]
+    assert [check(shape, "query").depth for shape in shapes] == [100] * len(shapes)
+    assert check("ASK { ?s <p:p> " + "[ <p:p> " * 100 + "1" + " ]" * 100 + " }", "query").depth == 1
+    assert check("SELECT * WHERE " + "{" * 20_000 + "}" * 20_000, "query").depth is None

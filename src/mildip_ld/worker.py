@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 import pyoxigraph as ox
 
 from .conneg import Rdf, Results, media_type, offered, serialize_triples
-from .query_safety import check, raise_recursion_limit, refusal
+from .query_safety import check, prepare, refusal
 from .store import open_store
 
 FRAME_HEADER_BYTES = 8
@@ -213,7 +213,7 @@ def serve_jobs(start: Callable[[dict[str, Any]], Any],
     ``execute(state, job, config)`` answers one job. The process lowers its priority by the
     config's ``nice``, caps its address space at ``memory_mb`` and answers jobs on a thread with a
     :data:`STACK_BYTES` stack, so that a deeply recursive parse ends in an error, not a crash (and
-    the recursion limit lets the query check follow ``max_nesting`` levels).
+    the query check is prepared: :func:`~mildip_ld.query_safety.prepare`).
     """
     source = sys.stdin.buffer
     sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
@@ -231,7 +231,7 @@ def serve_jobs(start: Callable[[dict[str, Any]], Any],
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     def loop() -> None:
-        raise_recursion_limit(config.get("max_nesting", 100))
+        prepare(config.get("max_nesting", 100))
         try:
             state = start(config)
         except OSError as failure:
