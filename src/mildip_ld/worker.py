@@ -132,21 +132,19 @@ def run_query(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> R
     if refused:
         return error(400, refused)
     job = {"union": not verdict.has_dataset_clause, **job}
-    try:
-        result = store.query(job["text"], base_iri=job.get("base_iri"), **_dataset(job))
-    except SyntaxError as failure:
-        return error(400, f"malformed query: {failure}")
     results = Results.from_media_type(job["results"]) if job.get("results") else None
     graph = Rdf.from_media_type(job["graph"]) if job.get("graph") else None
-    answer = (result, results, graph, job.get("asked", ""), config["max_results"], config.get("prefixes", {}))
-    if not verdict.services:
-        header, body = _answer(*answer)
-        return header | {"repeatable": verdict.repeatable}, body
     try:
-        header, body = _answer(*answer)
-    except (OSError, RuntimeError, ValueError, SyntaxError):
-        return federated_failure()
-    return header | {"repeatable": False}, body
+        result = store.query(job["text"], base_iri=job.get("base_iri"), **_dataset(job))
+        header, body = _answer(result, results, graph, job.get("asked", ""), config["max_results"],
+                               config.get("prefixes", {}))
+    except SyntaxError as failure:
+        return error(400, f"malformed query: {failure}")
+    except (OSError, RuntimeError, ValueError):  # a SERVICE call fails in query() (ASK) or in _answer
+        if verdict.services:
+            return federated_failure()
+        raise
+    return header | {"repeatable": verdict.repeatable}, body
 
 
 def federated_failure() -> Reply:
