@@ -237,3 +237,7 @@ def test_prepare_lets_the_check_follow_the_nesting_limit() -> None:
     assert [check(shape, "query").depth for shape in shapes] == [100] * len(shapes)
     assert check("ASK { ?s <p:p> " + "[ <p:p> " * 100 + "1" + " ]" * 100 + " }", "query").depth == 1
     assert check("SELECT * WHERE " + "{" * 20_000 + "}" * 20_000, "query").depth is None
+    many = "SELECT * WHERE { " + " ".join(f"?s <p:p> ?o{number} ." for number in range(1_000)) + " }"
+    assert check(many, "query").depth == 1  # the grammar reads a group's triple patterns by recursion
+    operations = " ; ".join(f"INSERT DATA {{ <a:s> <p:p> {number} }}" for number in range(1_000))
+    assert check(operations, "update").depth == 0

@@ -64,6 +64,11 @@ function calls, 37 for parentheses, 26 for groups, 13 for subqueries and blank-n
 RECURSION_BASE = 2000
 """Frames the parse needs besides the nesting (and the caller's own frames)."""
 
+CHAIN_FRAMES = 18_000
+"""Frames for chains the grammar also reads by recursion: about 11 per triple pattern of a group
+and 13 per operation of an update, so some 1,500 of either. A larger budget would let a text nested
+thousands of levels deep hold the parser for seconds before it is refused."""
+
 CACHED_TEXT_CHARS = 4096
 """Verdicts of texts up to this long are kept (:func:`check`): lookups repeat, long texts rarely."""
 
@@ -121,7 +126,8 @@ class Verdict:
     loads: int = 0
     """Number of LOAD operations (updates)."""
     depth: int | None = 0
-    """Deepest nesting (:data:`NESTING`); None when the text is too deep for the parser."""
+    """Deepest nesting (:data:`NESTING`); None when the text is too deep for the parser's recursion
+    (:func:`prepare`)."""
     has_dataset_clause: bool = False
     """A FROM or FROM NAMED clause is present (so the default graph is not the union)."""
     volatile: bool = False
@@ -238,9 +244,12 @@ def refusal(verdict: Verdict, what: str, allowlist: Iterable[str], max_nesting: 
                 f"endpoint refuses what its SPARQL 1.1 checker cannot read, even syntax its engine "
                 f"accepts (RDF-star, \\u escapes in strings and IRIs)")
     if verdict.depth is None or verdict.depth > max_nesting:
-        found = "deeper than the checker can follow" if verdict.depth is None \
-            else f"{verdict.depth} levels deep"
-        return f"the {what} nests groups, expressions or paths {found}; the limit is {max_nesting}"
+        if verdict.depth is None:
+            return (f"the {what} nests groups, expressions or paths, or chains triple patterns or "
+                    f"operations, deeper than the checker can follow; the limit is {max_nesting} levels "
+                    f"(and some 1,500 triple patterns in one group)")
+        return (f"the {what} nests groups, expressions or paths {verdict.depth} levels deep; the limit "
+                f"is {max_nesting}")
     if verdict.loads:
         return "LOAD is not allowed on this endpoint (it would fetch from the network)"
     allowed = list(allowlist)
@@ -255,6 +264,7 @@ def prepare(max_nesting: int) -> None:
     """Make this process ready to check texts nested ``max_nesting`` levels deep: raise its recursion
     limit (only for a thread with a big stack, such as the workers' and the writer's job thread),
     and parse once, since pyparsing readies the whole grammar on its first parse (about a second)."""
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_BASE + FRAMES_PER_LEVEL * max_nesting))
+    needed = RECURSION_BASE + FRAMES_PER_LEVEL * max_nesting + CHAIN_FRAMES
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), needed))
     _check("ASK {}", "query", None)
     _check("CLEAR DEFAULT", "update", None)
