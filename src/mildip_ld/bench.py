@@ -35,7 +35,7 @@ from .hostile import catalogue
 from .launch import LOOPBACK, ONE_PROCESS_PER_CORE, free_port, running, serve_command
 from .loadtest import Call, percentile, run_levels, run_writes, write_table
 from .loadtest import table as load_table
-from .query_scan import scan
+from .query_safety import check
 from .settings import EMBEDDED_STORE, Settings
 from .store import STORE_DIR
 
@@ -86,7 +86,7 @@ def load_queries(folder: Path) -> tuple[dict[str, str], list[str]]:
     names of those left out because they call a SERVICE (the benchmark sends nothing off this host)."""
     files = sorted(folder.glob("*.rq")) if folder.is_dir() else []
     found = {file.stem: file.read_text(encoding="utf-8") for file in files} or dict(BUILTIN_QUERIES)
-    federated = [name for name, text in found.items() if scan(text).services]
+    federated = [name for name, text in found.items() if check(text, "query").services]
     return {name: text for name, text in found.items() if name not in federated}, federated
 
 

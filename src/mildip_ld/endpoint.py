@@ -272,7 +272,7 @@ class Endpoint:
 
     def _job(self, request: Request, operation: SparqlRequest) -> dict[str, Any]:
         """The worker job for a query or update, after content negotiation. The safety checks of
-        :func:`~mildip_ld.query_scan.refusal` run in the worker (or writer), off the event loop."""
+        :func:`~mildip_ld.query_safety.refusal` run in the worker (or writer), off the event loop."""
         if operation.operation is Operation.UPDATE:
             return {"op": "update", "text": operation.text}
         try:
