@@ -44,6 +44,7 @@ from .remote import RemoteStore, remote_url
 from .response_cache import CACHEABLE, ResponseCache, ResponseCacheMiddleware
 from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
 from .settings import EMBEDDED_STORE, Settings
+from .web import TextPathMiddleware
 from .writer import WriterConfig
 
 OWN_PATHS = ("/sparql", "/health", "/metrics", graph_store.PATH)
@@ -416,6 +417,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings, app.state.release, app.state.endpoint = settings, release, endpoint
     endpoint.on_release = lambda new: setattr(app.state, "release", new)
+    app.add_middleware(TextPathMiddleware)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_headers=["*"], max_age=3600,
                        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"])
     app.add_middleware(SecurityHeadersMiddleware)

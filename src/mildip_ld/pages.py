@@ -42,7 +42,7 @@ from .formats import (
 )
 from .namespaces import GRAPH_BASE, NAMED_GRAPHS, ONTOLOGY, ONTOLOGY_IRI, RESOURCE_BASE
 from .ontodoc import OntologyDoc, document, ontology_graph
-from .web import not_found, release_of, render, root_path, store_for, store_of
+from .web import invalid_iri, not_found, release_of, render, root_path, store_for, store_of
 
 router = APIRouter()
 router.include_router(querypage.router)
@@ -76,8 +76,11 @@ def _choose(request: Request, formats=FORMATS) -> RdfFormat | str:
 @router.api_route("/id/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
 def resource(request: Request, path: str) -> Response:
     """A resource IRI: 303 See Other to the document describing it, chosen by Accept."""
-    if not path or not Describer(store_of(request)).exists(RESOURCE_BASE + path):
-        return not_found(request, RESOURCE_BASE + path)
+    iri = RESOURCE_BASE + path
+    if (why := invalid_iri(iri)) is not None:
+        return not_found(request, iri, why)
+    if not path or not Describer(store_of(request)).exists(iri):
+        return not_found(request, iri)
     chosen = _choose(request)
     extension = HTML_EXTENSION if chosen == HTML else chosen.extension
     location = f"{root_path(request)}/doc/{quote(path)}.{extension}"
@@ -98,6 +101,8 @@ def _document(request: Request, iri: str, chosen: RdfFormat | str, headers: dict
 @router.api_route("/doc/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
 def resource_document(request: Request, path: str) -> Response:
     """The document about ``/id/{path}``: ``.html`` or an RDF extension, or negotiated without one."""
+    if (why := invalid_iri(RESOURCE_BASE + path)) is not None:
+        return not_found(request, RESOURCE_BASE + path, why)
     store = store_of(request)
     stem, dot, extension = path.rpartition(".")
     if dot and (extension == HTML_EXTENSION or extension in BY_EXTENSION) and \
@@ -155,6 +160,8 @@ def ontology_file(request: Request, extension: str) -> Response:
 def ontology_version(request: Request, version: str) -> Response:
     """A version IRI (``…/ontology/0.1.0``): the served ontology when it is that version."""
     graph = ox.NamedNode(str(ONTOLOGY))
+    if (why := invalid_iri(f"{ONTOLOGY_IRI}/{version}")) is not None:
+        return not_found(request, f"{ONTOLOGY_IRI}/{version}", why)
     version_iri = ox.NamedNode(f"{ONTOLOGY_IRI}/{version}")
     owl_version = ox.NamedNode("http://www.w3.org/2002/07/owl#versionIRI")
     if not any(True for _ in store_of(request).quads_for_pattern(None, owl_version, version_iri, graph)):

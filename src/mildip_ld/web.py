@@ -8,11 +8,13 @@ import mimetypes
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import pyoxigraph as ox
 from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .formats import HTML, negotiate
 from .security import SECURITY_HEADERS
@@ -73,11 +75,24 @@ def wants_json(request: Request) -> bool:
     return negotiate(request.headers.get("accept"), [HTML, "application/json"]) == "application/json"
 
 
-def not_found(request: Request, what: str) -> Response:
-    """404: an HTML page for browsers, plain text for everyone else."""
+def not_found(request: Request, what: str, why: str | None = None) -> Response:
+    """404: an HTML page for browsers, plain text for everyone else; ``why`` says why nothing can
+    have that name (an IRI the path would make is not a valid IRI, say)."""
     if negotiate(request.headers.get("accept"), [HTML, "text/plain"]) == HTML:
-        return render(request, "notfound.html", {"what": what}, status_code=404)
-    return PlainTextResponse(f"not found: {what}\n", status_code=404, headers=SECURITY_HEADERS)
+        return render(request, "notfound.html", {"what": what, "why": why}, status_code=404)
+    reason = f" ({why})" if why else ""
+    return PlainTextResponse(f"not found: {what}{reason}\n", status_code=404, headers=SECURITY_HEADERS)
+
+
+def invalid_iri(text: str) -> str | None:
+    """Why ``text`` is not an absolute IRI (in the words of Oxigraph's RFC 3987 parser), or None
+    when it is one. A path under ``/id/`` names the IRI ``RESOURCE_BASE + path``; one that makes no
+    valid IRI (a space, a NUL, a ``<``) names nothing this server could have minted."""
+    try:
+        ox.NamedNode(text)
+    except ValueError as failure:
+        return f"not a valid IRI: {failure}"
+    return None
 
 
 def _not_modified(request: Request, etag: str, modified: float) -> bool:
@@ -114,9 +129,43 @@ def file_response(request: Request, path: Path, media_type: str | None = None, e
 
 
 def contained(folder: Path, name: str) -> Path | None:
-    """``folder/name`` if it is an existing file inside ``folder`` (no escape by .. or links)."""
+    """``folder/name`` if it is an existing file inside ``folder`` (no escape by .. or links).
+
+    A name with a NUL byte names no file (POSIX paths cannot hold one); one the file system refuses
+    to look up (longer than it allows, a loop of links) is not served either.
+    """
+    if "\0" in name:
+        return None
     root = folder.resolve()
-    candidate = (root / name).resolve()
-    if candidate.is_relative_to(root) and candidate.is_file():
-        return candidate
+    try:
+        candidate = (root / name).resolve()
+        if candidate.is_relative_to(root) and candidate.is_file():
+            return candidate
+    except OSError:
+        return None
     return None
+
+
+class TextPathMiddleware:
+    """Refuses (400) a request whose path, once percent-decoded, is not UTF-8 text.
+
+    ASGI servers decode such bytes into U+FFFD (``%ff`` and ``%fe`` become the same character), so
+    no route could tell what was asked for; the raw path (``raw_path`` in the ASGI scope) still
+    has the bytes, and is checked here before any route sees the request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_path = scope.get("raw_path") if scope["type"] == "http" else None
+        if raw_path is not None:
+            try:
+                unquote_to_bytes(raw_path).decode("utf-8")
+            except UnicodeDecodeError as failure:
+                byte = failure.object[failure.start]
+                message = (f"the path is not UTF-8 text once percent-decoded: byte {byte:#04x} at "
+                           f"{failure.start} ({failure.reason})\n")
+                await PlainTextResponse(message, status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
