@@ -285,8 +285,8 @@ def _server_settings(args: argparse.Namespace):
     """Server settings from the environment, overridden by the flags given (build folder included)."""
     from .settings import Settings
 
-    overrides = {key: getattr(args, key) for key in ("host", "port", "store", "access_log", "processes")
-                 if hasattr(args, key)}
+    overrides = {key: getattr(args, key) for key in ("host", "port", "store", "access_log", "processes",
+                                                     "public_url") if hasattr(args, key)}
     if getattr(args, "build_dir", None):
         overrides["build_dir"] = Path(args.build_dir)
     return Settings(**overrides)
@@ -533,6 +533,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=argparse.SUPPRESS,
                    help="server processes sharing the port, each with its own query workers and "
                         "response cache (default: 1; one per core uses every core for HTTP)")
+    p.add_argument("--public-url", default=argparse.SUPPRESS,
+                   help="where clients reach this server: the base of the URLs VoID and the dumps listing "
+                        "give (default: https://w3id.org/mildip/; never taken from a request's Host)")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("bench", help="latency and throughput against Oxigraph's own server",

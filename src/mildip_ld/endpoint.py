@@ -41,6 +41,7 @@ from .namespaces import GRAPH_BASE, PREFIXES
 from .pool import PoolClosedError, PoolError, QueryTimeoutError, Reply, WorkerConfig, WorkerPool
 from .protocol import Operation, ProtocolError, SparqlRequest, read_request
 from .remote import RemoteStore, remote_url
+from .render_gate import RenderGate
 from .response_cache import CACHEABLE, ResponseCache, ResponseCacheMiddleware
 from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
 from .settings import EMBEDDED_STORE, Settings
@@ -97,6 +98,9 @@ class Endpoint:
         self.cache: ResponseCache | None = None
         if settings.response_cache_mb and remote_url(settings.store) is None:
             self.cache = ResponseCache(settings.response_cache_mb * 2**20, metrics)
+        self.gate = RenderGate(settings.render_concurrency, settings.render_queue, settings.render_timeout_s,
+                               settings.page_cache_mb * 2**20, metrics)
+        """Renders pages, VoID, dumps listings and Graph Store reads (:mod:`mildip_ld.render_gate`)."""
 
     def _query_pool(self, release: Path) -> WorkerPool:
         config = WorkerConfig(str(release), max_results=self.settings.max_results,
@@ -134,6 +138,7 @@ class Endpoint:
         await self.pool.close()
         if self.writer is not None:
             await self.writer.close()
+        self.gate.close()
 
     def _background(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -169,6 +174,7 @@ class Endpoint:
             self._count_workers()
             if self.cache is not None:
                 self.cache.clear()
+            self.gate.clear()
             self.on_release(release)
             self._background(old.drain(2 * self.settings.query_timeout_s + 1))
             await self.refresh_counts()
@@ -416,6 +422,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="mildip-ld", summary="Linked data on military diplomacy: SPARQL endpoint",
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings, app.state.release, app.state.endpoint = settings, release, endpoint
+    app.state.gate = endpoint.gate
     endpoint.on_release = lambda new: setattr(app.state, "release", new)
     app.add_middleware(TextPathMiddleware)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_headers=["*"], max_age=3600,

@@ -12,11 +12,12 @@ from urllib.parse import unquote_to_bytes
 
 import pyoxigraph as ox
 from fastapi import Request
-from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .formats import HTML, negotiate
+from .render_gate import Rendered, RenderGate, answer, if_none_match
 from .security import SECURITY_HEADERS
 from .store import open_store
 
@@ -58,14 +59,23 @@ def root_path(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
-def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200,
-           headers: dict[str, str] | None = None) -> HTMLResponse:
-    """Render a Jinja2 template as an HTML response carrying the security headers."""
-    response = templates.TemplateResponse(
-        request, template, {"root": root_path(request), **context}, status_code=status_code)
-    response.headers.update(SECURITY_HEADERS)
-    response.headers.update(headers or {})
-    return response
+def gate_of(request: Request) -> RenderGate:
+    """The app's render gate (:mod:`mildip_ld.render_gate`), which every expensive answer goes through."""
+    return request.app.state.gate
+
+
+def public_base(request: Request) -> str:
+    """The ``public_url`` setting, ending in ``/``: the base of the URLs VoID and the dumps listing
+    give, the same whatever ``Host`` a request names."""
+    return request.app.state.settings.public_url
+
+
+def page(template: str, context: dict[str, Any], root: str, status: int = 200,
+         headers: dict[str, str] | None = None) -> Rendered:
+    """Render a Jinja2 template (in a render thread) as an HTML answer with the security headers."""
+    body = templates.get_template(template).render({"root": root, **context}).encode("utf-8")
+    return Rendered(body, "text/html; charset=utf-8", status,
+                    tuple({**SECURITY_HEADERS, **(headers or {})}.items()))
 
 
 def wants_json(request: Request) -> bool:
@@ -75,13 +85,24 @@ def wants_json(request: Request) -> bool:
     return negotiate(request.headers.get("accept"), [HTML, "application/json"]) == "application/json"
 
 
-def not_found(request: Request, what: str, why: str | None = None) -> Response:
-    """404: an HTML page for browsers, plain text for everyone else; ``why`` says why nothing can
-    have that name (an IRI the path would make is not a valid IRI, say)."""
-    if negotiate(request.headers.get("accept"), [HTML, "text/plain"]) == HTML:
-        return render(request, "notfound.html", {"what": what, "why": why}, status_code=404)
+def wants_html(request: Request) -> bool:
+    """Whether an error is answered with an HTML page (browsers) rather than plain text."""
+    return negotiate(request.headers.get("accept"), [HTML, "text/plain"]) == HTML
+
+
+def not_found_page(html: bool, root: str, what: str, why: str | None = None) -> Rendered:
+    """404: an HTML page (``html``) or plain text; ``why`` says why nothing can have that name (an
+    IRI the path would make is not a valid IRI, say)."""
+    if html:
+        return page("notfound.html", {"what": what, "why": why}, root, status=404)
     reason = f" ({why})" if why else ""
-    return PlainTextResponse(f"not found: {what}{reason}\n", status_code=404, headers=SECURITY_HEADERS)
+    return Rendered(f"not found: {what}{reason}\n".encode(), "text/plain; charset=utf-8", 404,
+                    tuple(SECURITY_HEADERS.items()))
+
+
+def not_found(request: Request, what: str, why: str | None = None) -> Response:
+    """:func:`not_found_page` for ``request`` (a small page, rendered on the event loop)."""
+    return answer(request, not_found_page(wants_html(request), root_path(request), what, why))
 
 
 def invalid_iri(text: str) -> str | None:
@@ -97,10 +118,9 @@ def invalid_iri(text: str) -> str | None:
 
 def _not_modified(request: Request, etag: str, modified: float) -> bool:
     """RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since."""
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-        return "*" in tags or etag in tags
+    matched = if_none_match(request, etag)
+    if matched is not None:
+        return matched
     if_modified_since = request.headers.get("if-modified-since")
     if if_modified_since:
         try:
