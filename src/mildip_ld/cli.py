@@ -339,6 +339,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     status = _ensure_built(args, settings)
     if status != EXIT_OK:
         return status
+    if args.only == "page-attack":
+        from .endpoint import resolve_release
+        from .pageattack import run_page_attack, table
+
+        print(table(run_page_attack(resolve_release(settings), progress=_say)))
+        return EXIT_OK
     options = BenchOptions(queries=Path(args.queries) if args.queries else _paths(args).queries,
                            repeats=args.repeats, clients=args.clients, requests=args.requests)
     print(run_bench(settings, options, progress=_say))
@@ -549,6 +555,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, default=4, help="concurrent clients for requests/s (default 4)")
     p.add_argument("--requests", type=int, default=400,
                    help="requests per server for requests/s (default 400)")
+    p.add_argument("--only", choices=["page-attack"],
+                   help="run only this part: page-attack, 16 wrk connections for 15 s on the largest page "
+                        "and VoID with a new Host header each request, /health watched (needs wrk)")
     p.add_argument("--build-dir", default=argparse.SUPPRESS,
                    help="build folder whose current release is used")
     p.set_defaults(handler=cmd_bench)

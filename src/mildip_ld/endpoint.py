@@ -41,7 +41,7 @@ from .namespaces import GRAPH_BASE, PREFIXES
 from .pool import PoolClosedError, PoolError, QueryTimeoutError, Reply, WorkerConfig, WorkerPool
 from .protocol import Operation, ProtocolError, SparqlRequest, read_request
 from .remote import RemoteStore, remote_url
-from .render_gate import RenderGate
+from .render_gate import RenderGate, ReplayMiddleware
 from .response_cache import CACHEABLE, ResponseCache, ResponseCacheMiddleware
 from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
 from .settings import EMBEDDED_STORE, Settings
@@ -450,13 +450,15 @@ class ReleaseFollowMiddleware:
 
 
 def serving_app(settings: Settings | None = None) -> ASGIApp:
-    """What ``mildip serve`` runs: :func:`create_app` behind the response cache (when it is on),
-    following the build's ``current`` release when it serves the embedded store."""
+    """What ``mildip serve`` runs: :func:`create_app` behind the render gate's replays and the
+    response cache (when it is on), following the build's ``current`` release when it serves the
+    embedded store."""
     fastapi_app = create_app(settings)
     endpoint: Endpoint = fastapi_app.state.endpoint
-    app: ASGIApp = fastapi_app
+    release = lambda: endpoint.release.name  # noqa: E731 (read at every request)
+    app: ASGIApp = ReplayMiddleware(fastapi_app, endpoint.gate, release, endpoint.metrics)
     if endpoint.cache is not None:
-        app = ResponseCacheMiddleware(app, endpoint.cache, lambda: endpoint.release.name, endpoint.metrics)
+        app = ResponseCacheMiddleware(app, endpoint.cache, release, endpoint.metrics)
     if endpoint.settings.store == EMBEDDED_STORE:
         app = ReleaseFollowMiddleware(app, endpoint)
     return app

@@ -29,6 +29,12 @@ since it was cached per base URL. The gate's rules:
   make a render happen again. A switch to a new release empties the cache, and a render begun for
   the old release is not kept.
 
+A repeat of a request whose answer the gate keeps is answered before the application sees it
+(:class:`ReplayMiddleware`, like the response cache of ``/sparql``): the same path, query string,
+``Accept``, ``Origin`` and mount point on the same release get the kept answer's bytes with the
+headers the first answer had, without routing, negotiation or FastAPI's machinery, a third of the
+cost of the request otherwise; the ``Host`` header is not part of that key either.
+
 Threads rather than processes: a page is rendered from the release's store and from objects
 computed once per release (the derivations behind ``/explain``, the ontology documentation), which
 worker processes would each have to rebuild; and a render thread competes with the event loop only
@@ -42,6 +48,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -50,6 +57,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from fastapi.responses import Response
 from prometheus_client import Counter, Gauge
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .metrics import LIVE_SUM, Metrics
 
@@ -58,6 +66,13 @@ Key = tuple[Hashable, ...]
 ENTRY_OVERHEAD_BYTES = 512
 """What one kept entry costs beyond its bytes (its key, the dictionary slot, the objects)."""
 RETRY_AFTER_S = 1
+RENDER_KEY = "mildip.render"
+"""Scope key set by :meth:`RenderGate.respond` on a 200 it answers: (what, key), for replays."""
+REPLAY_HEADERS = (b"accept", b"origin")
+"""The request headers a route's answer may depend on (negotiation, CORS); never ``Host``."""
+CONDITIONAL_HEADERS = (b"if-none-match", b"if-modified-since")
+MAX_REPLAYS = 4096
+"""Most requests remembered for replay (each costs its key and the answer's headers)."""
 log = logging.getLogger(__name__)
 
 
@@ -99,6 +114,16 @@ class Rendered:
         return len(self.body) + sum(len(name) + len(value) for name, value in self.headers)
 
 
+@dataclass(frozen=True)
+class Replay:
+    """How to answer a repeat of a request: the gate's key of its answer and the answer's start."""
+
+    what: str
+    key: Key
+    route: str
+    headers: list[tuple[bytes, bytes]]
+
+
 def _key_cost(key: Key) -> int:
     return ENTRY_OVERHEAD_BYTES + sum(len(str(part)) for part in key)
 
@@ -121,6 +146,8 @@ class RenderGate:
         self._generation = 0
         """Incremented by :meth:`clear`: a render begun before is not kept."""
         self._inflight: dict[Key, asyncio.Future[Any]] = {}
+        self.replays: OrderedDict[Key, Replay] = OrderedDict()
+        """Requests answered from a kept answer without the application (:class:`ReplayMiddleware`)."""
         self._threads = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="render")
         self.outcomes = Counter("mildip_render", "Renders of pages, VoID, dumps listings and Graph Store "
                                 "reads by what and outcome: rendered (a render ran), hit (a kept answer), "
@@ -211,11 +238,29 @@ class RenderGate:
             rendered = await self.get(what, key, render, lambda answer: answer.cost)
         except RenderRefusedError as refused:
             return refused.response()
+        if rendered.status == 200:
+            request.scope[RENDER_KEY] = (what, key)
         return answer(request, rendered)
+
+    def kept(self, key: Key) -> Any | None:
+        """The kept value of ``key`` (now the most recently used), or None."""
+        kept = self.entries.get(key)
+        if kept is None:
+            return None
+        self.entries.move_to_end(key)
+        return kept[0]
+
+    def remember(self, request: Key, replay: Replay) -> None:
+        """Answer ``request`` with ``replay`` from now on (the oldest forgotten past MAX_REPLAYS)."""
+        self.replays[request] = replay
+        self.replays.move_to_end(request)
+        while len(self.replays) > MAX_REPLAYS:
+            self.replays.popitem(last=False)
 
     def clear(self) -> None:
         """Forget every kept answer (the release changed); renders under way are not kept."""
         self._generation += 1
+        self.replays.clear()
         self.entries.clear()
         self.size = 0
         self.bytes.set(0)
@@ -243,3 +288,53 @@ def answer(request: Request, rendered: Rendered) -> Response:
             return Response(status_code=304, headers=headers)
     return Response(rendered.body, status_code=rendered.status, media_type=rendered.media_type,
                     headers=headers)
+
+
+class ReplayMiddleware:
+    """Answers a repeat of a ``GET`` the gate answered with 200 from the kept answer, before the
+    application: same release, path, query string, :data:`REPLAY_HEADERS` and mount point. The
+    first answer's start (status 200 and every header the middlewares added) is remembered when its
+    body is exactly the kept answer's; a conditional request goes to the application (for its 304).
+    The metrics middleware does not see a replay, so it is counted and timed here, under its route.
+    """
+
+    def __init__(self, app: ASGIApp, gate: RenderGate, release: Callable[[], str], metrics: Metrics) -> None:
+        self.app, self.gate, self.release, self.metrics = app, gate, release, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or \
+                any(name.lower() in CONDITIONAL_HEADERS for name, _ in scope["headers"]):
+            await self.app(scope, receive, send)
+            return
+        request = (self.release(), scope["path"], scope.get("root_path", ""), scope.get("query_string", b""),
+                   tuple(name.lower() + b":" + value for name, value in scope["headers"]
+                         if name.lower() in REPLAY_HEADERS))
+        replay = self.gate.replays.get(request)
+        rendered = self.gate.kept(replay.key) if replay is not None else None
+        if replay is not None and rendered is not None:
+            started = time.perf_counter()
+            await send({"type": "http.response.start", "status": 200, "headers": replay.headers})
+            await send({"type": "http.response.body", "body": rendered.body})
+            self.gate.outcomes.labels(replay.what, "hit").inc()
+            self.metrics.requests.labels(replay.route, "GET", "200").inc()
+            self.metrics.latency.labels(replay.route).observe(time.perf_counter() - started)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def remember(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body" and start is not None and start["status"] == 200 \
+                    and RENDER_KEY in scope:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    what, key = scope[RENDER_KEY]
+                    kept = self.gate.kept(key)
+                    if kept is not None and b"".join(chunks) == kept.body:
+                        route = getattr(scope.get("route"), "path", None) or "(unmatched)"
+                        self.gate.remember(request, Replay(what, key, route, list(start.get("headers", []))))
+            await send(message)
+
+        await self.app(scope, receive, remember)
