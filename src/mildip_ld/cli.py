@@ -24,7 +24,7 @@ from .scaleoptions import add_arguments as add_scale_arguments
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 SETTING_FLAGS = ("host", "port", "store", "access_log", "processes", "max_head_bytes", "max_headers",
                  "head_timeout_s", "keep_alive_timeout_s", "max_requests_per_connection",
-                 "parse_timeout_s", "parse_memory_mb")
+                 "parse_timeout_s", "parse_memory_mb", "public_url")
 """Server settings that ``mildip serve`` also takes as a flag (``--`` and the name with dashes),
 beside ``--build-dir``; the others come only from their ``MILDIP_*`` variable."""
 
@@ -363,6 +363,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     status = _ensure_built(args, settings)
     if status != EXIT_OK:
         return status
+    if args.only == "page-attack":
+        from .endpoint import resolve_release
+        from .pageattack import run_page_attack, table
+
+        print(table(run_page_attack(resolve_release(settings), progress=_say)))
+        return EXIT_OK
     options = BenchOptions(queries=Path(args.queries) if args.queries else _paths(args).queries,
                            repeats=args.repeats, clients=args.clients, requests=args.requests)
     print(run_bench(settings, options, progress=_say))
@@ -575,6 +581,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--parse-memory-mb", type=int, default=argparse.SUPPRESS,
                    help="MiB that parsing a write may use; past it the write is refused, 413 (default: "
                         "2048; 0: no cap)")
+    p.add_argument("--public-url", default=argparse.SUPPRESS,
+                   help="where clients reach this server: the base of the URLs VoID and the dumps listing "
+                        "give (default: https://w3id.org/mildip/; never taken from a request's Host)")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("bench", help="latency and throughput against Oxigraph's own server",
@@ -588,6 +597,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, default=4, help="concurrent clients for requests/s (default 4)")
     p.add_argument("--requests", type=int, default=400,
                    help="requests per server for requests/s (default 400)")
+    p.add_argument("--only", choices=["page-attack"],
+                   help="run only this part: page-attack, 16 wrk connections for 15 s on the largest page "
+                        "and VoID with a new Host header each request, /health watched (needs wrk)")
     p.add_argument("--build-dir", default=argparse.SUPPRESS,
                    help="build folder whose current release is used")
     p.set_defaults(handler=cmd_bench)

@@ -53,9 +53,11 @@ from .pool import (
 )
 from .protocol import ClientDisconnectedError, Operation, ProtocolError, SparqlRequest, read_request
 from .remote import RemoteStore, remote_url
+from .render_gate import RenderGate, ReplayMiddleware
 from .response_cache import CACHEABLE, ResponseCache, ResponseCacheMiddleware
 from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
 from .settings import EMBEDDED_STORE, Settings
+from .web import TextPathMiddleware
 from .write_parse import N_TRIPLES, ParserConfig
 from .writer import WriterConfig
 
@@ -118,6 +120,9 @@ class Endpoint:
         self.cache: ResponseCache | None = None
         if settings.response_cache_mb and remote_url(settings.store) is None:
             self.cache = ResponseCache(settings.response_cache_mb * 2**20, metrics)
+        self.gate = RenderGate(settings.render_concurrency, settings.render_queue, settings.render_timeout_s,
+                               settings.page_cache_mb * 2**20, metrics)
+        """Renders pages, VoID, dumps listings and Graph Store reads (:mod:`mildip_ld.render_gate`)."""
 
     def _query_pool(self, release: Path) -> WorkerPool:
         config = WorkerConfig(str(release), max_results=self.settings.max_results,
@@ -172,6 +177,7 @@ class Endpoint:
         for pool in (self.writer, self.parser):
             if pool is not None:
                 await pool.close()
+        self.gate.close()
 
     def _background(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -207,6 +213,7 @@ class Endpoint:
             self._count_workers()
             if self.cache is not None:
                 self.cache.clear()
+            self.gate.clear()
             self.on_release(release)
             self._background(old.drain(2 * self.settings.query_timeout_s + 1))
             await self.refresh_counts()
@@ -499,7 +506,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="mildip-ld", summary="Linked data on military diplomacy: SPARQL endpoint",
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings, app.state.release, app.state.endpoint = settings, release, endpoint
+    app.state.gate = endpoint.gate
     endpoint.on_release = lambda new: setattr(app.state, "release", new)
+    app.add_middleware(TextPathMiddleware)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_headers=["*"], max_age=3600,
                        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"])
     app.add_middleware(SecurityHeadersMiddleware)
@@ -525,14 +534,16 @@ class ReleaseFollowMiddleware:
 
 
 def serving_app(settings: Settings | None = None) -> ASGIApp:
-    """What ``mildip serve`` runs: :func:`create_app` behind the response cache (when it is on),
-    following the build's ``current`` release when it serves the embedded store, with every
-    failure that escapes them logged as one line (:mod:`mildip_ld.errorlog`)."""
+    """What ``mildip serve`` runs: :func:`create_app` behind the render gate's replays and the
+    response cache (when it is on), following the build's ``current`` release when it serves the
+    embedded store, with every failure that escapes them logged as one line
+    (:mod:`mildip_ld.errorlog`)."""
     fastapi_app = create_app(settings)
     endpoint: Endpoint = fastapi_app.state.endpoint
-    app: ASGIApp = fastapi_app
+    release = lambda: endpoint.release.name  # noqa: E731 (read at every request)
+    app: ASGIApp = ReplayMiddleware(fastapi_app, endpoint.gate, release, endpoint.metrics)
     if endpoint.cache is not None:
-        app = ResponseCacheMiddleware(app, endpoint.cache, lambda: endpoint.release.name, endpoint.metrics)
+        app = ResponseCacheMiddleware(app, endpoint.cache, release, endpoint.metrics)
     if endpoint.settings.store == EMBEDDED_STORE:
         app = ReleaseFollowMiddleware(app, endpoint)
     return OneLineErrorsMiddleware(app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,6 +19,9 @@ from .config import DEFAULT_PATHS
 EMBEDDED_STORE = "oxigraph"
 HEAD_ROOM_BYTES = 4096
 """Bytes a request head has beside its longest query string: path, method and header fields."""
+
+PUBLIC_URL = "https://w3id.org/mildip/"
+"""The project's w3id base, whose redirect points to the public server."""
 
 
 class Settings(BaseSettings):
@@ -81,6 +85,24 @@ class Settings(BaseSettings):
     response_cache_mb: int = Field(64, ge=0)
     """Bytes (MiB) of ``GET /sparql`` answers kept for the served release and replayed to the same
     request (:mod:`mildip_ld.response_cache`); 0 turns the cache off. Never used for a remote store."""
+    public_url: str = PUBLIC_URL
+    """Where clients reach this server, as an absolute http(s) URL: the base of the URLs that VoID
+    and the dumps listing give (SPARQL endpoint, downloads). It is never taken from a request (its
+    ``Host`` header is the client's to choose), so every client gets the same description, rendered
+    once. The default, the project's w3id IRIs, redirects to the public server; a server elsewhere
+    (a mirror, a laptop) sets its own."""
+    render_concurrency: int = Field(2, ge=1)
+    """Most pages, VoID, dumps listings and Graph Store reads rendered at once, each in a thread of
+    the server process (:mod:`mildip_ld.render_gate`)."""
+    render_queue: int = Field(16, ge=0)
+    """Most renders that may wait for one of the ``render_concurrency`` slots; past it 503 with
+    Retry-After at once."""
+    render_timeout_s: float = Field(10.0, gt=0)
+    """Longest a request waits for its render; past it 503 with Retry-After (the render goes on in
+    its thread, keeping its slot, and its answer is kept when it ends)."""
+    page_cache_mb: int = Field(32, ge=0)
+    """Bytes (MiB) of rendered pages, VoID, dumps listings and Graph Store reads kept for the served
+    release (least recently used evicted; an answer over an eighth of it is not kept; 0: none)."""
     update_token: SecretStr | None = None
     """Bearer token that enables SPARQL Update and Graph Store writes; None (the default) refuses them."""
     write_timeout_s: float = Field(120.0, gt=0)
@@ -100,6 +122,16 @@ class Settings(BaseSettings):
     """The shapes folder whose ``sparql/*.rq`` violation queries validated writes also run."""
     service_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Endpoint IRIs a federated SERVICE clause may call; empty (the default) refuses SERVICE."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        """An absolute http(s) URL with a host and no query or fragment, ending in ``/``."""
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be an absolute http(s) URL with a host and no query or fragment, "
+                             "such as https://mildip.example.org/")
+        return value if value.endswith("/") else value + "/"
 
     @field_validator("service_allowlist", mode="before")
     @classmethod
