@@ -237,8 +237,10 @@ def _endpoint(term: Any, prefixes: dict[str, str | None], base: str | None) -> s
 
 def refusal(verdict: Verdict, what: str, allowlist: Iterable[str], max_nesting: int) -> str | None:
     """Why the ``what`` (query or update) judged ``verdict`` must not run, or None when it may:
-    unreadable, nested past ``max_nesting``, a LOAD, or a SERVICE not in ``allowlist``. A refused
-    SERVICE gets the same words whatever endpoint it names (nothing is called to decide)."""
+    unreadable, nested past ``max_nesting``, a LOAD, a SERVICE in an update (updates are evaluated
+    by rdflib, whose SERVICE client this module's grammar change leaves without the clause's text,
+    and which has no time limit of its own), or a SERVICE not in ``allowlist``. A refused SERVICE
+    gets the same words whatever endpoint it names (nothing is called to decide)."""
     if verdict.unreadable is not None:
         return (f"malformed {what}: the {what} could not be checked ({verdict.unreadable}); this "
                 f"endpoint refuses what its SPARQL 1.1 checker cannot read, even syntax its engine "
@@ -252,6 +254,9 @@ def refusal(verdict: Verdict, what: str, allowlist: Iterable[str], max_nesting: 
                 f"is {max_nesting}")
     if verdict.loads:
         return "LOAD is not allowed on this endpoint (it would fetch from the network)"
+    if what == "update" and verdict.services:
+        return ("SERVICE is not allowed in an update on this endpoint: query the other endpoint, then "
+                "write what it answered")
     allowed = list(allowlist)
     if any(service is None or service not in allowed for service in verdict.services):
         endpoints = ", ".join(f"<{iri}>" for iri in allowed) or "no endpoint (SERVICE is disabled here)"
