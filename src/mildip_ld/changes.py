@@ -33,7 +33,6 @@ from pathlib import Path
 
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
-from rdflib.compare import isomorphic
 
 from .terms import to_oxigraph, to_rdflib
 
@@ -164,13 +163,13 @@ def release_change(old: Path | None, new: Path, change: Change) -> Change:
     """Fill ``change`` with what turns the N-Quads file ``old`` (None: nothing) into ``new``, every
     graph (both read by Oxigraph: exact terms). Blank nodes are labelled anew each time a release
     is read, so a graph's triples with blank nodes count as changed only when they are not
-    isomorphic (rdflib's canonical comparison) to the old ones."""
+    isomorphic to the old ones (compared after Oxigraph's canonical relabelling)."""
     before = _by_graph(old) if old is not None else {}
     after = _by_graph(new)
     for graph in sorted(before.keys() | after.keys(), key=str):
         old_quads, new_quads = before.get(graph, set()), after.get(graph, set())
         old_blank, new_blank = ({q for q in quads if _has_blank(q)} for quads in (old_quads, new_quads))
-        if old_blank and new_blank and isomorphic(_rdflib_graph(old_blank), _rdflib_graph(new_blank)):
+        if old_blank and new_blank and _canonical(old_blank) == _canonical(new_blank):
             old_quads, new_quads = old_quads - old_blank, new_quads - new_blank
         change.deleted += sorted(old_quads - new_quads, key=str)
         change.added += sorted(new_quads - old_quads, key=str)
@@ -188,11 +187,10 @@ def _has_blank(quad: ox.Quad) -> bool:
     return isinstance(quad.subject, ox.BlankNode) or isinstance(quad.object, ox.BlankNode)
 
 
-def _rdflib_graph(quads: set[ox.Quad]) -> Graph:
-    graph = Graph()
-    for quad in quads:
-        graph.add(tuple(to_rdflib(term) for term in (quad.subject, quad.predicate, quad.object)))
-    return graph
+def _canonical(quads: set[ox.Quad]) -> set[ox.Quad]:
+    dataset = ox.Dataset(quads)
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
+    return set(dataset)
 
 
 def _quad(triple: tuple, graph: ox.NamedNode) -> ox.Quad:
