@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from mildip_ld.build import BuildReport
+from mildip_ld.config import DEFAULT_PATHS
 from mildip_ld.launch import LOOPBACK, free_port, running, serve_command
 
 
@@ -36,8 +37,20 @@ class LiveServer:
         return f"{self.url}/sparql"
 
 
+def writable_data(build_dir: Path) -> Path:
+    """A copy of the project's data folder beside ``build_dir`` (made once), for a server that
+    writes: its change log (``data/changes/``) then never lands in the project's own data."""
+    data = build_dir.parent / "data"
+    if not data.exists():
+        shutil.copytree(DEFAULT_PATHS.data, data, ignore=shutil.ignore_patterns("changes"))
+    return data
+
+
 def serve(build_dir: Path, log: Path, **settings: str) -> Iterator[LiveServer]:
-    """Run ``mildip serve`` on ``build_dir`` with ``settings`` as MILDIP_* variables (others unset)."""
+    """Run ``mildip serve`` on ``build_dir`` with ``settings`` as MILDIP_* variables (others unset);
+    a server with an update token writes its change log into :func:`writable_data`."""
+    if "update_token" in settings:
+        settings.setdefault("data_dir", str(writable_data(build_dir)))
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("MILDIP_")}
     env |= {f"MILDIP_{key.upper()}": value for key, value in settings.items()}

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from rdflib import URIRef
 
-from mildip_ld import commit
+from mildip_ld import changes, commit
 from mildip_ld.build import (
     RELEASES_DIR,
     BuildReport,
@@ -133,13 +133,18 @@ def test_publish_flushes_the_release_then_releases_then_the_build_folder(
     assert current_release(build_copy) == release
 
 
-def test_a_write_publishes_through_the_same_flushes(build_copy: Path,
+def test_a_write_publishes_through_the_same_flushes(build_copy: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """And its change is flushed into the change log of data/ before its release is published."""
     dataset = load_release(current_release(build_copy))
     graphs = {URIRef(iri): dataset.graph(URIRef(iri)) for iri in NAMED_GRAPHS.values()}
     recorder = FsyncRecorder(build_copy)
     monkeypatch.setattr(os, "fsync", recorder)
+    change = changes.Change(id="test-write", release="29990101T000000000000Z")
     with exclusive(build_copy):
-        release = commit._write_release(build_copy, graphs, {"write": "test"})
+        release = commit._write_release(build_copy, graphs, {"write": "test"}, change, tmp_path / "data", 3)
     recorder.assert_published_durably(release)
     assert current_release(build_copy) == release
+    logged = next(i for i, (path, _, current) in enumerate(recorder.calls) if path.name.endswith(".rdfp"))
+    assert recorder.calls[logged][2] != release  # flushed while the previous release was still current
+    assert changes.find(tmp_path / "data", "test-write").release == release.name

@@ -29,7 +29,15 @@ from mildip_ld.build import DATASET_FILE, MANIFEST_FILE, BuildReport, current_re
 from mildip_ld.launch import LOOPBACK, free_port
 from mildip_ld.namespaces import ASSERTED, GRAPH_BASE, INFERRED, MD, MDR, ONTOLOGY
 from mildip_ld.store import open_store
-from tests.live_server import LiveServer, Recorder, build_dir_of, live_server, recorder, serve  # noqa: F401
+from tests.live_server import (  # noqa: F401
+    LiveServer,
+    Recorder,
+    build_dir_of,
+    live_server,
+    recorder,
+    serve,
+    writable_data,
+)
 
 pytestmark = pytest.mark.server
 
@@ -262,6 +270,7 @@ def _server_process(build_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes]
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("MILDIP_")}
     env["MILDIP_UPDATE_TOKEN"] = TOKEN
+    env["MILDIP_DATA_DIR"] = str(writable_data(build_dir))
     command = [sys.executable, "-m", "mildip_ld.cli", "--build-dir", str(build_dir), "serve",
                "--host", LOOPBACK, "--port", str(port)]
     with open(log, "ab") as output:

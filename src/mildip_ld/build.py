@@ -6,11 +6,19 @@ directory), flushed to disk, then ``current`` is switched to it with one atomic 
 reader (or a crash) never sees a half-written build. Staging happens only under the build
 folder's lock (:func:`exclusive`, held by builds and writes alike), which is what lets
 :func:`remove_staging_leftovers` tell a killed process's staging folder from a live one.
+
+A build holds that lock from loading ``data/`` to publishing, so a write is never lost between the
+two: it waits, and then applies on top of the build's release. The build applies the change log
+of the endpoint's writes (:mod:`mildip_ld.changes`) after the hand-written files, and refuses
+(:class:`UnloggedWritesError`) when the served release holds a write the log no longer has,
+unless the operator explicitly discards them. Old releases are removed beyond ``keep``, except
+those that hold a write missing from the log.
 """
 
 from __future__ import annotations
 
 import fcntl
+import getpass
 import json
 import logging
 import os
@@ -24,10 +32,10 @@ from pathlib import Path
 
 from rdflib import Dataset, Graph, URIRef
 
-from . import __version__
+from . import __version__, changes
 from .config import Paths
 from .infer import infer
-from .loader import ProjectData, load_project
+from .loader import LoadError, ProjectData, load_project
 from .namespaces import ASSERTED, INFERRED, ONTOLOGY, PROVENANCE, SHAPES, bind_prefixes
 from .store import create_store, write_nquads
 from .validate import ValidationResult, validate_project
@@ -43,6 +51,18 @@ TEMPORARY_LINK_PREFIX = f".{CURRENT_LINK}-"
 
 Progress = Callable[[str], None]
 log = logging.getLogger(__name__)
+
+
+class UnloggedWritesError(Exception):
+    """The served release holds writes that the change log of ``data/`` does not; nothing was written."""
+
+    def __init__(self, release: str, missing: list[str], data_dir: Path) -> None:
+        self.missing = missing
+        super().__init__(
+            f"the served release {release} holds {len(missing)} write(s) that are not in "
+            f"{changes.changes_dir(data_dir)}: {', '.join(missing)}; building would drop them. Restore "
+            f"their change files (or build with the data folder the server writes to), or run "
+            f"`mildip build --discard-writes` to drop them on purpose; nothing was written")
 
 
 class ValidationFailedError(Exception):
@@ -62,17 +82,51 @@ class BuildReport:
     timings: dict[str, float] = field(default_factory=dict)
     closure_size: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
+    """The ids of the logged writes this build applied, oldest first."""
+    discarded: list[str] = field(default_factory=list)
+    """The writes the operator dropped (``--discard-writes``), by this build or an earlier one."""
+    parent: str | None = None
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
 
     def as_dict(self) -> dict:
         """A JSON-ready description (also written as the release's manifest)."""
         return {
             "version": __version__,
             "release": self.release.name,
+            "origin": "build",
+            "by": _operator(),
+            "created": self.created,
+            "parent": self.parent,
             "counts": self.counts,
             "timings_seconds": {k: round(v, 3) for k, v in self.timings.items()},
             "closure_size": self.closure_size,
             "dropped_from_closure": self.dropped,
+            "changes": self.changes,
+            "discarded": self.discarded,
         }
+
+
+def _operator() -> str:
+    """Who runs this build (the login name; empty when the system knows none)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def manifest_of(release: Path) -> dict:
+    """A release's manifest (empty when it has none or it cannot be read)."""
+    try:
+        return json.loads((release / MANIFEST_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def unlogged_writes(release: Path, data_dir: Path) -> list[str]:
+    """The writes ``release`` holds that the change log of ``data_dir`` does not (in order)."""
+    logged = changes.logged_ids(data_dir)
+    return [write for write in manifest_of(release).get("changes", []) if write not in logged]
 
 
 def named_graphs(project: ProjectData, inferred: Graph) -> dict[URIRef, Graph]:
@@ -143,22 +197,37 @@ def remove_staging_leftovers(build_dir: Path) -> list[Path]:
         if not held:
             log.info("%s is locked by a live build or write: its staging leftovers stay for now", build_dir)
             return []
-        removed = []
-        for entry in build_dir.iterdir():
-            if entry.name.startswith(STAGING_PREFIX) and entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            elif entry.name.startswith(TEMPORARY_LINK_PREFIX) and entry.is_symlink():
-                entry.unlink()
-            else:
-                continue
-            removed.append(entry)
-        return removed
+        return _remove_leftovers(build_dir)
 
 
-def _publish(build_dir: Path, staging: Path) -> Path:
+def _remove_leftovers(build_dir: Path) -> list[Path]:
+    """:func:`remove_staging_leftovers` for a caller that holds the lock already."""
+    removed = []
+    for entry in build_dir.iterdir():
+        if entry.name.startswith(STAGING_PREFIX) and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        elif entry.name.startswith(TEMPORARY_LINK_PREFIX) and entry.is_symlink():
+            entry.unlink()
+        else:
+            continue
+        removed.append(entry)
+    return removed
+
+
+def write_release_patch(staging: Path, parent: Path | None, name: str, origin: str) -> None:
+    """Write into ``staging`` the change of every graph from ``parent`` as RDF Patch
+    (:data:`~mildip_ld.changes.RELEASE_PATCH_FILE`, served beside the dumps)."""
+    change = changes.Change(id=name, release=name, origin=origin, parent=parent.name if parent else "")
+    changes.release_change(parent / DATASET_FILE if parent else None, staging / DATASET_FILE, change)
+    (staging / changes.RELEASE_PATCH_FILE).write_text(change.patch(), encoding="utf-8")
+
+
+def _publish(build_dir: Path, staging: Path, keep: int = KEEP_RELEASES, data_dir: Path | None = None) -> Path:
     """Flush a complete staging folder, move it into releases/ and switch ``current`` to it
     atomically, flushing each folder whose entries changed before going on (the caller holds
-    :func:`exclusive`)."""
+    :func:`exclusive`). Then removes the releases older than the ``keep`` newest, except those
+    holding a write that the change log of ``data_dir`` does not have and that was not discarded
+    on purpose (the new release's ``discarded``)."""
     fsync_tree(staging)
     releases = build_dir / RELEASES_DIR
     releases.mkdir(parents=True, exist_ok=True)
@@ -170,21 +239,42 @@ def _publish(build_dir: Path, staging: Path) -> Path:
     temporary_link.symlink_to(release.relative_to(build_dir))
     os.replace(temporary_link, build_dir / CURRENT_LINK)
     fsync_path(build_dir)
-    for old in sorted(releases.iterdir())[:-KEEP_RELEASES]:
-        if old != release:
+    discarded = set(manifest_of(release).get("discarded", []))
+    for old in sorted(releases.iterdir())[:-max(keep, 1)]:
+        if old != release and not (data_dir is not None and set(unlogged_writes(old, data_dir)) - discarded):
             shutil.rmtree(old, ignore_errors=True)
     return release
 
 
-def build(paths: Paths, progress: Progress = lambda _: None) -> BuildReport:
-    """Run the pipeline and publish a new release under ``paths.build``.
+def build(paths: Paths, progress: Progress = lambda _: None, keep: int = KEEP_RELEASES,
+          discard_writes: bool = False) -> BuildReport:
+    """Run the pipeline on ``data/`` and its change log and publish a new release under ``paths.build``.
 
-    Raises :class:`~mildip_ld.loader.LoadError` for unreadable input and :class:`ValidationFailedError`
-    when the data violates the shapes; in both cases nothing is written. First removes what killed
-    builds and writes left behind (:func:`remove_staging_leftovers`).
+    Holds the build folder's lock throughout (a write waits, then applies on top of this release).
+    Raises :class:`~mildip_ld.loader.LoadError` for unreadable input, :class:`ValidationFailedError`
+    when the data violates the shapes and :class:`UnloggedWritesError` when the served release holds
+    writes the change log lacks (unless ``discard_writes``); in each case nothing is written. First
+    removes what killed builds and writes left behind and settles their pending changes.
     """
-    for leftover in remove_staging_leftovers(paths.build):
-        progress(f"removed {leftover.name}, left by a killed build or write")
+    with exclusive(paths.build):
+        for leftover in _remove_leftovers(paths.build):
+            progress(f"removed {leftover.name}, left by a killed build or write")
+        for line in changes.recover(paths.data, paths.build / RELEASES_DIR):
+            progress(line)
+        served = current_release(paths.build)
+        missing = unlogged_writes(served, paths.data) if served else []
+        if missing and not discard_writes:
+            raise UnloggedWritesError(served.name, missing, paths.data)
+        for write in missing:
+            progress(f"discarding write {write} of release {served.name}, as asked (--discard-writes)")
+        report, graphs = _build_locked(paths, progress)
+        report.parent = served.name if served else None
+        report.discarded = [*(manifest_of(served).get("discarded", []) if served else []), *missing]
+        return _write_locked(paths, report, graphs, progress, keep)
+
+
+def _build_locked(paths: Paths, progress: Progress) -> tuple[BuildReport, dict[URIRef, Graph]]:
+    """Load, apply the change log, validate and infer (the caller holds the lock)."""
     timings: dict[str, float] = {}
 
     def stage(name: str, started: float) -> None:
@@ -193,6 +283,13 @@ def build(paths: Paths, progress: Progress = lambda _: None) -> BuildReport:
 
     started = time.perf_counter()
     project = load_project(paths)
+    try:
+        applied = changes.apply_log(paths.data, {ASSERTED: project.asserted.graph,
+                                                 PROVENANCE: project.provenance.graph})
+    except changes.ChangeLogError as failure:
+        raise LoadError(changes.changes_dir(paths.data), None, str(failure)) from None
+    if applied:
+        progress(f"applied {len(applied)} logged write(s) from {changes.changes_dir(paths.data)}")
     stage("load", started)
 
     started = time.perf_counter()
@@ -204,32 +301,35 @@ def build(paths: Paths, progress: Progress = lambda _: None) -> BuildReport:
     started = time.perf_counter()
     inference = infer(project.ontology.graph, project.provenance.graph, project.asserted.graph)
     stage("infer", started)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    report = BuildReport(release=paths.build / RELEASES_DIR / stamp, timings=timings,
+                         closure_size=inference.closure_size, dropped=inference.dropped, changes=applied)
+    return report, named_graphs(project, inference.inferred)
 
-    started = time.perf_counter()
-    graphs = named_graphs(project, inference.inferred)
-    with exclusive(paths.build):
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        staging = paths.build / f"{STAGING_PREFIX}{stamp}"
-        staging.mkdir()
-        try:
-            write_nquads(graphs, staging / DATASET_FILE)
-            stage("write", started)
-            started = time.perf_counter()
-            create_store(staging, staging / DATASET_FILE)
-            stage("index", started)
-            report = BuildReport(
-                release=paths.build / RELEASES_DIR / stamp,
-                counts={str(iri).rsplit("/", 1)[-1]: len(graph) for iri, graph in graphs.items()},
-                closure_size=inference.closure_size,
-                dropped=inference.dropped,
-            )
-            timings["total"] = sum(timings.values())
-            (staging / MANIFEST_FILE).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
-            report.release = _publish(paths.build, staging)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    report.timings = timings
+
+def _write_locked(paths: Paths, report: BuildReport, graphs: dict[URIRef, Graph], progress: Progress,
+                  keep: int) -> BuildReport:
+    """Write ``graphs`` and publish them as the release ``report`` describes (the caller holds the lock)."""
+    timings = report.timings
+    staging = paths.build / f"{STAGING_PREFIX}{report.release.name}"
+    staging.mkdir()
+    try:
+        started = time.perf_counter()
+        write_nquads(graphs, staging / DATASET_FILE)
+        timings["write"] = time.perf_counter() - started
+        progress(f"{'write':<9} {timings['write']:6.2f} s")
+        started = time.perf_counter()
+        create_store(staging, staging / DATASET_FILE)
+        timings["index"] = time.perf_counter() - started
+        progress(f"{'index':<9} {timings['index']:6.2f} s")
+        report.counts = {str(iri).rsplit("/", 1)[-1]: len(graph) for iri, graph in graphs.items()}
+        timings["total"] = sum(timings.values())
+        (staging / MANIFEST_FILE).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+        write_release_patch(staging, current_release(paths.build), report.release.name, "build")
+        report.release = _publish(paths.build, staging, keep, paths.data)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return report
 
 

@@ -75,17 +75,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Load, validate, infer and write a new release to the build directory."""
-    from .build import ValidationFailedError, build
+    from .build import UnloggedWritesError, ValidationFailedError, build
+    from .settings import Settings
 
     paths = _paths(args)
     _say(f"building from {paths.data} into {paths.build}")
     try:
-        report = build(paths, progress=_say)
+        report = build(paths, progress=_say, keep=Settings().keep_releases,
+                       discard_writes=getattr(args, "discard_writes", False))
     except ValidationFailedError as failure:
         for violation in failure.result.violations:
             print(violation.render())
         _say(f"build refused: {failure}")
         return EXIT_INVALID
+    except UnloggedWritesError as failure:
+        _say(f"build refused: {failure}")
+        return EXIT_ERROR
     for name, count in report.counts.items():
         _say(f"  {name:<11} {count:>7} triples")
     _say(f"  closure     {report.closure_size:>7} triples before filtering; dropped {report.dropped}")
@@ -324,13 +329,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     after removing the staging folders that killed builds and writes left behind."""
     import uvicorn
 
-    from .build import remove_staging_leftovers
+    from . import changes
+    from .build import RELEASES_DIR, exclusive, remove_staging_leftovers
     from .endpoint import serving_app
     from .http_limits import HttpLimits, protocol_factory
 
     settings = _server_settings(args)
     for leftover in remove_staging_leftovers(settings.build_dir):
         _say(f"removed {leftover.name}, left by a killed build or write")
+    if settings.build_dir.is_dir():
+        with exclusive(settings.build_dir, wait=False) as held:  # a killed write's pending change
+            for line in changes.recover(settings.data_dir, settings.build_dir / RELEASES_DIR) if held else []:
+                _say(line)
     status = _ensure_built(args, settings)
     if status != EXIT_OK:
         return status
@@ -420,6 +430,91 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_releases(args: argparse.Namespace) -> int:
+    """List the releases kept (origin, author, counts, timings, writes), diff two or roll back to one."""
+    from . import releases
+
+    build_dir = _paths(args).build
+    try:
+        if args.action == "diff":
+            if len(args.names) != 2:
+                _say("error: `mildip releases diff A B` takes two releases")
+                return EXIT_ERROR
+            old, new = (releases.release_path(build_dir, name) for name in args.names)
+            sys.stdout.write(releases.patch_between(old, new).patch())
+            return EXIT_OK
+        if args.action == "rollback":
+            return _rollback(args, build_dir)
+    except ValueError as failure:
+        _say(f"error: {failure}")
+        return EXIT_ERROR
+    listed = releases.history(build_dir)
+    if args.json:
+        print(json.dumps([vars(info) for info in listed], indent=2))
+    for info in [] if args.json else listed:
+        print(info.line())
+    if not listed:
+        _say(f"no releases in {build_dir}; run `mildip build`")
+    return EXIT_OK
+
+
+def _rollback(args: argparse.Namespace, build_dir: Path) -> int:
+    """Publish the asserted and provenance graphs of an earlier release as a new, validated release
+    (recorded in the change log like any write, so the next build keeps it)."""
+    from .build import _operator
+    from .commit import Write, WriteRefusedError, commit
+    from .releases import release_path
+    from .settings import Settings
+
+    if len(args.names) != 1:
+        _say("error: `mildip releases rollback NAME` takes one release")
+        return EXIT_ERROR
+    target = release_path(build_dir, args.names[0])
+    paths = _paths(args)
+    try:
+        committed = commit(build_dir, Write(restore=target.name, by=_operator()), paths.data, paths.shapes,
+                           Settings().keep_releases)
+    except WriteRefusedError as refused:
+        _say(f"rollback refused ({refused.status}): {refused.message}")
+        return EXIT_INVALID if refused.status == 422 else EXIT_ERROR
+    if committed.release is None:
+        _say(f"the served release already holds the data of {target.name}: nothing published")
+    else:
+        _say(f"published {committed.release.name}: the data of {target.name} (change {committed.write_id} "
+             f"in {paths.data / 'changes'})")
+    return EXIT_OK
+
+
+def cmd_changes(args: argparse.Namespace) -> int:
+    """List the change log of data/ (the endpoint's writes), or discard changes from it."""
+    from . import changes
+
+    paths = _paths(args)
+    if args.action == "discard":
+        if not args.ids:
+            _say("error: name the changes to discard (their ids, from `mildip changes`)")
+            return EXIT_ERROR
+        removed = changes.discard(paths.data, args.ids)
+        for path in removed:
+            _say(f"discarded {path.name}: the next build no longer applies it")
+        unknown = set(args.ids) - {path.name.removesuffix(changes.SUFFIX).partition(changes.SEPARATOR)[2]
+                                   for path in removed}
+        for write_id in sorted(unknown):
+            _say(f"error: no change {write_id!r} in {changes.changes_dir(paths.data)}")
+        return EXIT_ERROR if unknown else EXIT_OK
+    try:
+        logged = changes.read_log(paths.data)
+    except changes.ChangeLogError as failure:
+        _say(f"error: {failure}")
+        return EXIT_ERROR
+    for path, change in logged:
+        print(f"{change.id}  {change.created}  {change.origin:<8} {change.by or '-':<14} release "
+              f"{change.release}  -{len(change.deleted)} +{len(change.added)}  {path.name}")
+    if not logged:
+        _say(f"no logged writes in {changes.changes_dir(paths.data)}")
+    return EXIT_OK
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     """Write a seeded synthetic data folder of about N triples (plus the article's data)."""
     from .synth import synthesize
@@ -455,7 +550,31 @@ def parser() -> argparse.ArgumentParser:
                        description="Run load -> validate -> infer and write the named graphs to the "
                                    "build folder; nothing is written when validation fails.")
     p.add_argument("--json", action="store_true", help="also print the build report as JSON")
+    p.add_argument("--discard-writes", action="store_true",
+                   help="build even when the served release holds endpoint writes missing from "
+                        "data/changes/, dropping them (each is named); without it such a build is refused")
     p.set_defaults(handler=cmd_build)
+
+    p = sub.add_parser("releases", help="list, diff or roll back releases",
+                       description="Without an action, list the releases kept in the build folder "
+                                   "(* marks the served one): origin (build, write, rollback), who, "
+                                   "triples, seconds, logged writes. `diff A B` prints the change from A "
+                                   "to B as RDF Patch (names from the list, or `current`); `rollback A` "
+                                   "publishes the asserted and provenance data of A as a new, validated "
+                                   "release, recorded in data/changes/ like a write.")
+    p.add_argument("action", nargs="?", default="list", choices=["list", "diff", "rollback"])
+    p.add_argument("names", nargs="*", metavar="RELEASE")
+    p.add_argument("--json", action="store_true", help="list as JSON")
+    p.set_defaults(handler=cmd_releases)
+
+    p = sub.add_parser("changes", help="list or discard the endpoint's logged writes (data/changes/)",
+                       description="Every write the endpoint acknowledged is an RDF Patch file in "
+                                   "data/changes/, applied by `mildip build` after the hand-written "
+                                   "files. Without an action, list them; `discard ID...` removes those "
+                                   "changes from the log (the next build no longer applies them).")
+    p.add_argument("action", nargs="?", default="list", choices=["list", "discard"])
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.set_defaults(handler=cmd_changes)
 
     p = sub.add_parser("infer", help="print the OWL 2 RL entailments",
                        description="Materialize the OWL 2 RL closure of ontology + data with owlrl and "

@@ -13,7 +13,13 @@ derived types into ``xsd:integer``, which the shapes refuse), and then:
    shapes (:func:`~mildip_ld.validate.validate_project`); a violation refuses the write (422);
 3. the inferred graph is recomputed for the new data (:func:`~mildip_ld.infer.infer`);
 4. the new release (N-Quads, Oxigraph store, manifest) is written into a staging folder, flushed
-   to disk, and published by the build's atomic switch of ``current``.
+   to disk; what the write changed is recorded in the change log of ``data/``
+   (:mod:`mildip_ld.changes`, pending until published), and the release is published by the
+   build's atomic switch of ``current``.
+
+Before applying, under the same lock, the write's preconditions (``If-Match``, ``If-None-Match``:
+:func:`~mildip_ld.releases.check_conditions`) are checked against the current release (412), and a
+write whose id (the client's ``Idempotency-Key``) is in the change log already is not applied again.
 
 A refused write changes nothing. A crash at any step (kill -9 included) leaves ``current`` on the
 last committed release; a staging folder may be left behind, is never served, and is removed by
@@ -25,6 +31,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,16 +40,20 @@ import rdflib.plugins.sparql as rdflib_sparql
 from rdflib import Dataset, Graph, URIRef
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
-from . import __version__
+from . import __version__, changes
 from .build import (
     DATASET_FILE,
+    KEEP_RELEASES,
     MANIFEST_FILE,
+    RELEASES_DIR,
     STAGING_PREFIX,
     _publish,
     current_release,
     exclusive,
     load_release,
+    manifest_of,
     named_graphs,
+    write_release_patch,
 )
 from .infer import infer
 from .loader import LoadedGraph, ProjectData
@@ -57,6 +68,7 @@ from .namespaces import (
     bind_prefixes,
 )
 from .provenance import source_text
+from .releases import PreconditionError, check_conditions
 from .store import create_store, write_nquads
 from .validate import Violation, data_graph, validate_project
 from .write_parse import ParseRefusedError, parse_triples
@@ -81,10 +93,19 @@ class Write:
     payload: bytes = b""
     media_type: str | None = None
     write_id: str | None = None
-    """Recorded in the manifest, so that the server can tell whether a writer it killed had committed."""
+    """Recorded in the manifest and the change log, so that the server can tell whether a writer it
+    killed had committed, and a retry with the same id is not applied twice."""
+    by: str = ""
+    """Who wrote (the label of the update token), recorded in the manifest and the change log."""
+    if_match: list[str] | None = None
+    if_none_match: list[str] | None = None
+    restore: str | None = None
+    """A rollback: the release whose asserted and provenance graphs the write brings back."""
 
     def describe(self) -> str:
         """A short description for the manifest."""
+        if self.restore is not None:
+            return f"rollback to {self.restore}"
         return "SPARQL Update" if self.update is not None else f"Graph Store {self.method} <{self.graph}>"
 
 
@@ -104,6 +125,9 @@ class Committed:
     release: Path | None
     counts: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    write_id: str | None = None
+    replayed: str | None = None
+    """For a write already in the change log: the release that first served it."""
 
 
 def _payload_triples(write: Write) -> Graph:
@@ -118,8 +142,18 @@ def _payload_triples(write: Write) -> Graph:
     return Graph().parse(data=triples.decode("utf-8"), format="nt")
 
 
-def _apply(dataset: Dataset, write: Write) -> None:
+def _apply(dataset: Dataset, write: Write, build_dir: Path) -> None:
     """Apply ``write`` to ``dataset`` in memory; raise :class:`WriteRefusedError` for bad input."""
+    if write.restore is not None:
+        target = build_dir / RELEASES_DIR / write.restore
+        if "/" in write.restore or not target.is_dir():
+            raise WriteRefusedError(404, f"no release {write.restore!r} to roll back to")
+        earlier = load_release(target)
+        for iri in WRITABLE_GRAPHS:
+            dataset.graph(iri).remove((None, None, None))
+            for triple in earlier.graph(iri):
+                dataset.graph(iri).add(triple)
+        return
     if write.update is not None:
         try:
             dataset.update(write.update)
@@ -196,42 +230,59 @@ def _validate(project: ProjectData, data_dir: Path, shapes_dir: Path) -> None:
                                 f"({len(violations)} violation(s)); nothing was changed", violations)
 
 
-def _write_release(build_dir: Path, graphs: dict[URIRef, Graph], manifest: dict) -> Path:
-    """Write ``graphs`` as a complete release in a staging folder and publish it (flushed to disk
-    by :func:`~mildip_ld.build._publish`); the caller holds :func:`~mildip_ld.build.exclusive`."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    staging = build_dir / f"{STAGING_PREFIX}{stamp}"
+def _write_release(build_dir: Path, graphs: dict[URIRef, Graph], manifest: dict, change: changes.Change,
+                   data_dir: Path, keep: int) -> Path:
+    """Write ``graphs`` as a complete release in a staging folder, record ``change`` in the change
+    log (pending) and publish the release (flushed to disk by :func:`~mildip_ld.build._publish`),
+    then complete the change; the caller holds :func:`~mildip_ld.build.exclusive`."""
+    staging = build_dir / f"{STAGING_PREFIX}{change.release}"
     staging.mkdir()
+    pending = None
     try:
         write_nquads(graphs, staging / DATASET_FILE)
         create_store(staging, staging / DATASET_FILE)
-        (staging / MANIFEST_FILE).write_text(json.dumps({**manifest, "release": stamp}, indent=2) + "\n")
-        release = _publish(build_dir, staging)
+        manifest = {**manifest, "release": change.release}
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+        write_release_patch(staging, current_release(build_dir), change.release, change.origin)
+        pending = changes.record_pending(data_dir, change)
+        release = _publish(build_dir, staging, keep, data_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        published = build_dir.resolve() / RELEASES_DIR / change.release
+        if pending is not None and current_release(build_dir) != published:
+            pending.unlink(missing_ok=True)
         raise
+    changes.complete(pending)
     return release
 
 
-def commit(build_dir: Path, write: Write, data_dir: Path, shapes_dir: Path) -> Committed:
+def commit(build_dir: Path, write: Write, data_dir: Path, shapes_dir: Path,
+           keep: int = KEEP_RELEASES) -> Committed:
     """Apply ``write`` on top of the build's current release and publish the result, or refuse it.
 
-    Raises :class:`WriteRefusedError` (nothing written) for bad input, a write to a read-only graph or
-    data that would violate the shapes.
+    Raises :class:`WriteRefusedError` (nothing written) for bad input, a precondition that does not
+    hold (412), a write to a read-only graph or data that would violate the shapes.
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    write_id = write.write_id or uuid.uuid4().hex
     with exclusive(build_dir):
+        changes.recover(data_dir, build_dir / RELEASES_DIR)
+        logged = changes.find(data_dir, write_id)
+        if logged is not None:
+            return Committed(None, write_id=write_id, replayed=logged.release)
         base = current_release(build_dir)
         if base is None:
             raise WriteRefusedError(503, f"nothing built in {build_dir}; run `mildip build`")
         dataset = load_release(base)
+        _check_preconditions(base.name, dataset, write)
         before = _read_only_graphs(dataset)
         writable_before = {iri: set(dataset.graph(iri)) for iri in WRITABLE_GRAPHS}
-        _apply(dataset, write)
+        _apply(dataset, write, build_dir)
         _check_graphs(before, _read_only_graphs(dataset))
-        if all(set(dataset.graph(iri)) == writable_before[iri] for iri in WRITABLE_GRAPHS):
-            return Committed(None)
+        writable_after = {iri: set(dataset.graph(iri)) for iri in WRITABLE_GRAPHS}
+        if writable_after == writable_before:
+            return Committed(None, write_id=write_id)
         project = project_of(dataset)
         timings["apply"] = time.perf_counter() - started
         started = time.perf_counter()
@@ -243,9 +294,29 @@ def commit(build_dir: Path, write: Write, data_dir: Path, shapes_dir: Path) -> C
         started = time.perf_counter()
         graphs = named_graphs(project, inference.inferred)
         counts = {name: len(graphs[iri]) for name, iri in NAMED_GRAPHS.items() if iri in graphs}
-        release = _write_release(build_dir, graphs, {
-            "version": __version__, "counts": counts, "parent": base.name, "write": write.describe(),
-            "write_id": write.write_id,
-            "closure_size": inference.closure_size, "dropped_from_closure": inference.dropped})
+        origin = "rollback" if write.restore is not None else "write"
+        change = changes.diff(writable_before, writable_after, changes.Change(
+            id=write_id, release=datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ"), origin=origin, by=write.by,
+            parent=base.name))
+        manifest = {"version": __version__, "origin": origin, "by": write.by, "created": change.created,
+                    "parent": base.name, "counts": counts, "write": write.describe(), "write_id": write_id,
+                    "changes": [*manifest_of(base).get("changes", []), write_id],
+                    "discarded": manifest_of(base).get("discarded", []),
+                    "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+                    "closure_size": inference.closure_size, "dropped_from_closure": inference.dropped}
+        release = _write_release(build_dir, graphs, manifest, change, data_dir, keep)
         timings["publish"] = time.perf_counter() - started
-    return Committed(release, counts, timings)
+    return Committed(release, counts, timings, write_id)
+
+
+def _check_preconditions(release: str, dataset: Dataset, write: Write) -> None:
+    """Refuse (412) a write whose If-Match / If-None-Match does not hold for ``release``."""
+    if write.if_match is None and write.if_none_match is None:
+        return
+    graph = write.graph if write.update is None else None
+    exists = True if graph is None else len(dataset.graph(URIRef(graph))) > 0
+    try:
+        check_conditions(release, graph, exists, write.if_match, write.if_none_match,
+                         whole_release=write.update is not None)
+    except PreconditionError as failed:
+        raise WriteRefusedError(failed.status, failed.message) from None

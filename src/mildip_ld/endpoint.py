@@ -52,6 +52,7 @@ from .pool import (
     WorkerPool,
 )
 from .protocol import ClientDisconnectedError, Operation, ProtocolError, SparqlRequest, read_request
+from .releases import PreconditionError, write_conditions
 from .remote import RemoteStore, remote_url
 from .render_gate import RenderGate, ReplayMiddleware
 from .response_cache import CACHEABLE, ResponseCache, ResponseCacheMiddleware
@@ -103,7 +104,8 @@ class Endpoint:
         if settings.updates_enabled:
             config = WriterConfig(str(Path(settings.build_dir).resolve()), str(settings.data_dir),
                                   str(settings.shapes_dir), settings.write_memory_mb, settings.worker_nice,
-                                  settings.service_allowlist, settings.max_nesting)
+                                  settings.service_allowlist, settings.max_nesting, settings.keep_releases,
+                                  settings.update_token_label)
             self.writer = WorkerPool(config, 1, module="mildip_ld.writer")
             self.parser = WorkerPool(ParserConfig(settings.parse_memory_mb, settings.worker_nice,
                                                   settings.max_nesting), 1, module="mildip_ld.write_parse")
@@ -340,7 +342,10 @@ class Endpoint:
         parsed = await self._parse(request, job)
         if isinstance(parsed, Response):
             return parsed
-        job = {**parsed, "write_id": uuid.uuid4().hex}
+        try:
+            job = {**parsed, "write_id": uuid.uuid4().hex, **write_conditions(request.headers)}
+        except PreconditionError as refused:
+            return self.refuse(refused.status, refused.message)
         async with self._write_lock:
             try:
                 reply = await self.writer.run(job, self.settings.write_timeout_s)
@@ -364,6 +369,7 @@ class Endpoint:
         self.metrics.writes.labels("committed" if reply.meta.get("release") else "unchanged").inc()
         server_timing = ", ".join(f"{stage};dur={seconds * 1000:.0f}" for stage, seconds in timings.items())
         return Response(status_code=204, headers={"X-Mildip-Release": self.release.name,
+                                                  "X-Mildip-Write": job["write_id"],
                                                   "Server-Timing": server_timing})
 
     async def _parse(self, request: Request, job: dict[str, Any]) -> dict[str, Any] | Response:

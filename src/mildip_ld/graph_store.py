@@ -8,6 +8,14 @@ written back. ``PUT`` (replace), ``POST`` (add) and ``DELETE`` (empty) of the as
 provenance graph need the update token and go through the validated, atomic writes of
 :mod:`mildip_ld.commit`: answered 204 once the new release is served, 422 with the violated shapes
 when the result would not conform, and nothing changes then.
+
+A read carries a strong ETag naming the release, the graph and the format
+(:func:`~mildip_ld.releases.etag`), and ``If-None-Match`` answers 304; a write's ``If-Match`` /
+``If-None-Match`` are checked by the writer against the current release under the build lock (412
+when stale). ``GET /store/writes?id=<write id>`` tells whether a write (its ``X-Mildip-Write``
+answer header, or the ``Idempotency-Key`` the client sent) was committed, and in which release:
+200 with JSON, 404 when it was not (or not yet). Beside the dumps, ``/dumps/changes.rdfp`` is the
+served release's change from its parent, every graph, as RDF Patch.
 """
 
 from __future__ import annotations
@@ -19,18 +27,23 @@ from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
-from . import conneg, openapi
-from .build import DATASET_FILE
+from . import changes, conneg, openapi
+from .build import DATASET_FILE, RELEASES_DIR
 from .namespaces import PREFIXES, WRITABLE_GRAPHS
 from .protocol import ClientDisconnectedError, ProtocolError, media_type_of, read_body, url_params
-from .render_gate import Rendered, RenderRefusedError, answer
+from .releases import etag
+from .render_gate import Rendered, RenderRefusedError, if_none_match
+from .web import file_response
 
 if TYPE_CHECKING:
     from .endpoint import Endpoint
 
 PATH = "/store"
+WRITES_PATH = "/store/writes"
+PATCH_PATH = "/dumps/" + changes.RELEASE_PATCH_FILE
+PATCH_MEDIA_TYPE = "application/rdf-patch"
 READ_METHODS = ("GET", "HEAD")
 WRITE_METHODS = ("PUT", "POST", "DELETE")
 
@@ -107,7 +120,39 @@ class GraphStore:
             return self.endpoint.refuse(503, str(refused), refused.headers, f"render_{refused.outcome}")
         if rendered.status >= 400:
             return self.endpoint.refuse(rendered.status, rendered.body.decode("utf-8"))
-        return answer(request, rendered)
+        headers = {**dict(rendered.headers), "ETag": etag(release.name, graph, fmt)}
+        if if_none_match(request, headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        return Response(rendered.body, media_type=rendered.media_type, headers=headers)
+
+    async def release_patch(self, request: Request) -> Response:
+        """The served release's change from its parent release as RDF Patch (404 for a release
+        published before releases carried one)."""
+        path = self.endpoint.release / changes.RELEASE_PATCH_FILE
+        if not path.is_file():
+            return self.endpoint.refuse(404, f"release {self.endpoint.release.name} has no {path.name}")
+        return file_response(request, path, PATCH_MEDIA_TYPE, cache_control="public, max-age=86400")
+
+    async def write_status(self, request: Request) -> Response:
+        """Whether the write ``?id=`` was committed: 200 with its release, origin, author and time,
+        404 when it was not."""
+        try:
+            params = url_params(request, self.endpoint.settings.max_url_bytes)
+            ids = [value for key, value in params if key == "id"]
+        except ProtocolError as failure:
+            return self.endpoint.refuse(failure.status, failure.message)
+        if len(ids) != 1 or not changes.WRITE_ID.match(ids[0]):
+            return self.endpoint.refuse(400, "name one write: ?id= and its id (1 to 64 letters, digits, '-' "
+                                             "or '_')")
+        settings = self.endpoint.settings
+        change = changes.find(Path(settings.data_dir), ids[0], Path(settings.build_dir) / RELEASES_DIR)
+        if change is None:
+            return self.endpoint.refuse(404, f"no write {ids[0]!r} was committed (a write the server was "
+                                             f"killed in the middle of was not, and never will be)")
+        return JSONResponse({"id": change.id, "committed": True, "release": change.release,
+                             "origin": change.origin, "by": change.by, "created": change.created,
+                             "parent": change.parent, "deleted": len(change.deleted),
+                             "added": len(change.added)})
 
     async def write(self, request: Request) -> Response:
         """PUT, POST or DELETE of the asserted or provenance graph, with the update token."""
@@ -142,6 +187,10 @@ def router(endpoint: Endpoint) -> APIRouter:
     """The ``/store`` routes of ``endpoint``."""
     store = GraphStore(endpoint)
     routes = APIRouter()
+    routes.add_api_route(WRITES_PATH, store.write_status, methods=["GET"], name="graph_store_write",
+                         summary="Whether a write was committed, and in which release",
+                         response_class=Response)
+    routes.add_api_route(PATCH_PATH, store.release_patch, methods=["GET", "HEAD"], include_in_schema=False)
     for method in READ_METHODS + WRITE_METHODS:
         handler = store.read if method in READ_METHODS else store.write
         routes.add_api_route(PATH, handler, methods=[method], name="graph_store",

@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     release (least recently used evicted; an answer over an eighth of it is not kept; 0: none)."""
     update_token: SecretStr | None = None
     """Bearer token that enables SPARQL Update and Graph Store writes; None (the default) refuses them."""
+    update_token_label: str = Field("update-token", max_length=64)
+    """Who the update token stands for: recorded with every write it makes (manifest, change log)."""
+    keep_releases: int = Field(3, ge=1)
+    """How many of the newest releases a build or write keeps; older ones are removed, except those
+    holding a write missing from the change log of ``data/``."""
     write_timeout_s: float = Field(120.0, gt=0)
     """Wall-clock limit of one write (apply, validate, infer, publish); the writer is killed past it."""
     write_memory_mb: int = Field(4096, ge=0)
