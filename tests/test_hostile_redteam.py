@@ -24,7 +24,7 @@ import pytest
 from mildip_ld.build import BuildReport
 from mildip_ld.healthprobe import HealthProbe
 from mildip_ld.loadtest import percentile
-from tests.live_server import LiveServer, build_dir_of, serve
+from tests.live_server import LiveServer, build_dir_of, serve, update_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.server
 
@@ -150,3 +150,70 @@ def test_paths_that_name_no_route_are_not_redirected(server: LiveServer, path: s
     answer = httpx.get(server.url + path, follow_redirects=False)
     assert answer.status_code == 404
     assert "location" not in answer.headers
+
+
+# --- queries: a function the engine does not implement -----------------------------------------
+
+@pytest.mark.parametrize("query", [
+    "ASK { FILTER(<http://example.org/unknown>(1)) }",
+    "PREFIX f: <http://example.org/> SELECT * WHERE { ?s ?p ?o FILTER(f:g(?o)) }",
+    "SELECT (<http://www.w3.org/2005/xpath-functions#concat>('a', 'b') AS ?x) {}",
+])
+def test_a_function_the_engine_does_not_implement_is_400_not_500(server: LiveServer, query: str) -> None:
+    answer = httpx.post(server.sparql, data={"query": query}, timeout=30)
+    assert answer.status_code == 400, answer.text
+    assert "does not implement" in answer.text
+
+
+def test_the_xsd_casts_the_engine_implements_still_work(server: LiveServer) -> None:
+    query = "PREFIX xsd: <http://www.w3.org/2001/XMLSchema#> SELECT (xsd:integer('3') AS ?x) {}"
+    answer = httpx.post(server.sparql, data={"query": query},
+                        headers={"Accept": "application/sparql-results+json"}, timeout=30)
+    assert answer.status_code == 200
+    assert answer.json()["results"]["bindings"][0]["x"]["value"] == "3"
+
+
+# --- writes: documents the parse step let through, or failed on ---------------------------------
+
+ASSERTED = "https://w3id.org/mildip/graph/asserted"
+
+
+def test_json_ld_with_a_remote_context_given_twice_is_refused_before_oxigraph() -> None:
+    """Python's json keeps the last of a duplicated key, Oxigraph the first: both are checked."""
+    from mildip_ld.write_parse import ParseRefusedError, check_json
+    for document in (b'{"@context": "http://127.0.0.1:1/c", "@context": {}, "@id": "http://example.org/x"}',
+                     b'{"@context": {}, "@context": {"@import": "http://127.0.0.1:1/c"}}',
+                     b'{"@graph": [{"@context": ["http://127.0.0.1:1/c"], "@context": null}]}'):
+        with pytest.raises(ParseRefusedError, match="remote @context") as refused:
+            check_json(document, 100)
+        assert refused.value.status == 400
+    check_json(b'{"@context": {"p": "http://example.org/p"}, "@context": {}, "p": 1}', 100)
+
+
+def test_xml_in_an_encoding_expat_cannot_read_is_400() -> None:
+    """UTF-7 hides markup from a reader that does not decode it; expat refuses it with a
+    ValueError, which killed the parser process (answered as if it had run out of memory)."""
+    from mildip_ld.write_parse import ParseRefusedError, check_xml
+    document = (b'<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE r +AFs-+ADw-!ENTITY a +ACI-x+ACI-+AD4-'
+                b'+AF0-+AD4-<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>')
+    with pytest.raises(ParseRefusedError, match="malformed RDF/XML") as refused:
+        check_xml(document, 100)
+    assert refused.value.status == 400
+
+
+@pytest.mark.parametrize(("document", "media_type"), [
+    (b"<< <http://example.org/a> <http://example.org/b> <http://example.org/c> >> <http://example.org/d> 1 .",
+     "text/turtle"),
+    (b"<http://example.org/d> <http://example.org/e> <<( <http://example.org/a> <http://example.org/b> "
+     b"<http://example.org/c> )>> .", "application/n-triples"),
+])
+def test_a_quoted_triple_is_refused_by_the_parse_not_by_the_writer_dying(
+        update_server: LiveServer, document: bytes, media_type: str) -> None:
+    """Oxigraph reads RDF-star; the writer's rdflib does not, and died on it (503)."""
+    headers = {"Authorization": "Bearer test-token", "Content-Type": media_type}
+    answer = httpx.post(f"{update_server.url}/store", params={"graph": ASSERTED}, content=document,
+                        headers=headers, timeout=60)
+    assert answer.status_code == 400, answer.text
+    assert "quoted triple" in answer.text
+    health = httpx.get(f"{update_server.url}/health", timeout=10)
+    assert health.status_code == 200 and health.json()["writes"] is True
