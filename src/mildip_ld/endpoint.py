@@ -32,14 +32,16 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from . import conneg, dumps, graph_store, openapi, pages, service_description
 from .build import CURRENT_LINK, MANIFEST_FILE, current_release
 from .errorlog import OneLineErrorsMiddleware
+from .http_limits import REFUSED
 from .metrics import Metrics, MetricsMiddleware, forget_this_process
 from .namespaces import GRAPH_BASE, PREFIXES
 from .pool import (
@@ -265,11 +267,13 @@ class Endpoint:
 
     def client_gone(self, request: Request) -> Response:
         """The answer to a client that closed its connection (the query killed, the body not
-        read): counted, and one line in the access log, in uvicorn's own format, status 499."""
+        read): counted, and one line in the access log, in uvicorn's own format, status 499 (none
+        when the HTTP layer refused the request's trailer and logged that: :data:`REFUSED`)."""
         self.metrics.query_errors.labels("client_disconnected").inc()
-        access_log.info('%s - "%s %s HTTP/%s" %d', get_client_addr(request.scope), request.method,
-                        get_path_with_query_string(request.scope), request.scope.get("http_version", "1.1"),
-                        CLIENT_CLOSED_REQUEST)
+        if REFUSED not in request.scope:
+            access_log.info('%s - "%s %s HTTP/%s" %d', get_client_addr(request.scope), request.method,
+                            get_path_with_query_string(request.scope),
+                            request.scope.get("http_version", "1.1"), CLIENT_CLOSED_REQUEST)
         return Response(status_code=CLIENT_CLOSED_REQUEST)
 
     def authorize(self, request: Request, what: str) -> None:
@@ -480,9 +484,29 @@ class Endpoint:
         return Response(body, media_type=content_type)
 
 
+def _slash_twin(request: Request) -> str | None:
+    """Where a request no route matches is redirected when its path with a trailing slash added or
+    removed matches one: as a path, never built from ``Host`` (Starlette's own redirect names the
+    request's ``Host``, so ``/id`` sent anyone to whatever host a client named)."""
+    path = request.scope["path"]
+    if "route" in request.scope or path == "/":  # a route answered 404 itself, or nothing to change
+        return None
+    twin = path.rstrip("/") if path.endswith("/") else path + "/"
+    if not twin or twin.startswith("//"):  # "//host" would be read as another host
+        return None
+    scope = {**request.scope, "path": twin}
+    if all(route.matches(scope)[0] is Match.NONE for route in request.app.router.routes):
+        return None
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return twin + (f"?{query}" if query else "")
+
+
 async def _plain_errors(request: Request, failure: Exception) -> Response:
-    """Readable text errors (405, 404...) on this module's routes; the default elsewhere."""
+    """Readable text errors (405, 404...) on this module's routes; the default elsewhere. A path
+    that names a route but for a trailing slash is redirected there (:func:`_slash_twin`)."""
     assert isinstance(failure, StarletteHTTPException)
+    if failure.status_code == 404 and (twin := _slash_twin(request)) is not None:
+        return RedirectResponse(twin, status_code=307)
     if request.url.path.startswith(OWN_PATHS):
         return _text(failure.status_code, str(failure.detail), failure.headers)
     return await http_exception_handler(request, failure)
@@ -510,7 +534,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # no /docs or /redoc: they load scripts from a CDN, which the pages' policy (and offline use)
     # forbids; the OpenAPI description stays at /openapi.json
     app = FastAPI(title="mildip-ld", summary="Linked data on military diplomacy: SPARQL endpoint",
-                  lifespan=lifespan, docs_url=None, redoc_url=None)
+                  lifespan=lifespan, docs_url=None, redoc_url=None, redirect_slashes=False)
     app.state.settings, app.state.release, app.state.endpoint = settings, release, endpoint
     app.state.gate = endpoint.gate
     endpoint.on_release = lambda new: setattr(app.state, "release", new)

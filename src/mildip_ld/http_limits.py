@@ -15,6 +15,12 @@ dribbled byte by byte (uvicorn only closes a keep-alive connection idle after a 
 - a time limit on the head: a connection that has not sent a complete head within it, counted
   from its first byte (from the connection on a new one), is answered ``408`` and closed (closed
   silently when it sent nothing);
+- the same limits on what follows a head besides its body: the bytes of chunk-size lines, chunk
+  extensions and trailer fields since the last body bytes count against the head size limit, and
+  trailer fields against the field limit with the head's own (httptools keeps a trailer field in
+  memory until it ends, growing it by copying: a 48 MiB trailer held ``/health`` for 4 s). Past
+  either, the request is refused like a head (``431``) and its application stops waiting for the
+  rest of it (it sees the client gone);
 - a limit on the requests of one connection (the last answer says ``connection: close``); the
   idle keep-alive limit is uvicorn's own ``timeout_keep_alive``.
 
@@ -50,6 +56,9 @@ LINGER_S = 2.0
 HEAD_FRAMING_BYTES = len(b"  HTTP/1.1\r\n\r\n")
 """Bytes of a head that are neither method, target nor header fields: spaces and line ends."""
 HEADER_FRAMING_BYTES = len(b": \r\n")
+REFUSED = "mildip.refused"
+"""Scope key set (to the status) on a request refused here while its application runs: the refusal
+is its log line, so the application logs none for the client it then sees gone."""
 IGNORED_UPGRADE_FIELDS = {b"upgrade", b"http2-settings"}
 """Header fields (and ``Connection`` options) of an upgrade offer, left out when it is ignored."""
 
@@ -83,6 +92,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._parsed_head_bytes = 0
         """Bytes of the current head the parser has handed over: target and complete fields."""
         self._header_count = 0
+        """Header fields of the current request: its head's, then its trailer's."""
+        self._bytes_since_body = 0
+        """Bytes received after the current request's head that were neither body nor in a read
+        holding body bytes: chunk-size lines, chunk extensions, trailer fields."""
+        self._body_bytes_fed = 0
         self._heads_completed = 0
         self._head_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
@@ -113,6 +127,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _feed(self, data: bytes) -> None:
         """Parse ``data``; count the bytes of a head still incomplete after it, refused past the limit."""
         heads_before, awaiting_before = self._heads_completed, self._awaiting_head
+        self._body_bytes_fed = 0
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
@@ -128,7 +143,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             else:
                 self._unsupported_upgrade_warning()
             return
-        if not self._awaiting_head or self._refused:
+        if self._refused:
+            return
+        if not self._awaiting_head:
+            if not awaiting_before and self._heads_completed == heads_before:  # all of it after the head
+                self._count_after_head(len(data))
             return
         if awaiting_before and self._heads_completed == heads_before:
             self._head_bytes += len(data)  # all of it belongs to the awaited head
@@ -141,13 +160,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._parsed_head_bytes = self._header_count = 0
+        self._parsed_head_bytes = self._header_count = self._bytes_since_body = 0
         self._ignored_upgrade = False
         self._arm_head_timer()
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
         self._parsed_head_bytes += len(url)
+
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        self._body_bytes_fed += len(body)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
@@ -176,6 +199,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         super().on_message_complete()
         self._awaiting_head = True
+        self._parsed_head_bytes = 0  # its trailer fields are no part of the next head
 
     # the limits
 
@@ -190,6 +214,16 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._awaiting_head = False
         self._head_bytes = self._parsed_head_bytes = 0
         self._heads_completed += 1
+
+    def _count_after_head(self, received: int) -> None:
+        """Count a read of a request past its head: what is not body, since the last body bytes."""
+        if self._body_bytes_fed:
+            self._bytes_since_body = 0
+            return
+        self._bytes_since_body += received
+        if self._bytes_since_body > self.limits.max_head_bytes:
+            self._refuse(431, f"the request's chunk framing or trailer fields exceed the limit of "
+                              f"{self.limits.max_head_bytes} bytes")
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
@@ -213,10 +247,18 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         earlier request's answer is still being sent, close the connection after it instead."""
         self._refused = True
         self.logger.warning("%s: %s", status, message)
-        if self.cycle is not None and not self.cycle.response_complete:
-            self.cycle.keep_alive = False
-            self.flow.pause_reading()
-            return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if not cycle.more_body:  # an earlier request is answered; this one is the next head
+                cycle.keep_alive = False
+                self.flow.pause_reading()
+                return
+            cycle.disconnected = True  # its body or trailer was refused: the application stops waiting
+            cycle.scope[REFUSED] = status  # type: ignore[typeddict-unknown-key]
+            cycle.message_event.set()
+            if cycle.response_started:
+                self.transport.close()
+                return
         body = message.encode("ascii")
         head = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:

@@ -132,6 +132,9 @@ class Verdict:
     """A FROM or FROM NAMED clause is present (so the default graph is not the union)."""
     volatile: bool = False
     """NOW, RAND, UUID or STRUUID is called."""
+    custom_functions: bool = False
+    """A function is called by its IRI (``xsd:integer(?x)``, ``<http://…>(?x)``): the engine
+    implements only some (the XSD casts) and refuses the query when it does not know one."""
     unreadable: str | None = None
     """Why the grammar could not read the text (the parser's message, with line:column); None when
     it could."""
@@ -178,7 +181,7 @@ def _read(parts: list[tuple[Any, Any]], base_iri: str | None) -> Verdict:
     prefixes: dict[str, str | None] = {}
     base = base_iri
     services: list[str | None] = []
-    loads, depth, dataset, volatile = 0, 0, False, False
+    loads, depth, dataset, volatile, functions = 0, 0, False, False, False
     for prologue, operation in parts:
         for declaration in prologue:
             iri = _absolute(str(declaration["iri"]), base)
@@ -196,7 +199,9 @@ def _read(parts: list[tuple[Any, Any]], base_iri: str | None) -> Verdict:
                 dataset = True
             elif node.name in VOLATILE_FUNCTIONS:
                 volatile = True
-    return Verdict(tuple(services), loads, depth, dataset, volatile)
+            elif node.name == "Function":
+                functions = True
+    return Verdict(tuple(services), loads, depth, dataset, volatile, functions)
 
 
 def _nodes(tree: Any) -> Iterator[tuple[CompValue, int]]:

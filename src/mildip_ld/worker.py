@@ -140,9 +140,12 @@ def run_query(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> R
                                config.get("prefixes", {}))
     except SyntaxError as failure:
         return error(400, f"malformed query: {failure}")
-    except (OSError, RuntimeError, ValueError):  # a SERVICE call fails in query() (ASK) or in _answer
+    except (OSError, RuntimeError, ValueError) as failure:  # a SERVICE call fails in query() or _answer
         if verdict.services:
             return federated_failure()
+        if verdict.custom_functions and isinstance(failure, RuntimeError):
+            return error(400, f"the query calls a function this endpoint does not implement ({failure}); "
+                              f"it implements the SPARQL 1.1 built-ins and the XSD casts")
         raise
     return header | {"repeatable": verdict.repeatable}, body
 

@@ -16,7 +16,8 @@ Before Oxigraph reads a document:
   parser's time grows with the square of the depth (10,000 levels, 460 KB: 4 s).
 * JSON (JSON-LD) is read by Python's json module: nesting deeper than ``max_nesting`` is refused
   (Oxigraph's JSON-LD parser needs memory growing with the square of the depth, and 4,000 levels
-  crash it), and so is a remote ``@context`` (an IRI, or an ``@import``), which Oxigraph would not
+  crash it), and so is a remote ``@context`` (an IRI, or an ``@import``; every one of a key given
+  twice, since Oxigraph reads the first and Python's json the last), which Oxigraph would not
   load either: nothing is ever fetched.
 
 What is left (quadratic cases of other shapes, documents that expand past memory) meets the
@@ -94,12 +95,20 @@ def check_xml(payload: bytes, max_nesting: int) -> None:
                                      f"N-Triples; nothing was changed") from None
     except xml.sax.SAXParseException as failure:
         raise ParseRefusedError(400, f"malformed RDF/XML document: {failure}") from None
+    except ValueError as failure:  # an encoding expat cannot read (UTF-7: "multi-byte encodings ...")
+        raise ParseRefusedError(400, f"malformed RDF/XML document: {failure}; send UTF-8") from None
+
+
+class _Object(list[tuple[str, object]]):
+    """A JSON object as the pairs of its text, duplicated keys included: Python's json keeps the
+    last of a duplicated key, Oxigraph's JSON-LD parser the first, so each must be checked."""
 
 
 def _remote_context(context: object) -> bool:
     """True when a JSON-LD ``@context`` value names a document to load (an IRI or an ``@import``)."""
-    items = context if isinstance(context, list) else [context]
-    return any(isinstance(item, str) or (isinstance(item, dict) and "@import" in item) for item in items)
+    items = context if isinstance(context, list) and not isinstance(context, _Object) else [context]
+    return any(isinstance(item, str)
+               or (isinstance(item, _Object) and any(key == "@import" for key, _ in item)) for item in items)
 
 
 def check_json(payload: bytes, max_nesting: int) -> None:
@@ -108,7 +117,8 @@ def check_json(payload: bytes, max_nesting: int) -> None:
     too_deep = ParseRefusedError(400, f"the JSON-LD document is nested deeper than the limit of "
                                       f"{max_nesting} levels; nothing was changed")
     try:  # numbers stay text: their value does not matter here, and long ones must not fail
-        document = json.loads(payload, parse_int=str, parse_float=str, parse_constant=str)
+        document = json.loads(payload, parse_int=str, parse_float=str, parse_constant=str,
+                              object_pairs_hook=_Object)
     except RecursionError:
         raise too_deep from None
     except ValueError as failure:  # not JSON, or not UTF-8/16/32
@@ -116,12 +126,12 @@ def check_json(payload: bytes, max_nesting: int) -> None:
     pending: list[tuple[object, int]] = [(document, 1)]
     while pending:
         value, depth = pending.pop()
-        if isinstance(value, dict):
-            if "@context" in value and _remote_context(value["@context"]):
+        if isinstance(value, _Object):
+            if any(key == "@context" and _remote_context(context) for key, context in value):
                 raise ParseRefusedError(400, "JSON-LD with a remote @context (an IRI or @import) is not "
                                              "accepted: this server fetches nothing; put the context "
                                              "in the document; nothing was changed")
-            children = list(value.values())
+            children = [child for _, child in value]
         elif isinstance(value, list):
             children = value
         else:
@@ -153,6 +163,10 @@ def parse_triples(payload: bytes, media_type: str | None, base_iri: str | None,
             if quad.graph_name != default_graph:
                 raise ParseRefusedError(400, f"the {fmt.name} document holds named graphs; a Graph Store "
                                              f"request writes the triples of one graph")
+            if isinstance(quad.subject, ox.Triple) or isinstance(quad.object, ox.Triple):
+                raise ParseRefusedError(400, f"the {fmt.name} document holds a quoted triple (RDF-star "
+                                             f"<< >>), which the store's data model does not have; "
+                                             f"nothing was changed")
             yield quad.triple
 
     try:
