@@ -29,6 +29,7 @@ from .config import Paths
 from .infer import infer
 from .loader import ProjectData, load_project
 from .namespaces import ASSERTED, INFERRED, ONTOLOGY, PROVENANCE, SHAPES, bind_prefixes
+from .search_index import build_search_index
 from .store import create_store, write_nquads
 from .validate import ValidationResult, validate_project
 
@@ -216,6 +217,7 @@ def build(paths: Paths, progress: Progress = lambda _: None) -> BuildReport:
             stage("write", started)
             started = time.perf_counter()
             create_store(staging, staging / DATASET_FILE)
+            build_search_index(staging)
             stage("index", started)
             report = BuildReport(
                 release=paths.build / RELEASES_DIR / stamp,

@@ -57,6 +57,7 @@ from .namespaces import (
     bind_prefixes,
 )
 from .provenance import source_text
+from .search_index import build_search_index
 from .store import create_store, write_nquads
 from .validate import Violation, data_graph, validate_project
 from .write_parse import ParseRefusedError, parse_triples
@@ -205,6 +206,7 @@ def _write_release(build_dir: Path, graphs: dict[URIRef, Graph], manifest: dict)
     try:
         write_nquads(graphs, staging / DATASET_FILE)
         create_store(staging, staging / DATASET_FILE)
+        build_search_index(staging)
         (staging / MANIFEST_FILE).write_text(json.dumps({**manifest, "release": stamp}, indent=2) + "\n")
         release = _publish(build_dir, staging)
     except BaseException:
