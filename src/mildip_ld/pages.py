@@ -32,7 +32,7 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from . import explainpage, querypage, searchpage
+from . import browse, explainpage, querypage, searchpage
 from .describe import Describer
 from .dumps import DUMPS_DIR
 from .formats import (
@@ -52,6 +52,7 @@ from .web import gate_of, invalid_iri, not_found, page, release_of, root_path, s
 router = APIRouter()
 router.include_router(querypage.router)
 router.include_router(searchpage.router)
+router.include_router(browse.router)
 router.include_router(explainpage.router)  # before /id/{path}: it serves /id/statement/…
 
 HTML_EXTENSION = "html"
