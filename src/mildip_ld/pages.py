@@ -32,7 +32,7 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from . import browse, explainpage, querypage, searchpage
+from . import article, browse, explainpage, querypage, searchpage
 from .describe import Describer
 from .dumps import DUMPS_DIR
 from .formats import (
@@ -53,6 +53,7 @@ router = APIRouter()
 router.include_router(querypage.router)
 router.include_router(searchpage.router)
 router.include_router(browse.router)
+router.include_router(article.router)
 router.include_router(explainpage.router)  # before /id/{path}: it serves /id/statement/…
 
 HTML_EXTENSION = "html"
@@ -105,8 +106,9 @@ def _document(release: Path, root: str, path: str, chosen: RdfFormat | str, head
     describer = Describer(store_for(release))
     if chosen == HTML:
         formats = [("HTML", HTML_EXTENSION, HTML)] + [(f.label, f.extension, f.media_type) for f in FORMATS]
-        return page("resource.html", {"d": describer.describe(iri), "formats": formats,
-                                      "doc": "/doc/" + quote(path)}, root, headers=headers)
+        context = {"d": describer.describe(iri), "formats": formats, "doc": "/doc/" + quote(path),
+                   "context": article.context_of(release, iri)}
+        return page("resource.html", context, root, headers=headers)
     return _rdf(describer.quads(iri), chosen, headers)
 
 
