@@ -27,7 +27,17 @@ from fastapi.responses import Response
 from .describe import local_path
 from .namespaces import MD, NAMED_GRAPHS, OA, RESOURCE_BASE
 from .render_gate import Rendered
-from .web import file_response, gate_of, not_found, page, release_of, root_path, store_for, templates
+from .web import (
+    file_response,
+    gate_of,
+    invalid_iri,
+    not_found,
+    page,
+    release_of,
+    root_path,
+    store_for,
+    templates,
+)
 
 router = APIRouter()
 
@@ -113,12 +123,24 @@ def _label(store: ox.Store, node: ox.NamedNode) -> str:
     return _one(store, node, RDFS_LABEL, ASSERTED) or node.value.rsplit("/", 1)[-1]
 
 
-def _citation(store: ox.Store, node: ox.NamedNode) -> Citation:
+def hedge_of(store: ox.Store, node: ox.NamedNode) -> tuple[str, str | None] | None:
+    """(modality, hedge word) of a hedged claim (its ``md:modality`` is not ``md:stated``), else None."""
     modality = _one(store, node, MODALITY, ASSERTED)
-    hedged = modality is not None and modality != STATED
+    if modality is None or modality == STATED:
+        return None
+    return modality.rsplit("#", 1)[-1], _one(store, node, HEDGE_CUE, ASSERTED)
+
+
+def hedges_of(store: ox.Store, iris: set[str]) -> dict[str, tuple[str, str | None]]:
+    """The hedged claims among ``iris``, with their modality and hedge word."""
+    found = {iri: hedge_of(store, ox.NamedNode(iri)) for iri in iris}
+    return {iri: hedge for iri, hedge in found.items() if hedge is not None}
+
+
+def _citation(store: ox.Store, node: ox.NamedNode) -> Citation:
+    hedge = hedge_of(store, node)
     return Citation(node.value, _label(store, node), local_path(node.value) or node.value,
-                    modality.rsplit("#", 1)[-1] if hedged else None,
-                    _one(store, node, HEDGE_CUE, ASSERTED) if hedged else None)
+                    *(hedge or (None, None)))
 
 
 def _citing(store: ox.Store, predicate: ox.NamedNode, passage: ox.NamedNode) -> dict[str, ox.NamedNode]:
@@ -256,6 +278,11 @@ def _sources_page(release: Path, data_dir: Path, root: str) -> Rendered:
     return page("sources.html", {"sources": sources}, root)
 
 
+def _plain_name(name: str) -> bool:
+    """Whether ``name`` can name a source: one path segment that makes a valid IRI."""
+    return bool(name) and "/" not in name and invalid_iri(SOURCE_BASE + name) is None
+
+
 @router.api_route("/read/", methods=["GET", "HEAD"], include_in_schema=False)
 async def sources(request: Request) -> Response:
     """The source documents: each to read in context, and its text to download."""
@@ -269,7 +296,7 @@ async def sources(request: Request) -> Response:
 async def read(request: Request, name: str) -> Response:
     """The article, every sentence anchored, with the claims citing it and the entities it mentions."""
     release, root = release_of(request).resolve(), root_path(request)
-    article = article_of(release, name) if "/" not in name else None
+    article = article_of(release, name) if _plain_name(name) else None
     if article is None:
         return not_found(request, f"/read/{name}")
     has_text = source_file(release, request.app.state.settings.data_dir, name) is not None
@@ -281,8 +308,8 @@ async def read(request: Request, name: str) -> Response:
 async def source_text(request: Request, name: str) -> Response:
     """The source text, as the data folder has it, when it is the text the release quotes."""
     release = release_of(request).resolve()
-    found = source_file(release, request.app.state.settings.data_dir, name) if "/" not in name else None
+    found = source_file(release, request.app.state.settings.data_dir, name) if _plain_name(name) else None
     if found is None:
         return not_found(request, f"/source/{name}.txt",
-                         None if "/" in name else "not a source of this release, or its text changed since")
+                         "not a source of this release, or its text changed since")
     return file_response(request, found, "text/plain; charset=utf-8")
