@@ -120,16 +120,17 @@ GROUP_PAGE_SIZE = 50
 GROUP_SIDES = ("out", "in")
 
 
-def _group(release: Path, root: str, stem: str, side: str, predicate: str, number: int) -> Rendered:
-    """One property's statements about ``/id/{stem}`` (``side`` out of or into it), page ``number``
-    of :data:`GROUP_PAGE_SIZE`, each with its sentence inline (run in a render thread)."""
+def _group(release: Path, root: str, stem: str, side: str, predicate: str, graph: str, number: int
+           ) -> Rendered:
+    """One property's statements in one named graph about ``/id/{stem}`` (``side`` out of or into
+    it), page ``number`` of :data:`GROUP_PAGE_SIZE`, each with its sentence inline (in a render thread)."""
     store = store_for(release)
     describer = Describer(store)
     node, prop = ox.NamedNode(RESOURCE_BASE + stem), ox.NamedNode(predicate)
-    pattern = (node, prop, None) if side == "out" else (None, prop, node)
+    graph_node = ox.NamedNode(str(NAMED_GRAPHS[graph]))
+    pattern = (node, prop, None, graph_node) if side == "out" else (None, prop, node, graph_node)
     other_end = (lambda quad: quad.object) if side == "out" else (lambda quad: quad.subject)
-    quads = sorted(dict.fromkeys(store.quads_for_pattern(*pattern)),
-                   key=lambda quad: (str(quad.graph_name), str(other_end(quad))))
+    quads = sorted(store.quads_for_pattern(*pattern), key=lambda quad: str(other_end(quad)))
     total = len(quads)
     pages = max(1, -(-total // GROUP_PAGE_SIZE))
     statements = [describer.statement(quad) for quad in
@@ -139,6 +140,7 @@ def _group(release: Path, root: str, stem: str, side: str, predicate: str, numbe
     claims = {statement.subject.value for statement in statements
               if statement.graph == "asserted" and statement.subject.kind == "iri"}
     context = {"label": describer.label(node.value) or stem, "doc": "/doc/" + quote(stem), "side": side,
+               "graph": graph,
                "predicate": describer.term(prop), "statements": statements, "passages": passages,
                "hedges": article.hedges_of(store, claims), "total": total, "page": number, "pages": pages,
                "size": GROUP_PAGE_SIZE}
@@ -146,14 +148,18 @@ def _group(release: Path, root: str, stem: str, side: str, predicate: str, numbe
 
 
 async def _group_page(request: Request, stem: str) -> Response:
-    """``/doc/{stem}.html?side=out|in&property=IRI&page=N``: a 400 naming what is wrong, else the page."""
+    """``/doc/{stem}.html?side=out|in&property=IRI&graph=NAME&page=N``: a 400 naming what is wrong,
+    else the page."""
     side, predicate = request.query_params.get("side", ""), request.query_params.get("property", "")
+    graph = request.query_params.get("graph", "asserted")
     raw_page = request.query_params.get("page", "1")
     problem = None
     if side not in GROUP_SIDES:
         problem = f"side must be one of {', '.join(GROUP_SIDES)}, not {side[:20]!r}"
     elif (why := invalid_iri(predicate)) is not None:
         problem = f"property must be an absolute IRI ({why})"
+    elif graph not in NAMED_GRAPHS:
+        problem = f"graph must be one of {', '.join(NAMED_GRAPHS)}, not {graph[:20]!r}"
     elif not raw_page.isdigit() or not 1 <= int(raw_page) <= 100_000:
         problem = f"page must be a whole number from 1, not {raw_page[:20]!r}"
     root = root_path(request)
@@ -163,8 +169,8 @@ async def _group_page(request: Request, stem: str) -> Response:
     release = release_of(request).resolve()
     number = int(raw_page)
     return await gate_of(request).respond(
-        request, "resource", (str(release), "group", stem, side, predicate, number, root),
-        lambda: _group(release, root, stem, side, predicate, number))
+        request, "resource", (str(release), "group", stem, side, predicate, graph, number, root),
+        lambda: _group(release, root, stem, side, predicate, graph, number))
 
 
 @router.api_route("/doc/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
