@@ -57,7 +57,7 @@ from .render_gate import RenderGate, ReplayMiddleware
 from .response_cache import CACHEABLE, ResponseCache, ResponseCacheMiddleware
 from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
 from .settings import EMBEDDED_STORE, Settings
-from .web import TextPathMiddleware
+from .web import TextPathMiddleware, compressed
 from .write_parse import N_TRIPLES, ParserConfig
 from .writer import WriterConfig
 
@@ -536,8 +536,8 @@ class ReleaseFollowMiddleware:
 def serving_app(settings: Settings | None = None) -> ASGIApp:
     """What ``mildip serve`` runs: :func:`create_app` behind the render gate's replays and the
     response cache (when it is on), following the build's ``current`` release when it serves the
-    embedded store, with every failure that escapes them logged as one line
-    (:mod:`mildip_ld.errorlog`)."""
+    embedded store, gzip-compressed (:func:`~mildip_ld.web.compressed`), with every failure that
+    escapes them logged as one line (:mod:`mildip_ld.errorlog`)."""
     fastapi_app = create_app(settings)
     endpoint: Endpoint = fastapi_app.state.endpoint
     release = lambda: endpoint.release.name  # noqa: E731 (read at every request)
@@ -546,7 +546,7 @@ def serving_app(settings: Settings | None = None) -> ASGIApp:
         app = ResponseCacheMiddleware(app, endpoint.cache, release, endpoint.metrics)
     if endpoint.settings.store == EMBEDDED_STORE:
         app = ReleaseFollowMiddleware(app, endpoint)
-    return OneLineErrorsMiddleware(app)
+    return OneLineErrorsMiddleware(compressed(app))
 
 
 def app_from_env() -> ASGIApp:

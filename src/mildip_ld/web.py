@@ -14,7 +14,8 @@ import pyoxigraph as ox
 from fastapi import Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.templating import Jinja2Templates
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .formats import HTML, negotiate
 from .render_gate import Rendered, RenderGate, answer, if_none_match
@@ -189,3 +190,36 @@ class TextPathMiddleware:
                 await PlainTextResponse(message, status_code=400)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+COMPRESS_MIN_BYTES = 500
+COMPRESS_LEVEL = 6
+"""zlib's default level: most of level 9's gain for a third of its time on a page."""
+NOT_COMPRESSED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/png", "image/jpeg", "application/zip")
+"""Media types already compressed (the ``.gz`` dumps among them: ``application/gzip``)."""
+
+
+class _OwnHeaders:
+    """Hands the middleware outside it a copy of each response start: GZipMiddleware edits the
+    headers list it gets in place (Content-Encoding, Content-Length), and the render gate's replays
+    and the response cache keep the list they sent, which must stay the uncompressed answer's."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def copied(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": list(message.get("headers", []))}
+            await send(message)
+
+        await self.app(scope, receive, copied)
+
+
+def compressed(app: ASGIApp) -> ASGIApp:
+    """``app`` with gzip for every compressible answer of :data:`COMPRESS_MIN_BYTES` or more to a client
+    that accepts it (Starlette's GZipMiddleware, which adds ``Vary: Accept-Encoding``; it leaves an
+    answer that has a ``Content-Encoding`` alone). It goes outside the render gate's replays and the
+    response cache, which keep and replay uncompressed bytes: every client gets what it accepts."""
+    return GZipMiddleware(_OwnHeaders(app), minimum_size=COMPRESS_MIN_BYTES, compresslevel=COMPRESS_LEVEL,
+                          exclude_content_types=NOT_COMPRESSED)
