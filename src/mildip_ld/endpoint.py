@@ -57,7 +57,7 @@ from .render_gate import RenderGate, ReplayMiddleware
 from .response_cache import CACHEABLE, ResponseCache, ResponseCacheMiddleware
 from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
 from .settings import EMBEDDED_STORE, Settings
-from .web import TextPathMiddleware, compressed
+from .web import TextPathMiddleware, compressed, error_page
 from .write_parse import N_TRIPLES, ParserConfig
 from .writer import WriterConfig
 
@@ -475,11 +475,13 @@ class Endpoint:
 
 
 async def _plain_errors(request: Request, failure: Exception) -> Response:
-    """Readable text errors (405, 404...) on this module's routes; the default elsewhere."""
+    """Readable text errors (405, 404...) on this module's routes; elsewhere an HTML page for a
+    browser, the default JSON for other clients."""
     assert isinstance(failure, StarletteHTTPException)
     if request.url.path.startswith(OWN_PATHS):
         return _text(failure.status_code, str(failure.detail), failure.headers)
-    return await http_exception_handler(request, failure)
+    return error_page(request, failure.status_code, str(failure.detail), failure.headers) or \
+        await http_exception_handler(request, failure)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

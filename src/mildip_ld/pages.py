@@ -32,7 +32,7 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from . import article, browse, explainpage, querypage, searchpage
+from . import article, browse, explainpage, querypage, searchpage, voidpage
 from .describe import Describer
 from .dumps import DUMPS_DIR
 from .formats import (
@@ -54,6 +54,7 @@ router.include_router(querypage.router)
 router.include_router(searchpage.router)
 router.include_router(browse.router)
 router.include_router(article.router)
+router.include_router(voidpage.router)
 router.include_router(explainpage.router)  # before /id/{path}: it serves /id/statement/…
 
 HTML_EXTENSION = "html"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import mimetypes
 from email.utils import formatdate, parsedate_to_datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -86,6 +87,16 @@ def wants_json(request: Request) -> bool:
     return negotiate(request.headers.get("accept"), [HTML, "application/json"]) == "application/json"
 
 
+VOID_PAGE = "/void.html"
+"""The VoID description as a page (:mod:`mildip_ld.voidpage`)."""
+
+
+def prefers_html(accept: str | None, offers: list[str]) -> bool:
+    """Whether the Accept header puts HTML above every one of ``offers`` (a browser's does; ``*/*``
+    or no Accept does not: the offers come first, so a tie goes to them)."""
+    return negotiate(accept, [*offers, HTML]) == HTML
+
+
 def wants_html(request: Request) -> bool:
     """Whether an error is answered with an HTML page (browsers) rather than plain text."""
     return negotiate(request.headers.get("accept"), [HTML, "text/plain"]) == HTML
@@ -99,6 +110,21 @@ def not_found_page(html: bool, root: str, what: str, why: str | None = None) -> 
     reason = f" ({why})" if why else ""
     return Rendered(f"not found: {what}{reason}\n".encode(), "text/plain; charset=utf-8", 404,
                     tuple(SECURITY_HEADERS.items()))
+
+
+def error_page(request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+               ) -> Response | None:
+    """An HTML page for an HTTP error (404, 405...) when the client is a browser, else None (the
+    caller answers JSON or text, as API clients expect)."""
+    if not prefers_html(request.headers.get("accept"), ["application/json"]):
+        return None
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
+    rendered = page("error.html", {"status": status, "reason": reason, "detail": detail}, root_path(request),
+                    status=status, headers=headers)
+    return answer(request, rendered)
 
 
 def not_found(request: Request, what: str, why: str | None = None) -> Response:
