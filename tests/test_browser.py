@@ -185,3 +185,43 @@ def test_quotes_are_shown_in_full_and_wrap_between_words(page, live_server: Live
         assert len(cell["text"]) > 150  # the longest quotes, in full (not cut to an ellipsis)
         assert not cell["overflows"], cell
         assert cell["breaks"] != "break-all" and cell["ellipsis"] != "ellipsis", cell
+
+
+SCREENSHOTS = DEFAULT_PATHS.build / "screenshots"
+
+
+def test_an_analysts_path_search_entity_sentence_explanation(page, live_server: LiveServer):
+    """Search a word, open an entity, read its sentence in the article, open a derived fact's
+    explanation; a screenshot of each step is written under build/screenshots/ for review."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{live_server.url}/browse/")
+    page.fill("#site-search-q", "CSTO")
+    page.press("#site-search-q", "Enter")
+    page.wait_for_selector("ol.search-results")
+    assert page.locator("ol.search-results mark").first.inner_text() == "CSTO"
+    page.screenshot(path=str(SCREENSHOTS / "1-search.png"), full_page=True)
+
+    page.locator('a.hit-title[href="/id/csto"]').click()
+    page.wait_for_selector("h1")
+    assert page.url.endswith("/doc/csto.html") and "Collective Security Treaty Organization" in \
+        page.locator("h1").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "2-entity.png"))
+
+    reading = page.locator("a.in-context").first
+    anchor = reading.get_attribute("href").split("#")[1]
+    reading.click()
+    page.wait_for_selector(f"#{anchor}")
+    assert "/read/military-diplomacy-in-russia" in page.url
+    sentence = page.locator(f"#{anchor}")
+    assert sentence.is_visible() and page.evaluate("document.querySelector(':target').id") == anchor
+    page.screenshot(path=str(SCREENSHOTS / "3-sentence-in-context.png"))
+
+    page.go_back()
+    page.wait_for_selector("#graph-inferred")
+    page.locator("#graph-inferred a.why").first.click()
+    page.wait_for_selector("li.step")
+    assert page.locator("li.step-inferred").count() >= 1 and page.locator("a.rule").count() >= 1
+    page.screenshot(path=str(SCREENSHOTS / "4-explanation.png"), full_page=True)
+    assert not script_errors(page), page.problems
+    assert all((SCREENSHOTS / name).stat().st_size > 10_000 for name in
+               ("1-search.png", "2-entity.png", "3-sentence-in-context.png", "4-explanation.png"))
