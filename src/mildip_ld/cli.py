@@ -81,8 +81,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     paths = _paths(args)
     _say(f"building from {paths.data} into {paths.build}")
+    from .progress import shown
+
     try:
-        report = build(paths, progress=_say)
+        with shown("building") as progress:
+            report = build(paths, progress=progress)
     except ValidationFailedError as failure:
         for violation in failure.result.violations:
             print(violation.render())
@@ -277,10 +280,12 @@ def cmd_wikidata(args: argparse.Namespace) -> int:
 def cmd_dump(args: argparse.Namespace) -> int:
     """Write dumps of the current release: dataset and named graphs, every format, plain and gzipped."""
     from .dumps import run_dump
+    from .progress import shown
 
     try:
-        folder, files = run_dump(_release(_paths(args)), Path(args.output) if args.output else None,
-                                 args.format, args.graph, progress=_say)
+        with shown("writing the dumps") as progress:
+            folder, files = run_dump(_release(_paths(args)), Path(args.output) if args.output else None,
+                                     args.format, args.graph, progress=progress)
     except ValueError as error:
         _say(f"error: {error}")
         return EXIT_ERROR
