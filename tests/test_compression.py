@@ -5,6 +5,7 @@ whichever came first (both caches keep uncompressed answers); compressed files a
 from __future__ import annotations
 
 import gzip
+import hashlib
 from urllib.parse import quote
 
 import pytest
@@ -41,9 +42,13 @@ def test_compressible_answers_are_gzipped_and_the_same_plain(live_server: LiveSe
             assert int(packed.headers["content-length"]) == len(packed.content)
 
 
-def test_a_gzipped_dump_is_not_compressed_again(live_server: LiveServer):
+def test_dump_files_are_sent_as_they_are(live_server: LiveServer):
+    """A dump is sent byte for byte (its checksum is published; a .gz twin is there to download);
+    the listing of the dumps is compressed like any page."""
     listing = requests.get(f"{live_server.url}/dumps/?format=json", timeout=120).json()
-    name = next(entry["file"] for entry in listing["files"] if entry["file"].endswith(".gz"))
-    answer = raw(live_server, f"/dumps/{name}", "gzip")
-    assert answer.status_code == 200 and "content-encoding" not in answer.headers
-    assert gzip.decompress(answer.content)  # the file itself, a gzip stream
+    for suffix in (".gz", ".ttl"):
+        entry = next(entry for entry in listing["files"] if entry["file"].endswith(suffix))
+        answer = raw(live_server, f"/dumps/{entry['file']}", "gzip")
+        assert answer.status_code == 200 and "content-encoding" not in answer.headers
+        assert hashlib.sha256(answer.content).hexdigest() == entry["sha256"]
+    assert raw(live_server, "/dumps/", "gzip").headers["content-encoding"] == "gzip"

@@ -242,10 +242,29 @@ class _OwnHeaders:
         await self.app(scope, receive, copied)
 
 
+class _Compressed:
+    """gzip (:func:`compressed`) for every answer but the dump files: those are published with
+    their checksums (their ETag is the file's SHA-256) and with a ``.gz`` twin, and are sent as
+    the files are."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(_OwnHeaders(app), minimum_size=COMPRESS_MIN_BYTES,
+                                   compresslevel=COMPRESS_LEVEL, exclude_content_types=NOT_COMPRESSED)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        dump_file = path.startswith(DUMP_FILES) and len(path) > len(DUMP_FILES)
+        await (self.app if dump_file else self.gzip)(scope, receive, send)
+
+
+DUMP_FILES = "/dumps/"
+
+
 def compressed(app: ASGIApp) -> ASGIApp:
     """``app`` with gzip for every compressible answer of :data:`COMPRESS_MIN_BYTES` or more to a client
     that accepts it (Starlette's GZipMiddleware, which adds ``Vary: Accept-Encoding``; it leaves an
-    answer that has a ``Content-Encoding`` alone). It goes outside the render gate's replays and the
-    response cache, which keep and replay uncompressed bytes: every client gets what it accepts."""
-    return GZipMiddleware(_OwnHeaders(app), minimum_size=COMPRESS_MIN_BYTES, compresslevel=COMPRESS_LEVEL,
-                          exclude_content_types=NOT_COMPRESSED)
+    answer that has a ``Content-Encoding`` alone), the dump files excepted (:class:`_Compressed`).
+    It goes outside the render gate's replays and the response cache, which keep and replay
+    uncompressed bytes: every client gets what it accepts."""
+    return _Compressed(app)
