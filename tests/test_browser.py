@@ -46,6 +46,7 @@ def page(browser, live_server: LiveServer) -> Iterator[object]:
     page.problems = []  # console errors and failed requests, CSP violations included
     page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
     page.on("requestfailed", lambda request: page.problems.append(f"failed: {request.url}"))
+    page.on("pageerror", lambda error: page.problems.append(f"script error: {error}"))
     page.set_default_timeout(30_000)
     yield page
     context.close()
@@ -112,3 +113,115 @@ def test_shared_link_reopens_the_same_query(page, live_server: LiveServer):
     fresh.goto(f"{live_server.url}{share}")
     fresh.wait_for_selector(".CodeMirror")
     assert fresh.evaluate("window.mildipYasgui.getTab().getQuery()") == QUERY
+
+
+FAILING_QUERIES = [
+    # (what fails, query, HTTP status, words of the server's message)
+    ("syntax", "SELECT * WHERE { ?s ?p }", 400, "malformed query"),
+    ("refused federated call", "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }", 400,
+     "SERVICE endpoint of this query is not allowed"),
+    ("too many results", "SELECT * WHERE { ?s ?p ?o }", 422, "more than"),
+]
+
+
+def script_errors(page) -> list[str]:
+    return [problem for problem in page.problems if problem.startswith("script error")]
+
+
+@pytest.mark.parametrize(("kind", "text", "status", "words"), FAILING_QUERIES,
+                         ids=[q[0] for q in FAILING_QUERIES])
+def test_a_failing_query_shows_its_status_and_message(page, live_server: LiveServer, kind, text, status,
+                                                      words):
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector(".CodeMirror")
+    run_query(page, text)
+    error = page.wait_for_selector(".yasr .query-error")
+    shown = error.inner_text()
+    assert f"HTTP {status}" in shown, shown
+    assert words in shown, shown
+    assert error.get_attribute("role") == "alert"
+    assert not script_errors(page), page.problems
+
+
+def test_an_unreachable_server_is_said_in_the_result_pane(page, live_server: LiveServer):
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector(".CodeMirror")
+    page.route(f"{live_server.url}/sparql", lambda route: route.abort())
+    run_query(page, QUERY)
+    shown = page.wait_for_selector(".yasr .query-error").inner_text()
+    assert "could not be reached" in shown, shown
+    assert not script_errors(page), page.problems
+
+
+def test_the_editor_does_not_take_the_focus_and_tab_leaves_it(page, live_server: LiveServer):
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector(".CodeMirror")
+    in_editor = "document.activeElement.matches('.CodeMirror textarea')"  # the editor's text input
+    assert not page.evaluate(in_editor)  # nothing grabbed the focus on load
+    page.click(".CodeMirror")
+    assert page.evaluate(in_editor)
+    page.keyboard.press("Tab")
+    assert not page.evaluate(in_editor)  # Tab moved on: no keyboard trap
+    page.click(".CodeMirror")
+    page.keyboard.press("Shift+Tab")
+    assert not page.evaluate(in_editor)
+    assert "\t" not in page.evaluate("window.mildipYasgui.getTab().getQuery()")  # no tab typed instead
+
+
+LONGEST_QUOTES = ("PREFIX oa: <http://www.w3.org/ns/oa#>\n"
+                  "SELECT ?quote WHERE { ?selector oa:exact ?quote } ORDER BY DESC(STRLEN(?quote)) LIMIT 3")
+
+
+def test_quotes_are_shown_in_full_and_wrap_between_words(page, live_server: LiveServer):
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector(".CodeMirror")
+    run_query(page, LONGEST_QUOTES)
+    page.wait_for_selector(".yasr tbody tr td")
+    cells = page.evaluate("""() => Array.from(document.querySelectorAll('.yasr tbody tr td:last-child div'))
+        .map(d => ({text: d.innerText, overflows: d.scrollWidth > d.clientWidth + 1,
+                    breaks: getComputedStyle(d).wordBreak, ellipsis: getComputedStyle(d).textOverflow}))""")
+    assert len(cells) == 3
+    for cell in cells:
+        assert len(cell["text"]) > 150  # the longest quotes, in full (not cut to an ellipsis)
+        assert not cell["overflows"], cell
+        assert cell["breaks"] != "break-all" and cell["ellipsis"] != "ellipsis", cell
+
+
+SCREENSHOTS = DEFAULT_PATHS.build / "screenshots"
+
+
+def test_an_analysts_path_search_entity_sentence_explanation(page, live_server: LiveServer):
+    """Search a word, open an entity, read its sentence in the article, open a derived fact's
+    explanation; a screenshot of each step is written under build/screenshots/ for review."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{live_server.url}/browse/")
+    page.fill("#site-search-q", "CSTO")
+    page.press("#site-search-q", "Enter")
+    page.wait_for_selector("ol.search-results")
+    assert page.locator("ol.search-results mark").first.inner_text() == "CSTO"
+    page.screenshot(path=str(SCREENSHOTS / "1-search.png"), full_page=True)
+
+    page.locator('a.hit-title[href="/id/csto"]').click()
+    page.wait_for_selector("h1")
+    assert page.url.endswith("/doc/csto.html") and "Collective Security Treaty Organization" in \
+        page.locator("h1").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "2-entity.png"))
+
+    reading = page.locator("a.in-context").first
+    anchor = reading.get_attribute("href").split("#")[1]
+    reading.click()
+    page.wait_for_selector(f"#{anchor}")
+    assert "/read/military-diplomacy-in-russia" in page.url
+    sentence = page.locator(f"#{anchor}")
+    assert sentence.is_visible() and page.evaluate("document.querySelector(':target').id") == anchor
+    page.screenshot(path=str(SCREENSHOTS / "3-sentence-in-context.png"))
+
+    page.go_back()
+    page.wait_for_selector("#graph-inferred")
+    page.locator("#graph-inferred a.why").first.click()
+    page.wait_for_selector("li.step")
+    assert page.locator("li.step-inferred").count() >= 1 and page.locator("a.rule").count() >= 1
+    page.screenshot(path=str(SCREENSHOTS / "4-explanation.png"), full_page=True)
+    assert not script_errors(page), page.problems
+    assert all((SCREENSHOTS / name).stat().st_size > 10_000 for name in
+               ("1-search.png", "2-entity.png", "3-sentence-in-context.png", "4-explanation.png"))

@@ -37,6 +37,7 @@ from .config import Paths
 from .infer import infer
 from .loader import LoadError, ProjectData, load_project
 from .namespaces import ASSERTED, INFERRED, ONTOLOGY, PROVENANCE, SHAPES, bind_prefixes
+from .search_index import build_search_index
 from .store import create_store, write_nquads
 from .validate import ValidationResult, validate_project
 
@@ -320,6 +321,7 @@ def _write_locked(paths: Paths, report: BuildReport, graphs: dict[URIRef, Graph]
         progress(f"{'write':<9} {timings['write']:6.2f} s")
         started = time.perf_counter()
         create_store(staging, staging / DATASET_FILE)
+        build_search_index(staging)
         timings["index"] = time.perf_counter() - started
         progress(f"{'index':<9} {timings['index']:6.2f} s")
         report.counts = {str(iri).rsplit("/", 1)[-1]: len(graph) for iri, graph in graphs.items()}

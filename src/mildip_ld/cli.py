@@ -22,6 +22,8 @@ from .loader import LoadError, load_project
 from .scaleoptions import add_arguments as add_scale_arguments
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
+EXIT_PORT_IN_USE = 3
+"""``mildip serve``: the address to listen on is taken (another server holds the port)."""
 SETTING_FLAGS = ("host", "port", "store", "access_log", "processes", "max_head_bytes", "max_headers",
                  "head_timeout_s", "keep_alive_timeout_s", "max_requests_per_connection",
                  "parse_timeout_s", "parse_memory_mb", "public_url")
@@ -80,9 +82,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     paths = _paths(args)
     _say(f"building from {paths.data} into {paths.build}")
+    from .progress import shown
+
     try:
-        report = build(paths, progress=_say, keep=Settings().keep_releases,
-                       discard_writes=getattr(args, "discard_writes", False))
+        with shown("building") as progress:
+            report = build(paths, progress=progress, keep=Settings().keep_releases,
+                           discard_writes=getattr(args, "discard_writes", False))
     except ValidationFailedError as failure:
         for violation in failure.result.violations:
             print(violation.render())
@@ -280,10 +285,12 @@ def cmd_wikidata(args: argparse.Namespace) -> int:
 def cmd_dump(args: argparse.Namespace) -> int:
     """Write dumps of the current release: dataset and named graphs, every format, plain and gzipped."""
     from .dumps import run_dump
+    from .progress import shown
 
     try:
-        folder, files = run_dump(_release(_paths(args)), Path(args.output) if args.output else None,
-                                 args.format, args.graph, progress=_say)
+        with shown("writing the dumps") as progress:
+            folder, files = run_dump(_release(_paths(args)), Path(args.output) if args.output else None,
+                                     args.format, args.graph, progress=progress)
     except ValueError as error:
         _say(f"error: {error}")
         return EXIT_ERROR
@@ -315,6 +322,38 @@ def _ensure_built(args: argparse.Namespace, settings) -> int:
     return cmd_build(args)
 
 
+def _port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (the OS's words), or None when it can: a bind of
+    the address the server will listen on, as uvicorn will do it (SO_REUSEADDR), closed at once."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as failure:
+            return failure.strerror or str(failure)
+    return None
+
+
+def _warn_if_stale(settings) -> None:
+    """Say so when a file of the data folder is newer than the served release (a build is due)."""
+    from .build import MANIFEST_FILE, current_release
+    from .settings import EMBEDDED_STORE
+
+    release = current_release(settings.build_dir) if settings.store == EMBEDDED_STORE else None
+    data = Path(settings.data_dir)
+    if release is None or not data.is_dir():
+        return
+    built = (release / MANIFEST_FILE).stat().st_mtime
+    newer = [path for path in data.rglob("*") if path.is_file() and path.stat().st_mtime > built]
+    if newer:
+        newest = max(newer, key=lambda path: path.stat().st_mtime)
+        _say(f"warning: the data changed after release {release.name} was built ({len(newer)} files, "
+             f"latest {newest.relative_to(data)}): these pages and answers are stale; run `mildip build`")
+
+
 def _log_config() -> dict[str, Any]:
     """uvicorn's logging, with this package's warnings and errors in its format ("WARNING:  ...")."""
     from uvicorn.config import LOGGING_CONFIG
@@ -344,9 +383,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     status = _ensure_built(args, settings)
     if status != EXIT_OK:
         return status
+    if (taken := _port_taken(settings.host, settings.port)) is not None:
+        _say(f"cannot serve: {settings.host}:{settings.port} is already in use ({taken}); stop the other "
+             f"server or choose another port with --port (exit code {EXIT_PORT_IN_USE})")
+        return EXIT_PORT_IN_USE
+    _warn_if_stale(settings)
     processes = f"{settings.processes} processes x " if settings.processes > 1 else ""
-    _say(f"serving http://{settings.host}:{settings.port}/sparql ({processes}{settings.workers} query "
-         f"workers, {settings.query_timeout_s:g} s limit); Ctrl-C stops")
+    base = f"http://{settings.host}:{settings.port}"
+    _say(f"serving {base}/ (home page; SPARQL endpoint {base}/sparql; {processes}{settings.workers} "
+         f"query workers, {settings.query_timeout_s:g} s limit); Ctrl-C stops")
     # no "Server: uvicorn" header: it tells an attacker the stack and costs every client a header
     limits = HttpLimits(max_head_bytes=settings.max_head_bytes, max_headers=settings.max_headers,
                         head_timeout_s=settings.head_timeout_s,

@@ -69,6 +69,7 @@ from .namespaces import (
 )
 from .provenance import source_text
 from .releases import PreconditionError, check_conditions
+from .search_index import build_search_index
 from .store import create_store, write_nquads
 from .validate import Violation, data_graph, validate_project
 from .write_parse import ParseRefusedError, parse_triples
@@ -241,6 +242,7 @@ def _write_release(build_dir: Path, graphs: dict[URIRef, Graph], manifest: dict,
     try:
         write_nquads(graphs, staging / DATASET_FILE)
         create_store(staging, staging / DATASET_FILE)
+        build_search_index(staging)
         manifest = {**manifest, "release": change.release}
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
         write_release_patch(staging, current_release(build_dir), change.release, change.origin)

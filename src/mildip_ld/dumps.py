@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from . import void
 from .build import DATASET_FILE
@@ -45,10 +45,12 @@ from .formats import (
 from .namespaces import NAMED_GRAPHS
 from .render_gate import Rendered, RenderRefusedError
 from .web import (
+    VOID_PAGE,
     file_response,
     gate_of,
     not_found,
     page,
+    prefers_html,
     public_base,
     release_of,
     root_path,
@@ -348,6 +350,9 @@ async def void_description(request: Request) -> Response:
     Its access URLs (endpoint, downloads) are built on the ``public_url`` setting, never on the
     request's ``Host``: the description is the same for every client, and rendered once per release.
     """
+    if "format" not in request.query_params and \
+            prefers_html(request.headers.get("accept"), [fmt.media_type for fmt in VOID_FORMATS]):
+        return RedirectResponse(root_path(request) + VOID_PAGE, status_code=303, headers={"Vary": "Accept"})
     fmt = BY_NAME.get(request.query_params.get("format", "")) or \
         negotiate_rdf(request.headers.get("accept"), VOID_FORMATS) or VOID_FORMATS[0]
     if fmt not in VOID_FORMATS:

@@ -60,7 +60,7 @@ from .render_gate import RenderGate, ReplayMiddleware
 from .response_cache import CACHEABLE, ResponseCache, ResponseCacheMiddleware
 from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
 from .settings import EMBEDDED_STORE, Settings
-from .web import TextPathMiddleware
+from .web import TextPathMiddleware, compressed, error_page
 from .write_parse import N_TRIPLES, ParserConfig
 from .writer import WriterConfig
 
@@ -502,14 +502,16 @@ def _slash_twin(request: Request) -> str | None:
 
 
 async def _plain_errors(request: Request, failure: Exception) -> Response:
-    """Readable text errors (405, 404...) on this module's routes; the default elsewhere. A path
-    that names a route but for a trailing slash is redirected there (:func:`_slash_twin`)."""
+    """Readable text errors (405, 404...) on this module's routes; elsewhere an HTML page for a
+    browser, the default JSON for other clients. A path that names a route but for a trailing
+    slash is redirected there (:func:`_slash_twin`)."""
     assert isinstance(failure, StarletteHTTPException)
     if failure.status_code == 404 and (twin := _slash_twin(request)) is not None:
         return RedirectResponse(twin, status_code=307)
     if request.url.path.startswith(OWN_PATHS):
         return _text(failure.status_code, str(failure.detail), failure.headers)
-    return await http_exception_handler(request, failure)
+    return error_page(request, failure.status_code, str(failure.detail), failure.headers) or \
+        await http_exception_handler(request, failure)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -566,8 +568,8 @@ class ReleaseFollowMiddleware:
 def serving_app(settings: Settings | None = None) -> ASGIApp:
     """What ``mildip serve`` runs: :func:`create_app` behind the render gate's replays and the
     response cache (when it is on), following the build's ``current`` release when it serves the
-    embedded store, with every failure that escapes them logged as one line
-    (:mod:`mildip_ld.errorlog`)."""
+    embedded store, gzip-compressed (:func:`~mildip_ld.web.compressed`), with every failure that
+    escapes them logged as one line (:mod:`mildip_ld.errorlog`)."""
     fastapi_app = create_app(settings)
     endpoint: Endpoint = fastapi_app.state.endpoint
     release = lambda: endpoint.release.name  # noqa: E731 (read at every request)
@@ -576,7 +578,7 @@ def serving_app(settings: Settings | None = None) -> ASGIApp:
         app = ResponseCacheMiddleware(app, endpoint.cache, release, endpoint.metrics)
     if endpoint.settings.store == EMBEDDED_STORE:
         app = ReleaseFollowMiddleware(app, endpoint)
-    return OneLineErrorsMiddleware(app)
+    return OneLineErrorsMiddleware(compressed(app))
 
 
 def app_from_env() -> ASGIApp:

@@ -11,7 +11,7 @@ from rdflib.collection import Collection
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 
 from .describe import curie, local_path
-from .namespaces import MD, ONTOLOGY, ONTOLOGY_IRI
+from .namespaces import MD, ONTOLOGY, ONTOLOGY_IRI, PREFIXES
 from .terms import to_rdflib
 
 PROPERTY_TYPES = (OWL.ObjectProperty, OWL.DatatypeProperty)
@@ -54,6 +54,11 @@ class OntologyDoc:
     classes: list[Entry]
     properties: list[Entry]
     individuals: list[Entry]
+    hierarchy: list[tuple[int, Ref]] = field(default_factory=list)
+    """The class tree, depth first: (depth, class); a class under several parents appears under each."""
+    namespaces: list[tuple[str, str]] = field(default_factory=list)
+    history: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    """The versions, newest first: (version IRI, prior version IRI, change note)."""
 
 
 def ontology_graph(store: ox.Store) -> Graph:
@@ -115,6 +120,8 @@ def document(graph: Graph) -> OntologyDoc:
         entry = read.entry(cls, ["class"])
         entry.links = {"superclasses": read.refs(graph.objects(cls, RDFS.subClassOf)),
                        "subclasses": read.refs(graph.subjects(RDFS.subClassOf, cls)),
+                       "domain of": read.refs(graph.subjects(RDFS.domain, cls)),
+                       "range of": read.refs(graph.subjects(RDFS.range, cls)),
                        "equivalent": read.refs(graph.objects(cls, OWL.equivalentClass)),
                        "disjoint with": read.refs(graph.objects(cls, OWL.disjointWith)),
                        "close match": read.refs(graph.objects(cls, SKOS.closeMatch))}
@@ -147,4 +154,55 @@ def document(graph: Graph) -> OntologyDoc:
         ("citation", DCTERMS.bibliographicCitation)) if (value := read.text(ontology, predicate))]
     return OntologyDoc(iri=ONTOLOGY_IRI, title=read.text(ontology, DCTERMS.title) or ONTOLOGY_IRI,
                        description=read.text(ontology, DCTERMS.description), metadata=metadata,
-                       classes=classes, properties=properties, individuals=individuals)
+                       classes=classes, properties=properties, individuals=individuals,
+                       hierarchy=_hierarchy(read, set(read.terms(OWL.Class))), namespaces=_namespaces(graph),
+                       history=_history(graph, ontology))
+
+
+def _hierarchy(read: _Reader, classes: set[URIRef]) -> list[tuple[int, Ref]]:
+    """The project's classes as a tree (roots: those with no superclass among them), depth first."""
+    children: dict[URIRef, list[URIRef]] = {}
+    for cls in classes:
+        for parent in read.graph.objects(cls, RDFS.subClassOf):
+            if parent in classes and parent != cls:
+                children.setdefault(parent, []).append(cls)
+    below = set().union(*children.values()) if children else set()
+    roots = sorted(classes - below, key=str)
+    tree: list[tuple[int, Ref]] = []
+
+    def walk(cls: URIRef, depth: int, path: frozenset[URIRef]) -> None:
+        ref = read.ref(cls)
+        if ref is not None:
+            tree.append((depth, ref))
+        for child in sorted(children.get(cls, []), key=str):
+            if child not in path:
+                walk(child, depth + 1, path | {child})
+
+    for root in roots:
+        walk(root, 0, frozenset({root}))
+    return tree
+
+
+def _namespaces(graph: Graph) -> list[tuple[str, str]]:
+    """The prefixes of the namespaces the ontology's terms use, as the project binds them."""
+    used = {str(term) for triple in graph for term in triple if isinstance(term, URIRef)}
+    return [(prefix, str(namespace)) for prefix, namespace in sorted(PREFIXES.items())
+            if any(iri.startswith(str(namespace)) for iri in used)]
+
+
+def _history(graph: Graph, ontology: URIRef) -> list[tuple[str, str | None, str | None]]:
+    """The ontology's versions: this one with its change note, then each prior version named."""
+    versions = []
+    current = graph.value(ontology, OWL.versionIRI)
+    prior = graph.value(ontology, OWL.priorVersion)
+    notes = sorted(str(note) for note in graph.objects(ontology, SKOS.changeNote))
+    versions.append((str(current) if current else ONTOLOGY_IRI, str(prior) if prior else None,
+                     " ".join(notes) or None))
+    seen = {str(current)}
+    while prior is not None and str(prior) not in seen:
+        seen.add(str(prior))
+        earlier = graph.value(prior, OWL.priorVersion)
+        note = graph.value(prior, SKOS.changeNote)
+        versions.append((str(prior), str(earlier) if earlier else None, str(note) if note else None))
+        prior = earlier
+    return versions

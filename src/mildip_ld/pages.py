@@ -32,7 +32,7 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from . import explainpage, querypage
+from . import article, browse, explainpage, querypage, searchpage, voidpage
 from .describe import Describer
 from .dumps import DUMPS_DIR
 from .formats import (
@@ -46,11 +46,15 @@ from .formats import (
 )
 from .namespaces import GRAPH_BASE, NAMED_GRAPHS, ONTOLOGY, ONTOLOGY_IRI, RESOURCE_BASE
 from .ontodoc import OntologyDoc, document, ontology_graph
-from .render_gate import Rendered
+from .render_gate import Rendered, answer
 from .web import gate_of, invalid_iri, not_found, page, release_of, root_path, store_for, store_of
 
 router = APIRouter()
 router.include_router(querypage.router)
+router.include_router(searchpage.router)
+router.include_router(browse.router)
+router.include_router(article.router)
+router.include_router(voidpage.router)
 router.include_router(explainpage.router)  # before /id/{path}: it serves /id/statement/…
 
 HTML_EXTENSION = "html"
@@ -103,9 +107,71 @@ def _document(release: Path, root: str, path: str, chosen: RdfFormat | str, head
     describer = Describer(store_for(release))
     if chosen == HTML:
         formats = [("HTML", HTML_EXTENSION, HTML)] + [(f.label, f.extension, f.media_type) for f in FORMATS]
-        return page("resource.html", {"d": describer.describe(iri), "formats": formats,
-                                      "doc": "/doc/" + quote(path)}, root, headers=headers)
+        description = describer.describe(iri)
+        claims = {statement.subject.value for group in (description.outgoing, description.incoming)
+                  for statement in group.get("asserted", []) if statement.subject.kind == "iri"}
+        context = {"d": description, "formats": formats, "doc": "/doc/" + quote(path),
+                   "context": article.context_of(release, iri),
+                   "hedges": article.hedges_of(store_for(release), claims)}
+        return page("resource.html", context, root, headers=headers)
     return _rdf(describer.quads(iri), chosen, headers)
+
+
+GROUP_PAGE_SIZE = 50
+GROUP_SIDES = ("out", "in")
+
+
+def _group(release: Path, root: str, stem: str, side: str, predicate: str, graph: str, number: int
+           ) -> Rendered:
+    """One property's statements in one named graph about ``/id/{stem}`` (``side`` out of or into
+    it), page ``number`` of :data:`GROUP_PAGE_SIZE`, each with its sentence inline (in a render thread)."""
+    store = store_for(release)
+    describer = Describer(store)
+    node, prop = ox.NamedNode(RESOURCE_BASE + stem), ox.NamedNode(predicate)
+    graph_node = ox.NamedNode(str(NAMED_GRAPHS[graph]))
+    pattern = (node, prop, None, graph_node) if side == "out" else (None, prop, node, graph_node)
+    other_end = (lambda quad: quad.object) if side == "out" else (lambda quad: quad.subject)
+    quads = sorted(store.quads_for_pattern(*pattern), key=lambda quad: str(other_end(quad)))
+    total = len(quads)
+    pages = max(1, -(-total // GROUP_PAGE_SIZE))
+    statements = [describer.statement(quad) for quad in
+                  quads[(number - 1) * GROUP_PAGE_SIZE:number * GROUP_PAGE_SIZE]]
+    cited = sorted({source for statement in statements for source in statement.sources})
+    passages = {iri: describer.passage(iri) for iri in cited}
+    claims = {statement.subject.value for statement in statements
+              if statement.graph == "asserted" and statement.subject.kind == "iri"}
+    context = {"label": describer.label(node.value) or stem, "doc": "/doc/" + quote(stem), "side": side,
+               "graph": graph,
+               "predicate": describer.term(prop), "statements": statements, "passages": passages,
+               "hedges": article.hedges_of(store, claims), "total": total, "page": number, "pages": pages,
+               "size": GROUP_PAGE_SIZE}
+    return page("resource_group.html", context, root)
+
+
+async def _group_page(request: Request, stem: str) -> Response:
+    """``/doc/{stem}.html?side=out|in&property=IRI&graph=NAME&page=N``: a 400 naming what is wrong,
+    else the page."""
+    side, predicate = request.query_params.get("side", ""), request.query_params.get("property", "")
+    graph = request.query_params.get("graph", "asserted")
+    raw_page = request.query_params.get("page", "1")
+    problem = None
+    if side not in GROUP_SIDES:
+        problem = f"side must be one of {', '.join(GROUP_SIDES)}, not {side[:20]!r}"
+    elif (why := invalid_iri(predicate)) is not None:
+        problem = f"property must be an absolute IRI ({why})"
+    elif graph not in NAMED_GRAPHS:
+        problem = f"graph must be one of {', '.join(NAMED_GRAPHS)}, not {graph[:20]!r}"
+    elif not raw_page.isdigit() or not 1 <= int(raw_page) <= 100_000:
+        problem = f"page must be a whole number from 1, not {raw_page[:20]!r}"
+    root = root_path(request)
+    if problem is not None:
+        return answer(request, page("notfound.html", {"what": request.url.path, "why": problem}, root,
+                                    status=400))
+    release = release_of(request).resolve()
+    number = int(raw_page)
+    return await gate_of(request).respond(
+        request, "resource", (str(release), "group", stem, side, predicate, graph, number, root),
+        lambda: _group(release, root, stem, side, predicate, graph, number))
 
 
 @router.api_route("/doc/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
@@ -127,6 +193,8 @@ async def resource_document(request: Request, path: str) -> Response:
                                   "Link": _alternates(root, "/doc/" + quote(path))}
     else:
         return not_found(request, RESOURCE_BASE + path)
+    if chosen == HTML and "property" in request.query_params:
+        return await _group_page(request, subject)
     release = release_of(request).resolve()
     return await gate_of(request).respond(
         request, "resource", (str(release), "doc", path, _name(chosen), root),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import mimetypes
 from email.utils import formatdate, parsedate_to_datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -14,7 +15,8 @@ import pyoxigraph as ox
 from fastapi import Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.templating import Jinja2Templates
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .formats import HTML, negotiate
 from .render_gate import Rendered, RenderGate, answer, if_none_match
@@ -85,6 +87,16 @@ def wants_json(request: Request) -> bool:
     return negotiate(request.headers.get("accept"), [HTML, "application/json"]) == "application/json"
 
 
+VOID_PAGE = "/void.html"
+"""The VoID description as a page (:mod:`mildip_ld.voidpage`)."""
+
+
+def prefers_html(accept: str | None, offers: list[str]) -> bool:
+    """Whether the Accept header puts HTML above every one of ``offers`` (a browser's does; ``*/*``
+    or no Accept does not: the offers come first, so a tie goes to them)."""
+    return negotiate(accept, [*offers, HTML]) == HTML
+
+
 def wants_html(request: Request) -> bool:
     """Whether an error is answered with an HTML page (browsers) rather than plain text."""
     return negotiate(request.headers.get("accept"), [HTML, "text/plain"]) == HTML
@@ -98,6 +110,21 @@ def not_found_page(html: bool, root: str, what: str, why: str | None = None) -> 
     reason = f" ({why})" if why else ""
     return Rendered(f"not found: {what}{reason}\n".encode(), "text/plain; charset=utf-8", 404,
                     tuple(SECURITY_HEADERS.items()))
+
+
+def error_page(request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+               ) -> Response | None:
+    """An HTML page for an HTTP error (404, 405...) when the client is a browser, else None (the
+    caller answers JSON or text, as API clients expect)."""
+    if not prefers_html(request.headers.get("accept"), ["application/json"]):
+        return None
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
+    rendered = page("error.html", {"status": status, "reason": reason, "detail": detail}, root_path(request),
+                    status=status, headers=headers)
+    return answer(request, rendered)
 
 
 def not_found(request: Request, what: str, why: str | None = None) -> Response:
@@ -189,3 +216,55 @@ class TextPathMiddleware:
                 await PlainTextResponse(message, status_code=400)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+COMPRESS_MIN_BYTES = 500
+COMPRESS_LEVEL = 6
+"""zlib's default level: most of level 9's gain for a third of its time on a page."""
+NOT_COMPRESSED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/png", "image/jpeg", "application/zip")
+"""Media types already compressed (the ``.gz`` dumps among them: ``application/gzip``)."""
+
+
+class _OwnHeaders:
+    """Hands the middleware outside it a copy of each response start: GZipMiddleware edits the
+    headers list it gets in place (Content-Encoding, Content-Length), and the render gate's replays
+    and the response cache keep the list they sent, which must stay the uncompressed answer's."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def copied(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": list(message.get("headers", []))}
+            await send(message)
+
+        await self.app(scope, receive, copied)
+
+
+class _Compressed:
+    """gzip (:func:`compressed`) for every answer but the dump files: those are published with
+    their checksums (their ETag is the file's SHA-256) and with a ``.gz`` twin, and are sent as
+    the files are."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(_OwnHeaders(app), minimum_size=COMPRESS_MIN_BYTES,
+                                   compresslevel=COMPRESS_LEVEL, exclude_content_types=NOT_COMPRESSED)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        dump_file = path.startswith(DUMP_FILES) and len(path) > len(DUMP_FILES)
+        await (self.app if dump_file else self.gzip)(scope, receive, send)
+
+
+DUMP_FILES = "/dumps/"
+
+
+def compressed(app: ASGIApp) -> ASGIApp:
+    """``app`` with gzip for every compressible answer of :data:`COMPRESS_MIN_BYTES` or more to a client
+    that accepts it (Starlette's GZipMiddleware, which adds ``Vary: Accept-Encoding``; it leaves an
+    answer that has a ``Content-Encoding`` alone), the dump files excepted (:class:`_Compressed`).
+    It goes outside the render gate's replays and the response cache, which keep and replay
+    uncompressed bytes: every client gets what it accepts."""
+    return _Compressed(app)

@@ -12,14 +12,68 @@
     return name !== "class" && name !== "property";
   });
 
-  // Tabs are kept in the browser's storage: a path without the host keeps them working wherever
-  // the server is reached from (another host name or port).
+  // Tab and Shift-Tab leave the editor (no keyboard trap): CodeMirror lets the browser move the
+  // focus for a key bound to false. The editor indents new lines itself; Esc also leaves it.
+  Yasgui.Yasqe.defaults.extraKeys = Object.assign({}, Yasgui.Yasqe.defaults.extraKeys,
+                                                  { Tab: false, "Shift-Tab": false });
+
+  // Every failed query shows its HTTP status and the server's message in the result pane. Yasgui
+  // throws the status away (it raises an Error with the response's text), so the page's own fetch
+  // of the endpoint keeps the status of each failed answer under its text, for the renderer below.
+  var failures = new Map();
+  var nativeFetch = window.fetch.bind(window);
+  window.fetch = function (input, init) {
+    var url = typeof input === "string" ? input : input && input.url;
+    var answer = nativeFetch(input, init);
+    if (!url || url.split("?")[0] !== endpoint) { return answer; }
+    return answer.then(function (response) {
+      if (response.ok) { return response; }
+      return response.clone().text().then(function (text) {
+        failures.set(text || response.statusText, { status: response.status, statusText: response.statusText });
+        return response;
+      });
+    });
+  };
+
+  function renderFailure(error) {
+    var text = error && error.text ? String(error.text) : "";
+    var known = failures.get(text);
+    var box = document.createElement("div");
+    box.className = "query-error";
+    box.setAttribute("role", "alert");
+    var title = document.createElement("p");
+    title.className = "query-error-status";
+    var message = document.createElement("pre");
+    message.className = "query-error-message";
+    if (known) {
+      title.textContent = "The server refused this query: HTTP " + known.status +
+        (known.statusText ? " " + known.statusText : "");
+      message.textContent = text;
+    } else {
+      title.textContent = "The server could not be reached (no answer).";
+      message.textContent = text || "The request failed before any answer arrived.";
+    }
+    box.appendChild(title);
+    box.appendChild(message);
+    return Promise.resolve(box);
+  }
+  Yasgui.Yasr.defaults.errorRenderers = [renderFailure];
+
+  // Yasgui gets the absolute URL of this server's endpoint: its error display parses the endpoint
+  // with `new URL()`, which throws on a bare path (and then shows nothing at all). Tabs are kept
+  // in the browser's storage; each is pointed at this server's endpoint again on load, so a tab
+  // kept while the server was reached under another host name or port still works.
   var yasgui = new Yasgui(document.getElementById("yasgui"), {
-    requestConfig: { endpoint: config.endpoint, method: "POST" },
+    requestConfig: { endpoint: endpoint, method: "POST" },
     copyEndpointOnNewTab: false,
-    endpointCatalogueOptions: { getData: function () { return [{ endpoint: config.endpoint }]; } },
+    endpointCatalogueOptions: { getData: function () { return [{ endpoint: endpoint }]; } },
     persistenceId: "mildip-yasgui",
-    populateFromUrl: true
+    populateFromUrl: true,
+    autofocus: false
+  });
+  Object.keys(yasgui._tabs || {}).forEach(function (id) {
+    var tab = yasgui.getTab(id);
+    if (tab && tab.getEndpoint && tab.getEndpoint() !== endpoint) { tab.setEndpoint(endpoint); }
   });
 
   function currentQuery() {
