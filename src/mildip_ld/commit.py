@@ -132,6 +132,9 @@ def _apply(dataset: Dataset, write: Write) -> None:
     if write.method not in GRAPH_METHODS or write.graph is None:
         raise WriteRefusedError(400, f"unknown write {write.method!r}")
     target = dataset.graph(URIRef(write.graph))
+    if write.method == "DELETE" and not len(target):
+        raise WriteRefusedError(404, f"this store has no graph <{write.graph}> (it holds no triples): "
+                                     f"there is nothing to delete")
     added = _payload_triples(write) if write.method in ("PUT", "POST") else Graph()
     if write.method in ("PUT", "DELETE"):
         target.remove((None, None, None))

@@ -64,6 +64,8 @@ from .writer import WriterConfig
 OWN_PATHS = ("/sparql", "/health", "/metrics", graph_store.PATH)
 STATS_TIMEOUT_S = 120.0
 DISCONNECT_POLL_S = 0.25
+WRITE_ANSWER = "mildip.write_answer"
+"""Set in the request's scope when /sparql answers an update (whose answer does not vary on Accept)."""
 CLIENT_CLOSED_REQUEST = 499
 """nginx's status for a request whose client closed the connection before it was answered."""
 log = logging.getLogger(__name__)
@@ -424,7 +426,14 @@ class Endpoint:
         return Response(service_description.serialize(triples, fmt), media_type=conneg.media_type(fmt))
 
     async def sparql(self, request: Request) -> Response:
-        """The SPARQL 1.1 Protocol operation: query, update or service description."""
+        """The SPARQL 1.1 Protocol operation: query, update or service description; every answer
+        but a write's varies on ``Accept`` (``Vary: Accept``), which chose its format."""
+        answer = await self._sparql(request)
+        if not request.scope.get(WRITE_ANSWER):
+            answer.headers["Vary"] = "Accept"
+        return answer
+
+    async def _sparql(self, request: Request) -> Response:
         try:
             limits = self.settings.max_query_bytes, self.settings.max_url_bytes
             operation = await read_request(request, *limits)
@@ -438,6 +447,7 @@ class Endpoint:
         except ProtocolError as failure:
             return self.refuse(failure.status, failure.message, failure.headers)
         if job["op"] == "update":
+            request.scope[WRITE_ANSWER] = True
             return await self.write(request, job)
         return await self.run_query(request, job)
 

@@ -24,7 +24,14 @@ from fastapi.responses import Response
 from . import conneg, openapi
 from .build import DATASET_FILE
 from .namespaces import PREFIXES, WRITABLE_GRAPHS
-from .protocol import ClientDisconnectedError, ProtocolError, media_type_of, read_body, url_params
+from .protocol import (
+    ClientDisconnectedError,
+    ProtocolError,
+    media_type_of,
+    read_body,
+    require_utf8,
+    url_params,
+)
 from .render_gate import Rendered, RenderRefusedError, answer
 
 if TYPE_CHECKING:
@@ -128,6 +135,7 @@ class GraphStore:
                 if ox.RdfFormat.from_media_type(media_type) is None:
                     raise ProtocolError(415, f"unsupported Content-Type {media_type or '(none)'!r}: send "
                                              f"Turtle, N-Triples, RDF/XML, JSON-LD or N3")
+                require_utf8(request)
                 payload = await read_body(request, settings.max_body_bytes)
         except ClientDisconnectedError:
             return self.endpoint.client_gone(request)

@@ -9,6 +9,7 @@ A GET without a query asks for the service description.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.message import Message
 from enum import Enum
 from urllib.parse import parse_qsl
 
@@ -61,6 +62,18 @@ class SparqlRequest:
 def media_type_of(request: Request) -> str:
     """The request's Content-Type without parameters, lower-cased ('' when absent)."""
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def require_utf8(request: Request) -> None:
+    """Refuse with 415 a body whose Content-Type declares a charset other than UTF-8 (SPARQL
+    requests and the RDF formats the Graph Store takes are UTF-8); the parameters are read by the
+    standard library's MIME header parser."""
+    header = Message()
+    header["content-type"] = request.headers.get("content-type", "")
+    charset = header.get_content_charset()
+    if charset is not None and charset.replace("_", "-") not in ("utf-8", "utf8"):
+        raise ProtocolError(415, f"the body is declared as charset={charset}; only UTF-8 is accepted: "
+                                 f"send the text as UTF-8 (charset=utf-8, or no charset)")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -156,6 +169,8 @@ async def read_request(request: Request, max_bytes: int, max_url_bytes: int) -> 
     if request.method in ("GET", "HEAD"):
         return _from_params(in_url, max_bytes, allow_update=False)
     content_type = media_type_of(request)
+    if content_type in (FORM, QUERY, UPDATE):
+        require_utf8(request)
     if content_type == FORM:
         body = _decode(await read_body(request, max_bytes + FORM_OVERHEAD_BYTES))
         found = _from_params(in_url + parse_form(body), max_bytes, allow_update=True)
