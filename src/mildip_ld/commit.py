@@ -25,13 +25,18 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import rdflib.plugins.sparql as rdflib_sparql
 from rdflib import Dataset, Graph, URIRef
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+from rdflib.plugins.sparql.algebra import translateUpdate
+from rdflib.plugins.sparql.parser import parseUpdate
+from rdflib.plugins.sparql.parserutils import CompValue
+from rdflib.plugins.sparql.sparql import Update
+from rdflib.plugins.sparql.update import evalUpdate
 
 from . import __version__
 from .build import (
@@ -48,6 +53,8 @@ from .infer import infer
 from .loader import LoadedGraph, ProjectData
 from .namespaces import (
     ASSERTED,
+    GRAPH_BASE,
+    INFERRED,
     MD,
     NAMED_GRAPHS,
     ONTOLOGY,
@@ -55,6 +62,7 @@ from .namespaces import (
     SHAPES,
     WRITABLE_GRAPHS,
     bind_prefixes,
+    is_writable_graph,
 )
 from .provenance import source_text
 from .store import create_store, write_nquads
@@ -64,10 +72,10 @@ from .write_parse import ParseRefusedError, parse_triples
 GRAPH_METHODS = ("PUT", "POST", "DELETE")
 
 # rdflib's SPARQL engine evaluates updates. By default it fetches the IRI of a USING clause from
-# the web and reads the default graph as the union of all graphs (where INSERT DATA then fails);
-# here the default graph is the store's own (empty) one and nothing is ever fetched.
+# the web: here a USING clause names a graph of the store and nothing is ever fetched. The default
+# graph an update reads is the union of the named graphs, as for queries (:func:`_apply`).
 rdflib_sparql.SPARQL_LOAD_GRAPHS = False
-rdflib_sparql.SPARQL_DEFAULT_GRAPH_UNION = False
+rdflib_sparql.SPARQL_DEFAULT_GRAPH_UNION = True
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,12 @@ class Write:
     media_type: str | None = None
     write_id: str | None = None
     """Recorded in the manifest, so that the server can tell whether a writer it killed had committed."""
+    base_iri: str | None = None
+    """What an update's relative IRIs resolve against (the endpoint's URL)."""
+    using_graphs: tuple[str, ...] = ()
+    """The protocol's ``using-graph-uri``: as a USING clause on each DELETE/INSERT … WHERE."""
+    using_named_graphs: tuple[str, ...] = ()
+    """The protocol's ``using-named-graph-uri``: as a USING NAMED clause."""
 
     def describe(self) -> str:
         """A short description for the manifest."""
@@ -118,11 +132,65 @@ def _payload_triples(write: Write) -> Graph:
     return Graph().parse(data=triples.decode("utf-8"), format="nt")
 
 
+def _update_dataset(dataset: Dataset, update: Update, write: Write) -> None:
+    """Give each operation of ``update`` the dataset a query sees: the protocol's USING graphs, and
+    a default graph that is the union of the named graphs, for reading (rdflib's union) and for
+    deleting (a template triple of the default graph is deleted from every named graph that holds
+    it; :func:`_check_graphs` then refuses the write if that touches a protected graph).
+    Inserting into the default graph is refused by that check too: it is a union, not a graph."""
+    using = [CompValue("UsingClause", default=URIRef(iri)) for iri in write.using_graphs]
+    using += [CompValue("UsingClause", named=URIRef(iri)) for iri in write.using_named_graphs]
+    graphs = [graph.identifier for graph in dataset.graphs() if graph.identifier != DATASET_DEFAULT_GRAPH_ID]
+    for operation in update.algebra:
+        inserted = operation.triples if operation.name == "InsertData" else \
+            operation.insert.triples if operation.name == "Modify" and operation.insert else None
+        if inserted and not operation.withClause:
+            raise WriteRefusedError(403, "the update inserts into the default graph, which cannot be written "
+                                         "here: it is the union of the named graphs; insert into GRAPH <…> "
+                                         "(or use WITH <…>); nothing was changed")
+        if operation.name != "Modify":
+            continue
+        if using:
+            if operation.using or operation.withClause:
+                raise WriteRefusedError(400, "the request gives using-graph-uri or using-named-graph-uri and "
+                                             "the update has a USING or WITH clause: give one or the other")
+            operation.using = using
+        if operation.delete and operation.delete.triples and not operation.withClause:
+            for name in graphs:
+                operation.delete.quads.setdefault(name, []).extend(operation.delete.triples)
+            operation.delete.triples = []
+
+
+def _keep_inferred(dataset: Dataset, inferred: set, writable: dict[str, set]) -> None:
+    """Put back the inferred triples an update deleted through the default graph (the inferred graph
+    is recomputed from the new data after the write); an update that deleted nothing else is refused,
+    as the triples it meant follow from others."""
+    lost = inferred - set(dataset.graph(INFERRED))
+    if not lost:
+        return
+    if writable_triples(dataset) == writable:
+        raise WriteRefusedError(403, f"the update deletes {len(lost)} triple(s) of <{INFERRED}>, which "
+                                     f"cannot be written here: they are inferred; delete the asserted "
+                                     f"triples they follow from; nothing was changed")
+    dataset.graph(INFERRED).addN((*triple, dataset.graph(INFERRED)) for triple in lost)
+
+
 def _apply(dataset: Dataset, write: Write) -> None:
-    """Apply ``write`` to ``dataset`` in memory; raise :class:`WriteRefusedError` for bad input."""
+    """Apply ``write`` to ``dataset`` in memory; raise :class:`WriteRefusedError` for bad input.
+    An update reads and deletes through the dataset a query sees (:func:`_update_dataset`)."""
     if write.update is not None:
         try:
-            dataset.update(write.update)
+            update = translateUpdate(parseUpdate(write.update), write.base_iri, dict(dataset.namespaces()))
+            _update_dataset(dataset, update, write)
+            inferred, writable = set(dataset.graph(INFERRED)), writable_triples(dataset)
+            dataset.default_union = True  # what rdflib's union default graph reads
+            try:
+                evalUpdate(dataset, update)
+            finally:
+                dataset.default_union = False
+            _keep_inferred(dataset, inferred, writable)
+        except WriteRefusedError:
+            raise
         except RecursionError:
             raise WriteRefusedError(400, "malformed update: nested too deeply") from None
         except Exception as failure:  # rdflib raises pyparsing's and its own unrelated types
@@ -142,12 +210,29 @@ def _apply(dataset: Dataset, write: Write) -> None:
         target.add(triple)
 
 
+def _name(graph: Graph) -> str | None:
+    """A graph's IRI; None for the default graph."""
+    return None if graph.identifier == DATASET_DEFAULT_GRAPH_ID else str(graph.identifier)
+
+
+def own_graphs(dataset: Dataset) -> dict[URIRef, Graph]:
+    """The non-empty graphs of the writers' own (outside the project's graph namespace)."""
+    return {URIRef(name): graph for graph in dataset.graphs() if (name := _name(graph)) is not None
+            and is_writable_graph(name) and graph.identifier not in WRITABLE_GRAPHS and len(graph)}
+
+
+def writable_triples(dataset: Dataset) -> dict[str, set]:
+    """The triples of every graph a write may change, by IRI (empty graphs left out)."""
+    return {str(graph.identifier): triples for graph in dataset.graphs()
+            if is_writable_graph(_name(graph)) and (triples := set(graph))}
+
+
 def _read_only_graphs(dataset: Dataset) -> dict[str, set]:
     """The triples of every graph a write may not change, by graph name (the default graph as '')."""
     found: dict[str, set] = {}
     for graph in dataset.graphs():
         triples = set(graph)
-        if graph.identifier not in WRITABLE_GRAPHS and triples:
+        if not is_writable_graph(_name(graph)) and triples:
             found["" if graph.identifier == DATASET_DEFAULT_GRAPH_ID else str(graph.identifier)] = triples
     return found
 
@@ -156,11 +241,12 @@ def _check_graphs(before: dict[str, set], after: dict[str, set]) -> None:
     changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
     if changed:
         names = ", ".join(f"<{name}>" if name else "the default graph" for name in changed)
-        writable = " and ".join(f"<{iri}>" for iri in WRITABLE_GRAPHS)
+        writable = ", ".join(f"<{iri}>" for iri in WRITABLE_GRAPHS)
         raise WriteRefusedError(403, f"the write changes {names}, which cannot be written here: only "
-                                     f"{writable} can (the inferred graph is computed, the ontology and "
-                                     f"shapes come from the build, and the default graph is the union of "
-                                     f"the named graphs); nothing was changed")
+                                     f"{writable} and graphs of your own (IRIs outside <{GRAPH_BASE}>) can "
+                                     f"(the inferred graph is computed, the ontology and shapes come from "
+                                     f"the build, and the default graph is the union of the named graphs); "
+                                     f"nothing was changed")
 
 
 def _graph(dataset: Dataset, iri: URIRef) -> LoadedGraph:
@@ -173,6 +259,18 @@ def project_of(dataset: Dataset) -> ProjectData:
     """A release's dataset as the pipeline's project data (its own ontology and shapes)."""
     return ProjectData(ontology=_graph(dataset, ONTOLOGY), shapes=_graph(dataset, SHAPES),
                        provenance=_graph(dataset, PROVENANCE), asserted=_graph(dataset, ASSERTED))
+
+
+def _with_own_graphs(project: ProjectData, own: dict[URIRef, Graph]) -> ProjectData:
+    """``project`` with the writers' own graphs joined to the asserted data: validated by the shapes
+    and inferred over like it (each graph is still published under its own name)."""
+    if not own:
+        return project
+    asserted = bind_prefixes(Graph())
+    asserted += project.asserted.graph
+    for graph in own.values():
+        asserted += graph
+    return replace(project, asserted=LoadedGraph(graph=asserted))
 
 
 def _source_violations(provenance: Graph, data_dir: Path) -> list[Violation]:
@@ -230,21 +328,22 @@ def commit(build_dir: Path, write: Write, data_dir: Path, shapes_dir: Path) -> C
             raise WriteRefusedError(503, f"nothing built in {build_dir}; run `mildip build`")
         dataset = load_release(base)
         before = _read_only_graphs(dataset)
-        writable_before = {iri: set(dataset.graph(iri)) for iri in WRITABLE_GRAPHS}
+        writable_before = writable_triples(dataset)
         _apply(dataset, write)
         _check_graphs(before, _read_only_graphs(dataset))
-        if all(set(dataset.graph(iri)) == writable_before[iri] for iri in WRITABLE_GRAPHS):
+        if writable_triples(dataset) == writable_before:
             return Committed(None)
-        project = project_of(dataset)
+        project, own = project_of(dataset), own_graphs(dataset)
+        checked = _with_own_graphs(project, own)
         timings["apply"] = time.perf_counter() - started
         started = time.perf_counter()
-        _validate(project, data_dir, shapes_dir)
+        _validate(checked, data_dir, shapes_dir)
         timings["validate"] = time.perf_counter() - started
         started = time.perf_counter()
-        inference = infer(project.ontology.graph, data_graph(project))
+        inference = infer(project.ontology.graph, data_graph(checked))
         timings["infer"] = time.perf_counter() - started
         started = time.perf_counter()
-        graphs = named_graphs(project, inference.inferred)
+        graphs = named_graphs(project, inference.inferred) | own
         counts = {name: len(graphs[iri]) for name, iri in NAMED_GRAPHS.items() if iri in graphs}
         release = _write_release(build_dir, graphs, {
             "version": __version__, "counts": counts, "parent": base.name, "write": write.describe(),

@@ -281,9 +281,13 @@ class Endpoint:
 
     def _job(self, request: Request, operation: SparqlRequest) -> dict[str, Any]:
         """The worker job for a query or update, after content negotiation. The safety checks of
-        :func:`~mildip_ld.query_safety.refusal` run in the worker (or writer), off the event loop."""
+        :func:`~mildip_ld.query_safety.refusal` run in the worker (or writer), off the event loop.
+        Relative IRIs resolve against the endpoint's URL (the base the SPARQL 1.1 Protocol allows)."""
+        base_iri = str(request.url_for("sparql"))
         if operation.operation is Operation.UPDATE:
-            return {"op": "update", "text": operation.text}
+            return {"op": "update", "text": operation.text, "base_iri": base_iri,
+                    "using_graphs": operation.using_graphs,
+                    "using_named_graphs": operation.using_named_graphs}
         try:
             choice = conneg.choose(request.headers.get("accept"), operation.formats)
         except conneg.UnknownFormatError as failure:
@@ -293,6 +297,7 @@ class Endpoint:
                                      f"offers {conneg.offered('results')} for SELECT/ASK and "
                                      f"{conneg.offered('graph')} for CONSTRUCT/DESCRIBE")
         job: dict[str, Any] = {"op": "query", "text": operation.text, "asked": choice.asked,
+                               "base_iri": base_iri,
                                "results": choice.results.media_type if choice.results else None,
                                "graph": choice.graph.media_type if choice.graph else None}
         if operation.dataset_given:

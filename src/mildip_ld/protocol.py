@@ -2,7 +2,8 @@
 
 Query via GET (``?query=``), POST form (``application/x-www-form-urlencoded``) or POST direct
 (``application/sparql-query``); update via POST form (``update=``) or POST direct
-(``application/sparql-update``); ``default-graph-uri`` / ``named-graph-uri`` may repeat.
+(``application/sparql-update``); ``default-graph-uri`` / ``named-graph-uri`` (queries) and
+``using-graph-uri`` / ``using-named-graph-uri`` (updates) may repeat.
 A GET without a query asks for the service description.
 """
 
@@ -52,6 +53,10 @@ class SparqlRequest:
     default_graphs: list[str] = field(default_factory=list)
     named_graphs: list[str] = field(default_factory=list)
     formats: list[str] = field(default_factory=list)
+    using_graphs: list[str] = field(default_factory=list)
+    """An update's ``using-graph-uri``: the default graph its WHERE clauses read (as USING)."""
+    using_named_graphs: list[str] = field(default_factory=list)
+    """An update's ``using-named-graph-uri`` (as USING NAMED)."""
 
     @property
     def dataset_given(self) -> bool:
@@ -132,9 +137,6 @@ def _build(operation: Operation, text: str, params: list[tuple[str, str]], max_b
     values: dict[str, list[str]] = {}
     for key, value in params:
         values.setdefault(key, []).append(value)
-    if operation is Operation.UPDATE and ("using-graph-uri" in values or "using-named-graph-uri" in values):
-        raise ProtocolError(400, "using-graph-uri and using-named-graph-uri are not supported; "
-                                 "write USING / USING NAMED in the update instead")
     if len(text.encode("utf-8")) > max_bytes:
         raise ProtocolError(413, f"the {operation.value} is {len(text.encode('utf-8'))} bytes; "
                                  f"the limit is {max_bytes}")
@@ -143,7 +145,9 @@ def _build(operation: Operation, text: str, params: list[tuple[str, str]], max_b
     return SparqlRequest(operation, text,
                          _iris(values.get("default-graph-uri", []), "default-graph-uri"),
                          _iris(values.get("named-graph-uri", []), "named-graph-uri"),
-                         values.get("format", []))
+                         values.get("format", []),
+                         _iris(values.get("using-graph-uri", []), "using-graph-uri"),
+                         _iris(values.get("using-named-graph-uri", []), "using-named-graph-uri"))
 
 
 def _from_params(params: list[tuple[str, str]], max_bytes: int, allow_update: bool) -> SparqlRequest:

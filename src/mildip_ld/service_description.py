@@ -53,8 +53,9 @@ def _graph_store(service: ox.NamedNode, url: str, updates: bool) -> list[ox.Trip
     """The Graph Store HTTP Protocol service at ``url``, as a part of ``service``."""
     store = ox.NamedNode(url + "#service")
     access = ("GET and HEAD of the default graph (?default) or a named graph (?graph=IRI) for everyone; "
-              + ("PUT, POST and DELETE of the asserted and provenance graphs with the update token, "
-                 "applied only when the result conforms to the shapes" if updates else
+              + ("PUT, POST and DELETE of the asserted and provenance graphs, and of graphs of your own "
+                 "(IRIs outside https://w3id.org/mildip/graph/), with the update token, applied only when "
+                 "the result conforms to the shapes" if updates else
                  "PUT, POST and DELETE are refused: this endpoint is read-only"))
     return [ox.Triple(service, DCTERMS_HAS_PART, store),
             ox.Triple(store, RDF_TYPE, ox.NamedNode(DCAT + "DataService")),

@@ -3,7 +3,8 @@
 Started by the server (``python -m mildip_ld.writer``) as a pool of one, over the same framed
 pipes as the query workers (:func:`mildip_ld.worker.serve_jobs`), so that validation and inference
 never block the server's event loop, a write past its time limit is stopped by killing the
-process, and the writer dies with the server. A job is ``{"op": "update", "text": ...}`` or
+process, and the writer dies with the server. A job is ``{"op": "update", "text": ..., "base_iri":
+..., "using_graphs": [IRI...], "using_named_graphs": [IRI...]}`` or
 ``{"op": "graph", "method": "PUT"|"POST"|"DELETE", "graph": IRI, "payload": base64,
 "media_type": ...}``; the reply is 204 with the published release in the header
 (``release``: a path, or null when the write changed nothing), or the refusal: a status with a
@@ -53,11 +54,13 @@ def execute(_: None, job: dict[str, Any], config: dict[str, Any]) -> Reply:
     from .commit import Write, WriteRefusedError, commit
 
     if job.get("op") == "update":
-        refused = refusal(check(job["text"], "update"), "update", config.get("service_allowlist", []),
-                          config.get("max_nesting", 100))
+        refused = refusal(check(job["text"], "update", job.get("base_iri")), "update",
+                          config.get("service_allowlist", []), config.get("max_nesting", 100))
         if refused:
             return refusal_reply(400, refused)
-        write = Write(update=job["text"], write_id=job.get("write_id"))
+        write = Write(update=job["text"], write_id=job.get("write_id"), base_iri=job.get("base_iri"),
+                      using_graphs=tuple(job.get("using_graphs") or ()),
+                      using_named_graphs=tuple(job.get("using_named_graphs") or ()))
     elif job.get("op") == "graph":
         write = Write(method=job["method"], graph=job["graph"], payload=base64.b64decode(job["payload"]),
                       media_type=job.get("media_type"), write_id=job.get("write_id"))
