@@ -33,9 +33,10 @@ import rdflib.plugins.sparql as rdflib_sparql
 from rdflib import Dataset, Graph, URIRef
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 from rdflib.plugins.sparql.algebra import translateUpdate
+from rdflib.plugins.sparql.evaluate import evalPart
 from rdflib.plugins.sparql.parser import parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
-from rdflib.plugins.sparql.sparql import Update
+from rdflib.plugins.sparql.sparql import QueryContext, Update
 from rdflib.plugins.sparql.update import evalUpdate
 
 from . import __version__
@@ -161,6 +162,25 @@ def _update_dataset(dataset: Dataset, update: Update, write: Write) -> None:
             operation.delete.triples = []
 
 
+def _solve_in_using_dataset(dataset: Dataset, operation: CompValue) -> None:
+    """Evaluate the WHERE clause of a DELETE/INSERT with USING or USING NAMED in the dataset those
+    name (default graph: the merge of the USING graphs, empty without any; named graphs: only the
+    USING NAMED ones, which rdflib alone would not restrict), and give the operation its solutions
+    as a VALUES block, so that rdflib applies the templates to the store."""
+    view = Dataset()
+    view.default_union = False
+    for clause in operation.using:
+        if clause.default:
+            view.default_context.__iadd__(dataset.graph(clause.default))
+        else:
+            view.graph(clause.named).__iadd__(dataset.graph(clause.named))
+    context = QueryContext(view, initBindings={})
+    context.prologue = operation.prologue
+    solutions = [dict(solution) for solution in evalPart(context, operation.where)]
+    operation.where = CompValue("ToMultiSet", p=CompValue("values", res=solutions))
+    operation.using = None
+
+
 def _keep_inferred(dataset: Dataset, inferred: set, writable: dict[str, set]) -> None:
     """Put back the inferred triples an update deleted through the default graph (the inferred graph
     is recomputed from the new data after the write); an update that deleted nothing else is refused,
@@ -185,7 +205,10 @@ def _apply(dataset: Dataset, write: Write) -> None:
             inferred, writable = set(dataset.graph(INFERRED)), writable_triples(dataset)
             dataset.default_union = True  # what rdflib's union default graph reads
             try:
-                evalUpdate(dataset, update)
+                for operation in update.algebra:  # in order: each reads what the previous ones left
+                    if operation.name == "Modify" and operation.using:
+                        _solve_in_using_dataset(dataset, operation)
+                    evalUpdate(dataset, Update(update.prologue, [operation]))
             finally:
                 dataset.default_union = False
             _keep_inferred(dataset, inferred, writable)
