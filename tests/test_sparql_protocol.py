@@ -249,9 +249,11 @@ def test_updates_are_refused_without_token(live_server: LiveServer, update_serve
 def test_update_with_token_is_applied(update_server: LiveServer) -> None:
     auth = {"Authorization": "Bearer test-token"}
     insert = f"INSERT DATA {{ GRAPH <{ASSERTED}> {{ <urn:x:new> <{RDFS.label}> \"new\" }} }}"
-    assert httpx.post(update_server.sparql, data={"update": insert}, headers=auth).status_code == 204
+    applied = httpx.post(update_server.sparql, data={"update": insert}, headers=auth, timeout=60)
+    assert applied.status_code == 204
     assert get(update_server, "ASK { <urn:x:new> ?p \"new\" }").json()["boolean"] is True
-    load = httpx.post(update_server.sparql, data={"update": "LOAD <http://127.0.0.1:9/x.ttl>"}, headers=auth)
+    load = httpx.post(update_server.sparql, data={"update": "LOAD <http://127.0.0.1:9/x.ttl>"}, headers=auth,
+                      timeout=60)
     assert load.status_code == 400 and "LOAD" in load.text
 
 
