@@ -249,9 +249,11 @@ def test_updates_are_refused_without_token(live_server: LiveServer, update_serve
 def test_update_with_token_is_applied(update_server: LiveServer) -> None:
     auth = {"Authorization": "Bearer test-token"}
     insert = f"INSERT DATA {{ GRAPH <{ASSERTED}> {{ <urn:x:new> <{RDFS.label}> \"new\" }} }}"
-    assert httpx.post(update_server.sparql, data={"update": insert}, headers=auth).status_code == 204
+    applied = httpx.post(update_server.sparql, data={"update": insert}, headers=auth, timeout=60)
+    assert applied.status_code == 204
     assert get(update_server, "ASK { <urn:x:new> ?p \"new\" }").json()["boolean"] is True
-    load = httpx.post(update_server.sparql, data={"update": "LOAD <http://127.0.0.1:9/x.ttl>"}, headers=auth)
+    load = httpx.post(update_server.sparql, data={"update": "LOAD <http://127.0.0.1:9/x.ttl>"}, headers=auth,
+                      timeout=60)
     assert load.status_code == 400 and "LOAD" in load.text
 
 
@@ -367,3 +369,39 @@ def test_cors(live_server: LiveServer) -> None:
         "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
     assert preflight.status_code == 200 and "POST" in preflight.headers["access-control-allow-methods"]
 
+
+
+# --- small conformance points (issue 15, item 5) ---------------------------------------------------
+
+def test_answers_vary_on_accept(live_server: LiveServer) -> None:
+    for answer in (get(live_server, RUSSIA_LABEL), get(live_server, RUSSIA_LABEL, accept="image/png"),
+                   httpx.get(live_server.sparql, headers={"Accept": "text/turtle"}),
+                   httpx.post(live_server.sparql, content=b"ASK {}",
+                              headers={"Content-Type": "application/sparql-query"})):
+        assert "accept" in answer.headers.get("vary", "").lower(), answer.status_code
+
+
+@pytest.mark.parametrize("content_type", ["application/sparql-query; charset=UTF-16",
+                                          "application/x-www-form-urlencoded; charset=utf-16le",
+                                          "application/sparql-update; charset=ISO-8859-1"])
+def test_a_body_declared_in_another_charset_is_unsupported_media(live_server: LiveServer,
+                                                                 content_type: str) -> None:
+    body = "query=ASK {}" if "form" in content_type else "ASK {}"
+    encoded = body.encode("utf-16" if "16" in content_type else "latin-1")
+    answer = httpx.post(live_server.sparql, content=encoded, headers={"Content-Type": content_type})
+    assert answer.status_code == 415 and "UTF-8" in answer.text
+    utf8 = httpx.post(live_server.sparql, content=b"ASK {}",
+                      headers={"Content-Type": "application/sparql-query; charset=UTF-8"})
+    assert utf8.status_code == 200
+
+
+def test_service_description_uses_w3c_format_iris_and_one_sparql_service(live_server: LiveServer) -> None:
+    graph = Graph().parse(data=httpx.get(live_server.sparql, headers={"Accept": "text/turtle"}).text,
+                          format="turtle")
+    services = set(graph.subjects(RDF.type, URIRef(SD + "Service")))
+    assert services == {URIRef(live_server.sparql + "#service")}
+    formats = {str(fmt) for fmt in graph.objects(None, URIRef(SD + "resultFormat"))}
+    assert "http://www.w3.org/ns/formats/JSON-LD" in formats
+    assert all(fmt.startswith("http://www.w3.org/ns/formats/") for fmt in formats), formats
+    store = URIRef(f"{live_server.url}/store#service")
+    assert (store, RDF.type, URIRef("http://www.w3.org/ns/dcat#DataService")) in graph

@@ -155,7 +155,7 @@ def test_graph_store_writes_need_the_token(live_server: LiveServer, write_server
 def test_service_description_lists_the_graph_store(write_server: LiveServer) -> None:
     answer = httpx.get(write_server.sparql, headers={"Accept": "text/turtle"})
     graph = Graph().parse(data=answer.text, format="turtle")
-    endpoint = URIRef("http://www.w3.org/ns/sparql-service-description#endpoint")
+    endpoint = URIRef("http://www.w3.org/ns/dcat#endpointURL")  # not sd:endpoint: it is no SPARQL service
     store = graph.value(predicate=endpoint, object=URIRef(f"{write_server.url}/store"))
     assert store is not None, answer.text
     assert graph.value(store, DCTERMS.conformsTo) == URIRef("http://www.w3.org/TR/sparql11-http-rdf-update/")
@@ -207,10 +207,10 @@ def test_writes_to_computed_or_build_graphs_are_refused(write_server: LiveServer
     before = _snapshot(write_server)
     for text in (f"DROP GRAPH <{INFERRED}>", f"CLEAR GRAPH <{ONTOLOGY}>",
                  "INSERT DATA { <urn:x:a> <urn:x:b> 1 }",
-                 f"COPY <{ASSERTED}> TO <urn:x:new-graph>"):
+                 f"COPY <{ASSERTED}> TO <{GRAPH_BASE}new-graph>"):
         answer = update(write_server, text)
         assert answer.status_code == 403 and "cannot be written" in answer.text, text
-    for graph in (str(INFERRED), "urn:x:new-graph", None):
+    for graph in (str(INFERRED), f"{GRAPH_BASE}derivations", None):
         answer = graph_store(write_server, "PUT", graph, b"<urn:x:a> <urn:x:b> <urn:x:c> .")
         assert answer.status_code == 403 and "cannot be written" in answer.text
     assert _snapshot(write_server) == before
@@ -353,3 +353,72 @@ def test_kill_9_in_the_middle_of_a_build(built: BuildReport, tmp_path: Path) -> 
     assert finished.returncode == 0, finished.stderr
     assert assert_consistent(build_dir) != before
     assert not list(build_dir.glob(".staging-*"))  # the killed build's staging, removed by the next
+
+
+# --- the update dataset is the query dataset (issue 15, item 3) -----------------------------------
+
+def test_an_update_reads_and_deletes_through_the_union_default_graph(write_server: LiveServer) -> None:
+    assert update(write_server, insert_state("lemuria", "Lemuria")).status_code == 204
+    assert ask(write_server, "ASK { mdr:lemuria a md:State }")  # the query's default graph: the union
+    relabel = (f"{PREFIXES} DELETE {{ GRAPH <{ASSERTED}> {{ ?s rdfs:label ?l }} }} "
+               f"INSERT {{ GRAPH <{ASSERTED}> {{ ?s rdfs:label \"Lemuria II\"@en }} }} "
+               f"WHERE {{ ?s a md:State ; rdfs:label \"Lemuria\"@en ; rdfs:label ?l }}")
+    assert update(write_server, relabel).status_code == 204, "the WHERE reads the union"
+    assert ask(write_server, 'ASK { mdr:lemuria rdfs:label "Lemuria II"@en }')
+    removed = update(write_server, f"{PREFIXES} DELETE WHERE {{ mdr:lemuria ?p ?o }}")
+    assert removed.status_code == 204, removed.text
+    assert not ask(write_server, "ASK { GRAPH ?g { mdr:lemuria ?p ?o } }")  # gone from every graph
+
+
+def test_deleting_a_computed_triple_through_the_default_graph_is_refused(write_server: LiveServer) -> None:
+    before = _snapshot(write_server)
+    assert ask(write_server, f"ASK {{ GRAPH <{INFERRED}> {{ mdr:russia a md:Actor }} }}")
+    answer = update(write_server, f"{PREFIXES} DELETE DATA {{ mdr:russia a md:Actor }}")
+    assert answer.status_code == 403 and f"<{INFERRED}>" in answer.text
+    assert _snapshot(write_server) == before
+
+
+def test_using_graph_uri_and_relative_iris(write_server: LiveServer) -> None:
+    assert update(write_server, insert_state("mu", "Mu")).status_code == 204
+    copy = (f"{PREFIXES} INSERT {{ GRAPH <{ASSERTED}> {{ ?s rdfs:comment \"copied\"@en }} }} "
+            f"WHERE {{ ?s a md:State ; rdfs:label \"Mu\"@en }}")
+    from_inferred = httpx.post(write_server.sparql, params={"using-graph-uri": str(INFERRED)},
+                               content=copy.encode(), timeout=60,
+                               headers={"Content-Type": "application/sparql-update", **AUTH})
+    assert from_inferred.status_code == 204 and not ask(write_server, "ASK { mdr:mu rdfs:comment ?c }")
+    from_asserted = httpx.post(write_server.sparql, params={"using-graph-uri": str(ASSERTED)},
+                               content=copy.encode(), timeout=60,
+                               headers={"Content-Type": "application/sparql-update", **AUTH})
+    assert from_asserted.status_code == 204 and ask(write_server, "ASK { mdr:mu rdfs:comment ?c }")
+    conflict = httpx.post(write_server.sparql, params={"using-named-graph-uri": str(ASSERTED)},
+                          content=f"WITH <{ASSERTED}> DELETE {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o }}".encode(),
+                          headers={"Content-Type": "application/sparql-update", **AUTH}, timeout=60)
+    assert conflict.status_code == 400 and "using-graph-uri" in conflict.text
+    relative = httpx.get(write_server.sparql, params={"query": "SELECT (<x> AS ?iri) {}"},
+                         headers={"Accept": JSON_RESULTS})
+    assert relative.status_code == 200
+    assert relative.json()["results"]["bindings"][0]["iri"]["value"] == f"{write_server.url}/x"
+    relative_update = update(write_server, f"DELETE DATA {{ GRAPH <{ASSERTED}> {{ <mu> <p> 1 }} }}")
+    assert relative_update.status_code == 204, relative_update.text
+    assert update(write_server, f"{PREFIXES} DELETE WHERE {{ mdr:mu ?p ?o }}").status_code == 204
+
+
+def test_a_token_holder_writes_graphs_of_its_own_validated_and_inferred(write_server: LiveServer) -> None:
+    own = "http://example.org/my-graph"
+    state = f"{PREFIXES} {new_state('hyperborea', 'Hyperborea')}"
+    created = graph_store(write_server, "PUT", own, state.encode())
+    assert created.status_code == 201, created.text
+    assert ask(write_server, f"ASK {{ GRAPH <{own}> {{ mdr:hyperborea a md:State }} }}")
+    assert ask(write_server, f"ASK {{ GRAPH <{INFERRED}> {{ mdr:hyperborea a md:Actor }} }}")  # inferred over
+    unlabelled = graph_store(write_server, "POST", own, f"<{MDR.thule}> a <{MD.State}> .".encode())
+    assert unlabelled.status_code == 422 and "LabelShape" in unlabelled.text  # validated by the shapes
+    again = graph_store(write_server, "POST", own, f"<{MDR.hyperborea}> <{RDFS.comment}> \"x\"@en .".encode())
+    assert again.status_code == 204
+    assert graph_store(write_server, "DELETE", own).status_code == 204
+    assert not ask(write_server, "ASK { GRAPH ?g { mdr:hyperborea ?p ?o } }")
+    gone = graph_store(write_server, "DELETE", own)
+    assert gone.status_code == 404 and "no graph" in gone.text  # the Graph Store Protocol's answer
+    insert = f"{PREFIXES} INSERT DATA {{ GRAPH <{own}> {{ {new_state('mu2', 'Mu II')} }} }}"
+    assert update(write_server, insert).status_code == 204
+    assert ask(write_server, f"ASK {{ GRAPH <{own}> {{ mdr:mu2 a md:State }} }}")
+    assert update(write_server, f"DROP GRAPH <{own}>").status_code == 204

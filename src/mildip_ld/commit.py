@@ -32,13 +32,19 @@ import json
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import rdflib.plugins.sparql as rdflib_sparql
 from rdflib import Dataset, Graph, URIRef
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+from rdflib.plugins.sparql.algebra import translateUpdate
+from rdflib.plugins.sparql.evaluate import evalPart
+from rdflib.plugins.sparql.parser import parseUpdate
+from rdflib.plugins.sparql.parserutils import CompValue
+from rdflib.plugins.sparql.sparql import QueryContext, Update
+from rdflib.plugins.sparql.update import evalUpdate
 
 from . import __version__, changes
 from .build import (
@@ -59,6 +65,8 @@ from .infer import infer
 from .loader import LoadedGraph, ProjectData
 from .namespaces import (
     ASSERTED,
+    GRAPH_BASE,
+    INFERRED,
     MD,
     NAMED_GRAPHS,
     ONTOLOGY,
@@ -66,6 +74,7 @@ from .namespaces import (
     SHAPES,
     WRITABLE_GRAPHS,
     bind_prefixes,
+    is_writable_graph,
 )
 from .provenance import source_text
 from .releases import PreconditionError, check_conditions
@@ -77,10 +86,10 @@ from .write_parse import ParseRefusedError, parse_triples
 GRAPH_METHODS = ("PUT", "POST", "DELETE")
 
 # rdflib's SPARQL engine evaluates updates. By default it fetches the IRI of a USING clause from
-# the web and reads the default graph as the union of all graphs (where INSERT DATA then fails);
-# here the default graph is the store's own (empty) one and nothing is ever fetched.
+# the web: here a USING clause names a graph of the store and nothing is ever fetched. The default
+# graph an update reads is the union of the named graphs, as for queries (:func:`_apply`).
 rdflib_sparql.SPARQL_LOAD_GRAPHS = False
-rdflib_sparql.SPARQL_DEFAULT_GRAPH_UNION = False
+rdflib_sparql.SPARQL_DEFAULT_GRAPH_UNION = True
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,12 @@ class Write:
     if_none_match: list[str] | None = None
     restore: str | None = None
     """A rollback: the release whose asserted and provenance graphs the write brings back."""
+    base_iri: str | None = None
+    """What an update's relative IRIs resolve against (the endpoint's URL)."""
+    using_graphs: tuple[str, ...] = ()
+    """The protocol's ``using-graph-uri``: as a USING clause on each DELETE/INSERT … WHERE."""
+    using_named_graphs: tuple[str, ...] = ()
+    """The protocol's ``using-named-graph-uri``: as a USING NAMED clause."""
 
     def describe(self) -> str:
         """A short description for the manifest."""
@@ -143,8 +158,72 @@ def _payload_triples(write: Write) -> Graph:
     return Graph().parse(data=triples.decode("utf-8"), format="nt")
 
 
+def _update_dataset(dataset: Dataset, update: Update, write: Write) -> None:
+    """Give each operation of ``update`` the dataset a query sees: the protocol's USING graphs, and
+    a default graph that is the union of the named graphs, for reading (rdflib's union) and for
+    deleting (a template triple of the default graph is deleted from every named graph that holds
+    it; :func:`_check_graphs` then refuses the write if that touches a protected graph).
+    Inserting into the default graph is refused by that check too: it is a union, not a graph."""
+    using = [CompValue("UsingClause", default=URIRef(iri)) for iri in write.using_graphs]
+    using += [CompValue("UsingClause", named=URIRef(iri)) for iri in write.using_named_graphs]
+    graphs = [graph.identifier for graph in dataset.graphs() if graph.identifier != DATASET_DEFAULT_GRAPH_ID]
+    for operation in update.algebra:
+        inserted = operation.triples if operation.name == "InsertData" else \
+            operation.insert.triples if operation.name == "Modify" and operation.insert else None
+        if inserted and not operation.withClause:
+            raise WriteRefusedError(403, "the update inserts into the default graph, which cannot be written "
+                                         "here: it is the union of the named graphs; insert into GRAPH <…> "
+                                         "(or use WITH <…>); nothing was changed")
+        if operation.name != "Modify":
+            continue
+        if using:
+            if operation.using or operation.withClause:
+                raise WriteRefusedError(400, "the request gives using-graph-uri or using-named-graph-uri and "
+                                             "the update has a USING or WITH clause: give one or the other")
+            operation.using = using
+        if operation.delete and operation.delete.triples and not operation.withClause:
+            for name in graphs:
+                operation.delete.quads.setdefault(name, []).extend(operation.delete.triples)
+            operation.delete.triples = []
+
+
+def _solve_in_using_dataset(dataset: Dataset, operation: CompValue) -> None:
+    """Evaluate the WHERE clause of a DELETE/INSERT with USING or USING NAMED in the dataset those
+    name (default graph: the merge of the USING graphs, empty without any; named graphs: only the
+    USING NAMED ones, which rdflib alone would not restrict), and give the operation its solutions
+    as a VALUES block, so that rdflib applies the templates to the store."""
+    view = Dataset()
+    view.default_union = False
+    for clause in operation.using:
+        if clause.default:
+            view.default_context.__iadd__(dataset.graph(clause.default))
+        else:
+            view.graph(clause.named).__iadd__(dataset.graph(clause.named))
+    context = QueryContext(view, initBindings={})
+    context.prologue = operation.prologue
+    solutions = [dict(solution) for solution in evalPart(context, operation.where)]
+    operation.where = CompValue("ToMultiSet", p=CompValue("values", res=solutions))
+    operation.using = None
+
+
+def _keep_inferred(dataset: Dataset, inferred: set, writable: dict[str, set]) -> None:
+    """Put back the inferred triples an update deleted through the default graph (the inferred graph
+    is recomputed from the new data after the write); an update that deleted nothing else is refused,
+    as the triples it meant follow from others."""
+    lost = inferred - set(dataset.graph(INFERRED))
+    if not lost:
+        return
+    if writable_triples(dataset) == writable:
+        raise WriteRefusedError(403, f"the update deletes {len(lost)} triple(s) of <{INFERRED}>, which "
+                                     f"cannot be written here: they are inferred; delete the asserted "
+                                     f"triples they follow from; nothing was changed")
+    dataset.graph(INFERRED).addN((*triple, dataset.graph(INFERRED)) for triple in lost)
+
+
 def _apply(dataset: Dataset, write: Write, build_dir: Path) -> None:
-    """Apply ``write`` to ``dataset`` in memory; raise :class:`WriteRefusedError` for bad input."""
+    """Apply ``write`` to ``dataset`` in memory; raise :class:`WriteRefusedError` for bad input.
+    An update reads and deletes through the dataset a query sees (:func:`_update_dataset`); a
+    rollback brings back an earlier release's writable graphs."""
     if write.restore is not None:
         target = build_dir / RELEASES_DIR / write.restore
         if "/" in write.restore or not target.is_dir():
@@ -157,7 +236,20 @@ def _apply(dataset: Dataset, write: Write, build_dir: Path) -> None:
         return
     if write.update is not None:
         try:
-            dataset.update(write.update)
+            update = translateUpdate(parseUpdate(write.update), write.base_iri, dict(dataset.namespaces()))
+            _update_dataset(dataset, update, write)
+            inferred, writable = set(dataset.graph(INFERRED)), writable_triples(dataset)
+            dataset.default_union = True  # what rdflib's union default graph reads
+            try:
+                for operation in update.algebra:  # in order: each reads what the previous ones left
+                    if operation.name == "Modify" and operation.using:
+                        _solve_in_using_dataset(dataset, operation)
+                    evalUpdate(dataset, Update(update.prologue, [operation]))
+            finally:
+                dataset.default_union = False
+            _keep_inferred(dataset, inferred, writable)
+        except WriteRefusedError:
+            raise
         except RecursionError:
             raise WriteRefusedError(400, "malformed update: nested too deeply") from None
         except Exception as failure:  # rdflib raises pyparsing's and its own unrelated types
@@ -167,6 +259,9 @@ def _apply(dataset: Dataset, write: Write, build_dir: Path) -> None:
     if write.method not in GRAPH_METHODS or write.graph is None:
         raise WriteRefusedError(400, f"unknown write {write.method!r}")
     target = dataset.graph(URIRef(write.graph))
+    if write.method == "DELETE" and not len(target):
+        raise WriteRefusedError(404, f"this store has no graph <{write.graph}> (it holds no triples): "
+                                     f"there is nothing to delete")
     added = _payload_triples(write) if write.method in ("PUT", "POST") else Graph()
     if write.method in ("PUT", "DELETE"):
         target.remove((None, None, None))
@@ -174,12 +269,29 @@ def _apply(dataset: Dataset, write: Write, build_dir: Path) -> None:
         target.add(triple)
 
 
+def _name(graph: Graph) -> str | None:
+    """A graph's IRI; None for the default graph."""
+    return None if graph.identifier == DATASET_DEFAULT_GRAPH_ID else str(graph.identifier)
+
+
+def own_graphs(dataset: Dataset) -> dict[URIRef, Graph]:
+    """The non-empty graphs of the writers' own (outside the project's graph namespace)."""
+    return {URIRef(name): graph for graph in dataset.graphs() if (name := _name(graph)) is not None
+            and is_writable_graph(name) and graph.identifier not in WRITABLE_GRAPHS and len(graph)}
+
+
+def writable_triples(dataset: Dataset) -> dict[str, set]:
+    """The triples of every graph a write may change, by IRI (empty graphs left out)."""
+    return {str(graph.identifier): triples for graph in dataset.graphs()
+            if is_writable_graph(_name(graph)) and (triples := set(graph))}
+
+
 def _read_only_graphs(dataset: Dataset) -> dict[str, set]:
     """The triples of every graph a write may not change, by graph name (the default graph as '')."""
     found: dict[str, set] = {}
     for graph in dataset.graphs():
         triples = set(graph)
-        if graph.identifier not in WRITABLE_GRAPHS and triples:
+        if not is_writable_graph(_name(graph)) and triples:
             found["" if graph.identifier == DATASET_DEFAULT_GRAPH_ID else str(graph.identifier)] = triples
     return found
 
@@ -188,11 +300,12 @@ def _check_graphs(before: dict[str, set], after: dict[str, set]) -> None:
     changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
     if changed:
         names = ", ".join(f"<{name}>" if name else "the default graph" for name in changed)
-        writable = " and ".join(f"<{iri}>" for iri in WRITABLE_GRAPHS)
+        writable = ", ".join(f"<{iri}>" for iri in WRITABLE_GRAPHS)
         raise WriteRefusedError(403, f"the write changes {names}, which cannot be written here: only "
-                                     f"{writable} can (the inferred graph is computed, the ontology and "
-                                     f"shapes come from the build, and the default graph is the union of "
-                                     f"the named graphs); nothing was changed")
+                                     f"{writable} and graphs of your own (IRIs outside <{GRAPH_BASE}>) can "
+                                     f"(the inferred graph is computed, the ontology and shapes come from "
+                                     f"the build, and the default graph is the union of the named graphs); "
+                                     f"nothing was changed")
 
 
 def _graph(dataset: Dataset, iri: URIRef) -> LoadedGraph:
@@ -205,6 +318,18 @@ def project_of(dataset: Dataset) -> ProjectData:
     """A release's dataset as the pipeline's project data (its own ontology and shapes)."""
     return ProjectData(ontology=_graph(dataset, ONTOLOGY), shapes=_graph(dataset, SHAPES),
                        provenance=_graph(dataset, PROVENANCE), asserted=_graph(dataset, ASSERTED))
+
+
+def _with_own_graphs(project: ProjectData, own: dict[URIRef, Graph]) -> ProjectData:
+    """``project`` with the writers' own graphs joined to the asserted data: validated by the shapes
+    and inferred over like it (each graph is still published under its own name)."""
+    if not own:
+        return project
+    asserted = bind_prefixes(Graph())
+    asserted += project.asserted.graph
+    for graph in own.values():
+        asserted += graph
+    return replace(project, asserted=LoadedGraph(graph=asserted))
 
 
 def _source_violations(provenance: Graph, data_dir: Path) -> list[Violation]:
@@ -279,25 +404,26 @@ def commit(build_dir: Path, write: Write, data_dir: Path, shapes_dir: Path,
         dataset = load_release(base)
         _check_preconditions(base.name, dataset, write)
         before = _read_only_graphs(dataset)
-        writable_before = {iri: set(dataset.graph(iri)) for iri in WRITABLE_GRAPHS}
+        writable_before = writable_triples(dataset)
         _apply(dataset, write, build_dir)
         _check_graphs(before, _read_only_graphs(dataset))
-        writable_after = {iri: set(dataset.graph(iri)) for iri in WRITABLE_GRAPHS}
+        writable_after = writable_triples(dataset)
         if writable_after == writable_before:
             return Committed(None, write_id=write_id)
-        project = project_of(dataset)
+        project, own = project_of(dataset), own_graphs(dataset)
+        checked = _with_own_graphs(project, own)
         timings["apply"] = time.perf_counter() - started
         started = time.perf_counter()
-        _validate(project, data_dir, shapes_dir)
+        _validate(checked, data_dir, shapes_dir)
         timings["validate"] = time.perf_counter() - started
         started = time.perf_counter()
-        inference = infer(project.ontology.graph, data_graph(project))
+        inference = infer(project.ontology.graph, data_graph(checked))
         timings["infer"] = time.perf_counter() - started
         started = time.perf_counter()
-        graphs = named_graphs(project, inference.inferred)
+        graphs = named_graphs(project, inference.inferred) | own
         counts = {name: len(graphs[iri]) for name, iri in NAMED_GRAPHS.items() if iri in graphs}
         origin = "rollback" if write.restore is not None else "write"
-        change = changes.diff(writable_before, writable_after, changes.Change(
+        change = changes.diff(_by_iri(writable_before), _by_iri(writable_after), changes.Change(
             id=write_id, release=datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ"), origin=origin, by=write.by,
             parent=base.name))
         manifest = {"version": __version__, "origin": origin, "by": write.by, "created": change.created,
@@ -309,6 +435,11 @@ def commit(build_dir: Path, write: Write, data_dir: Path, shapes_dir: Path,
         release = _write_release(build_dir, graphs, manifest, change, data_dir, keep)
         timings["publish"] = time.perf_counter() - started
     return Committed(release, counts, timings, write_id)
+
+
+def _by_iri(graphs: dict[str, set]) -> dict[URIRef, set]:
+    """Triples per graph, keyed by the graph's IRI as a term (as the change log names graphs)."""
+    return {URIRef(iri): triples for iri, triples in graphs.items()}
 
 
 def _check_preconditions(release: str, dataset: Dataset, write: Write) -> None:

@@ -67,6 +67,8 @@ from .writer import WriterConfig
 OWN_PATHS = ("/sparql", "/health", "/metrics", graph_store.PATH)
 STATS_TIMEOUT_S = 120.0
 DISCONNECT_POLL_S = 0.25
+WRITE_ANSWER = "mildip.write_answer"
+"""Set in the request's scope when /sparql answers an update (whose answer does not vary on Accept)."""
 CLIENT_CLOSED_REQUEST = 499
 """nginx's status for a request whose client closed the connection before it was answered."""
 log = logging.getLogger(__name__)
@@ -285,9 +287,13 @@ class Endpoint:
 
     def _job(self, request: Request, operation: SparqlRequest) -> dict[str, Any]:
         """The worker job for a query or update, after content negotiation. The safety checks of
-        :func:`~mildip_ld.query_safety.refusal` run in the worker (or writer), off the event loop."""
+        :func:`~mildip_ld.query_safety.refusal` run in the worker (or writer), off the event loop.
+        Relative IRIs resolve against the endpoint's URL (the base the SPARQL 1.1 Protocol allows)."""
+        base_iri = str(request.url_for("sparql"))
         if operation.operation is Operation.UPDATE:
-            return {"op": "update", "text": operation.text}
+            return {"op": "update", "text": operation.text, "base_iri": base_iri,
+                    "using_graphs": operation.using_graphs,
+                    "using_named_graphs": operation.using_named_graphs}
         try:
             choice = conneg.choose(request.headers.get("accept"), operation.formats)
         except conneg.UnknownFormatError as failure:
@@ -297,6 +303,7 @@ class Endpoint:
                                      f"offers {conneg.offered('results')} for SELECT/ASK and "
                                      f"{conneg.offered('graph')} for CONSTRUCT/DESCRIBE")
         job: dict[str, Any] = {"op": "query", "text": operation.text, "asked": choice.asked,
+                               "base_iri": base_iri,
                                "results": choice.results.media_type if choice.results else None,
                                "graph": choice.graph.media_type if choice.graph else None}
         if operation.dataset_given:
@@ -434,7 +441,14 @@ class Endpoint:
         return Response(service_description.serialize(triples, fmt), media_type=conneg.media_type(fmt))
 
     async def sparql(self, request: Request) -> Response:
-        """The SPARQL 1.1 Protocol operation: query, update or service description."""
+        """The SPARQL 1.1 Protocol operation: query, update or service description; every answer
+        but a write's varies on ``Accept`` (``Vary: Accept``), which chose its format."""
+        answer = await self._sparql(request)
+        if not request.scope.get(WRITE_ANSWER):
+            answer.headers["Vary"] = "Accept"
+        return answer
+
+    async def _sparql(self, request: Request) -> Response:
         try:
             limits = self.settings.max_query_bytes, self.settings.max_url_bytes
             operation = await read_request(request, *limits)
@@ -448,6 +462,7 @@ class Endpoint:
         except ProtocolError as failure:
             return self.refuse(failure.status, failure.message, failure.headers)
         if job["op"] == "update":
+            request.scope[WRITE_ANSWER] = True
             return await self.write(request, job)
         return await self.run_query(request, job)
 

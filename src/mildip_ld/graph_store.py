@@ -4,10 +4,12 @@
 of the named graphs, as at ``/sparql``) or one named graph, for everyone, in the RDF format the
 Accept header prefers. The triples come from the release's N-Quads exactly as written, not from
 the store (which canonicalizes derived datatypes), so that a graph read here can be edited and
-written back. ``PUT`` (replace), ``POST`` (add) and ``DELETE`` (empty) of the asserted or
-provenance graph need the update token and go through the validated, atomic writes of
-:mod:`mildip_ld.commit`: answered 204 once the new release is served, 422 with the violated shapes
-when the result would not conform, and nothing changes then.
+written back. ``PUT`` (replace), ``POST`` (add) and ``DELETE`` (remove) of the asserted or
+provenance graph, or of a graph of the writer's own (any IRI outside the project's graph
+namespace), need the update token and go through the validated, atomic writes of
+:mod:`mildip_ld.commit`: answered 201 when the write created the graph, 204 otherwise, once the new
+release is served; 404 for a DELETE of a graph the store does not hold; 422 with the violated
+shapes when the result would not conform, and nothing changes then.
 
 A read carries a strong ETag naming the release, the graph and the format
 (:func:`~mildip_ld.releases.etag`), and ``If-None-Match`` answers 304; a write's ``If-Match`` /
@@ -31,8 +33,15 @@ from fastapi.responses import JSONResponse, Response
 
 from . import changes, conneg, openapi
 from .build import DATASET_FILE, RELEASES_DIR
-from .namespaces import PREFIXES, WRITABLE_GRAPHS
-from .protocol import ClientDisconnectedError, ProtocolError, media_type_of, read_body, url_params
+from .namespaces import GRAPH_BASE, PREFIXES, WRITABLE_GRAPHS, is_writable_graph
+from .protocol import (
+    ClientDisconnectedError,
+    ProtocolError,
+    media_type_of,
+    read_body,
+    require_utf8,
+    url_params,
+)
 from .releases import etag
 from .render_gate import Rendered, RenderRefusedError, if_none_match
 from .web import file_response
@@ -161,26 +170,32 @@ class GraphStore:
         try:
             self.endpoint.authorize(request, f"Graph Store {method}")
             graph = target(request, settings.max_url_bytes)
-            if graph not in [str(iri) for iri in WRITABLE_GRAPHS]:
-                writable = " and ".join(f"<{iri}>" for iri in WRITABLE_GRAPHS)
+            if not is_writable_graph(graph):
+                writable = ", ".join(f"<{iri}>" for iri in WRITABLE_GRAPHS)
                 raise ProtocolError(403, f"{'the default graph' if graph is None else f'<{graph}>'} cannot "
-                                         f"be written here: only {writable} can (the inferred graph is "
-                                         f"computed, the ontology and shapes come from the build, the "
-                                         f"default graph is their union, and no new graph is created)")
+                                         f"be written here: only {writable} and graphs of your own (IRIs "
+                                         f"outside <{GRAPH_BASE}>) can (the inferred graph is computed, the "
+                                         f"ontology and shapes come from the build, and the default graph "
+                                         f"is the union of the named graphs)")
             payload = b""
             if method != "DELETE":
                 media_type = media_type_of(request)
                 if ox.RdfFormat.from_media_type(media_type) is None:
                     raise ProtocolError(415, f"unsupported Content-Type {media_type or '(none)'!r}: send "
                                              f"Turtle, N-Triples, RDF/XML, JSON-LD or N3")
+                require_utf8(request)
                 payload = await read_body(request, settings.max_body_bytes)
         except ClientDisconnectedError:
             return self.endpoint.client_gone(request)
         except ProtocolError as failure:
             return self.endpoint.refuse(failure.status, failure.message, failure.headers)
-        return await self.endpoint.write(request, {
+        created = method != "DELETE" and graph not in self.endpoint.counts["graphs"]
+        answer = await self.endpoint.write(request, {
             "op": "graph", "method": method, "graph": graph, "media_type": media_type,
             "payload": base64.b64encode(payload).decode("ascii")})
+        if created and answer.status_code == 204 and graph in self.endpoint.counts["graphs"]:
+            answer.status_code = 201  # the Graph Store Protocol's answer to a write that creates a graph
+        return answer
 
 
 def router(endpoint: Endpoint) -> APIRouter:

@@ -21,7 +21,15 @@ PROVENANCE = GRAPH["provenance"]
 NAMED_GRAPHS = {"asserted": ASSERTED, "inferred": INFERRED, "ontology": ONTOLOGY,
                 "shapes": SHAPES, "provenance": PROVENANCE}
 WRITABLE_GRAPHS = (ASSERTED, PROVENANCE)
-"""The graphs a validated write may change (the others are computed or come from the build)."""
+"""The project's graphs a validated write may change (the others are computed or come from the build)."""
+
+
+def is_writable_graph(iri: str | None) -> bool:
+    """True for a graph a validated write may change: the asserted or provenance graph, or a graph of
+    the writer's own (any IRI outside the project's graph namespace); never the default graph (the
+    union) nor a computed or curated graph of the project (inferred, ontology, shapes, derivations…)."""
+    return iri is not None and (iri in [str(graph) for graph in WRITABLE_GRAPHS]
+                                or not iri.startswith(GRAPH_BASE))
 
 OA = Namespace("http://www.w3.org/ns/oa#")
 SCHEMA = Namespace("https://schema.org/")

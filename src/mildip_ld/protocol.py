@@ -2,13 +2,15 @@
 
 Query via GET (``?query=``), POST form (``application/x-www-form-urlencoded``) or POST direct
 (``application/sparql-query``); update via POST form (``update=``) or POST direct
-(``application/sparql-update``); ``default-graph-uri`` / ``named-graph-uri`` may repeat.
+(``application/sparql-update``); ``default-graph-uri`` / ``named-graph-uri`` (queries) and
+``using-graph-uri`` / ``using-named-graph-uri`` (updates) may repeat.
 A GET without a query asks for the service description.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.message import Message
 from enum import Enum
 from urllib.parse import parse_qsl
 
@@ -51,6 +53,10 @@ class SparqlRequest:
     default_graphs: list[str] = field(default_factory=list)
     named_graphs: list[str] = field(default_factory=list)
     formats: list[str] = field(default_factory=list)
+    using_graphs: list[str] = field(default_factory=list)
+    """An update's ``using-graph-uri``: the default graph its WHERE clauses read (as USING)."""
+    using_named_graphs: list[str] = field(default_factory=list)
+    """An update's ``using-named-graph-uri`` (as USING NAMED)."""
 
     @property
     def dataset_given(self) -> bool:
@@ -61,6 +67,18 @@ class SparqlRequest:
 def media_type_of(request: Request) -> str:
     """The request's Content-Type without parameters, lower-cased ('' when absent)."""
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def require_utf8(request: Request) -> None:
+    """Refuse with 415 a body whose Content-Type declares a charset other than UTF-8 (SPARQL
+    requests and the RDF formats the Graph Store takes are UTF-8); the parameters are read by the
+    standard library's MIME header parser."""
+    header = Message()
+    header["content-type"] = request.headers.get("content-type", "")
+    charset = header.get_content_charset()
+    if charset is not None and charset.replace("_", "-") not in ("utf-8", "utf8"):
+        raise ProtocolError(415, f"the body is declared as charset={charset}; only UTF-8 is accepted: "
+                                 f"send the text as UTF-8 (charset=utf-8, or no charset)")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -119,9 +137,6 @@ def _build(operation: Operation, text: str, params: list[tuple[str, str]], max_b
     values: dict[str, list[str]] = {}
     for key, value in params:
         values.setdefault(key, []).append(value)
-    if operation is Operation.UPDATE and ("using-graph-uri" in values or "using-named-graph-uri" in values):
-        raise ProtocolError(400, "using-graph-uri and using-named-graph-uri are not supported; "
-                                 "write USING / USING NAMED in the update instead")
     if len(text.encode("utf-8")) > max_bytes:
         raise ProtocolError(413, f"the {operation.value} is {len(text.encode('utf-8'))} bytes; "
                                  f"the limit is {max_bytes}")
@@ -130,7 +145,9 @@ def _build(operation: Operation, text: str, params: list[tuple[str, str]], max_b
     return SparqlRequest(operation, text,
                          _iris(values.get("default-graph-uri", []), "default-graph-uri"),
                          _iris(values.get("named-graph-uri", []), "named-graph-uri"),
-                         values.get("format", []))
+                         values.get("format", []),
+                         _iris(values.get("using-graph-uri", []), "using-graph-uri"),
+                         _iris(values.get("using-named-graph-uri", []), "using-named-graph-uri"))
 
 
 def _from_params(params: list[tuple[str, str]], max_bytes: int, allow_update: bool) -> SparqlRequest:
@@ -156,6 +173,8 @@ async def read_request(request: Request, max_bytes: int, max_url_bytes: int) -> 
     if request.method in ("GET", "HEAD"):
         return _from_params(in_url, max_bytes, allow_update=False)
     content_type = media_type_of(request)
+    if content_type in (FORM, QUERY, UPDATE):
+        require_utf8(request)
     if content_type == FORM:
         body = _decode(await read_body(request, max_bytes + FORM_OVERHEAD_BYTES))
         found = _from_params(in_url + parse_form(body), max_bytes, allow_update=True)

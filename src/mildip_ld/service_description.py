@@ -1,4 +1,10 @@
-"""The endpoint's SPARQL 1.1 Service Description, generated as RDF with pyoxigraph."""
+"""The endpoint's SPARQL 1.1 Service Description, generated as RDF with pyoxigraph.
+
+The SPARQL service (``sd:Service``) names its languages, features, result formats and dataset.
+The Graph Store at ``/store`` is no SPARQL service (it runs no query language, so typing it
+``sd:Service`` would fail the W3C ``conforms-to-schema`` test): it is described as a DCAT data
+service that conforms to the Graph Store HTTP Protocol, a part of the SPARQL service.
+"""
 
 from __future__ import annotations
 
@@ -16,16 +22,25 @@ DCTERMS_TITLE = ox.NamedNode("http://purl.org/dc/terms/title")
 DCTERMS_HAS_PART = ox.NamedNode("http://purl.org/dc/terms/hasPart")
 DCTERMS_CONFORMS_TO = ox.NamedNode("http://purl.org/dc/terms/conformsTo")
 GRAPH_STORE_PROTOCOL = ox.NamedNode("http://www.w3.org/TR/sparql11-http-rdf-update/")
+DCAT = "http://www.w3.org/ns/dcat#"
+FORMATS = "http://www.w3.org/ns/formats/"
+FORMAT_IRIS = {Rdf.JSON_LD: FORMATS + "JSON-LD"}
+"""W3C's format IRIs where pyoxigraph's differ (it names JSON-LD ``https://…/formats/data/JSON-LD``)."""
 
 RESULT_FORMATS = (Results.JSON, Results.XML, Results.CSV, Results.TSV,
                   Rdf.TURTLE, Rdf.N_TRIPLES, Rdf.JSON_LD, Rdf.RDF_XML, Rdf.TRIG, Rdf.N_QUADS, Rdf.N3)
-PREFIXES = {"sd": SD, "void": VOID, "dcterms": "http://purl.org/dc/terms/",
-            "rdfs": "http://www.w3.org/2000/01/rdf-schema#", "formats": "http://www.w3.org/ns/formats/"}
+PREFIXES = {"sd": SD, "void": VOID, "dcterms": "http://purl.org/dc/terms/", "dcat": DCAT,
+            "rdfs": "http://www.w3.org/2000/01/rdf-schema#", "formats": FORMATS}
 
 
 def sd(term: str) -> ox.NamedNode:
     """A term of the Service Description vocabulary."""
     return ox.NamedNode(SD + term)
+
+
+def format_iri(fmt: Rdf | Results) -> str:
+    """The W3C IRI (http://www.w3.org/ns/formats/) of an answer format."""
+    return FORMAT_IRIS.get(fmt, fmt.iri)
 
 
 def _graph(node: ox.BlankNode, triples: int) -> Iterator[ox.Triple]:
@@ -38,12 +53,13 @@ def _graph_store(service: ox.NamedNode, url: str, updates: bool) -> list[ox.Trip
     """The Graph Store HTTP Protocol service at ``url``, as a part of ``service``."""
     store = ox.NamedNode(url + "#service")
     access = ("GET and HEAD of the default graph (?default) or a named graph (?graph=IRI) for everyone; "
-              + ("PUT, POST and DELETE of the asserted and provenance graphs with the update token, "
-                 "applied only when the result conforms to the shapes" if updates else
+              + ("PUT, POST and DELETE of the asserted and provenance graphs, and of graphs of your own "
+                 "(IRIs outside https://w3id.org/mildip/graph/), with the update token, applied only when "
+                 "the result conforms to the shapes" if updates else
                  "PUT, POST and DELETE are refused: this endpoint is read-only"))
     return [ox.Triple(service, DCTERMS_HAS_PART, store),
-            ox.Triple(store, RDF_TYPE, sd("Service")),
-            ox.Triple(store, sd("endpoint"), ox.NamedNode(url)),
+            ox.Triple(store, RDF_TYPE, ox.NamedNode(DCAT + "DataService")),
+            ox.Triple(store, ox.NamedNode(DCAT + "endpointURL"), ox.NamedNode(url)),
             ox.Triple(store, DCTERMS_TITLE, ox.Literal("mildip-ld Graph Store")),
             ox.Triple(store, DCTERMS_CONFORMS_TO, GRAPH_STORE_PROTOCOL),
             ox.Triple(store, RDFS_COMMENT, ox.Literal(access))]
@@ -70,7 +86,8 @@ def describe(endpoint: str, graphs: dict[str, int], default_triples: int, *, upd
         triples.append(ox.Triple(service, sd("feature"), sd("BasicFederatedQuery")))
     if graph_store:
         triples += _graph_store(service, graph_store, updates)
-    triples += [ox.Triple(service, sd("resultFormat"), ox.NamedNode(fmt.iri)) for fmt in RESULT_FORMATS]
+    triples += [ox.Triple(service, sd("resultFormat"), ox.NamedNode(format_iri(fmt)))
+                for fmt in RESULT_FORMATS]
     dataset, default = ox.BlankNode(), ox.BlankNode()
     triples += [ox.Triple(service, sd("defaultDataset"), dataset),
                 ox.Triple(dataset, RDF_TYPE, sd("Dataset")),
@@ -82,7 +99,6 @@ def describe(endpoint: str, graphs: dict[str, int], default_triples: int, *, upd
                     ox.Triple(named, sd("name"), ox.NamedNode(iri)),
                     ox.Triple(named, sd("graph"), graph), *_graph(graph, count)]
     return triples
-
 
 
 def serialize(triples: list[ox.Triple], fmt: Rdf) -> bytes:

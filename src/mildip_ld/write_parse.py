@@ -175,13 +175,14 @@ def parse_triples(payload: bytes, media_type: str | None, base_iri: str | None,
         raise ParseRefusedError(400, f"malformed {fmt.name} document: {failure}") from None
 
 
-def parse_update(text: str, namespaces: dict[str, Any]) -> None:
+def parse_update(text: str, namespaces: dict[str, Any], base_iri: str | None = None) -> None:
     """Parse and translate ``text`` as the writer's rdflib will (with the release's ``namespaces``
-    as predefined prefixes); raise a 400 :class:`ParseRefusedError` when it cannot."""
+    as predefined prefixes, relative IRIs against ``base_iri``); raise a 400 :class:`ParseRefusedError`
+    when it cannot."""
     from rdflib.plugins.sparql.processor import prepareUpdate
 
     try:
-        prepareUpdate(text, initNs=namespaces)
+        prepareUpdate(text, initNs=namespaces, base=base_iri)
     except RecursionError:
         raise ParseRefusedError(400, "malformed update: nested too deeply") from None
     except MemoryError:
@@ -211,7 +212,7 @@ def execute(namespaces: dict[str, Any], job: dict[str, Any], config: dict[str, A
                                  config.get("max_nesting", DEFAULT_MAX_NESTING))
             return {"status": 200, "content_type": N_TRIPLES}, body
         if job.get("op") == "update":
-            parse_update(job["text"], namespaces)
+            parse_update(job["text"], namespaces, job.get("base_iri"))
             return {"status": 204, "content_type": None}, b""
     except ParseRefusedError as refused:
         return refusal_reply(refused.status, refused.message)

@@ -3,7 +3,8 @@
 Started by the server (``python -m mildip_ld.writer``) as a pool of one, over the same framed
 pipes as the query workers (:func:`mildip_ld.worker.serve_jobs`), so that validation and inference
 never block the server's event loop, a write past its time limit is stopped by killing the
-process, and the writer dies with the server. A job is ``{"op": "update", "text": ...}`` or
+process, and the writer dies with the server. A job is ``{"op": "update", "text": ..., "base_iri":
+..., "using_graphs": [IRI...], "using_named_graphs": [IRI...]}`` or
 ``{"op": "graph", "method": "PUT"|"POST"|"DELETE", "graph": IRI, "payload": base64,
 "media_type": ...}`` or ``{"op": "rollback", "release": NAME}``, each with an optional
 ``write_id``, ``if_match`` and ``if_none_match`` (lists of entity tags); the reply is 204 with the
@@ -60,11 +61,13 @@ def execute(_: None, job: dict[str, Any], config: dict[str, Any]) -> Reply:
     common = {"write_id": job.get("write_id"), "by": job.get("by", config.get("token_label", "")),
               "if_match": job.get("if_match"), "if_none_match": job.get("if_none_match")}
     if job.get("op") == "update":
-        refused = refusal(check(job["text"], "update"), "update", config.get("service_allowlist", []),
-                          config.get("max_nesting", 100))
+        refused = refusal(check(job["text"], "update", job.get("base_iri")), "update",
+                          config.get("service_allowlist", []), config.get("max_nesting", 100))
         if refused:
             return refusal_reply(400, refused)
-        write = Write(update=job["text"], **common)
+        write = Write(update=job["text"], base_iri=job.get("base_iri"),
+                      using_graphs=tuple(job.get("using_graphs") or ()),
+                      using_named_graphs=tuple(job.get("using_named_graphs") or ()), **common)
     elif job.get("op") == "graph":
         write = Write(method=job["method"], graph=job["graph"], payload=base64.b64decode(job["payload"]),
                       media_type=job.get("media_type"), **common)
