@@ -162,14 +162,15 @@ def build(paths: Paths, progress: Progress = lambda _: None) -> BuildReport:
     return report
 
 
-def load_release(release: Path) -> Dataset:
-    """Read a release's dataset back (named graphs intact, literals exactly as written), without its
-    derivations record: that graph is computed from the others, and is ten times their size.
+def load_release(release: Path, record: bool = False) -> Dataset:
+    """Read a release's dataset back (named graphs intact, literals exactly as written); its
+    derivations record only when ``record``: that graph is computed from the others (a write
+    recomputes it), and is ten times their size.
 
     Oxigraph parses the N-Quads (rdflib's parser would take seconds over the record it skips); blank
     nodes keep their labels, so a statement about a chain list matches the record's.
     """
-    record, term = ox.NamedNode(str(DERIVATIONS)), rdflib_converter()
+    skipped, term = None if record else ox.NamedNode(str(DERIVATIONS)), rdflib_converter()
     dataset = Dataset()
     graphs: dict[ox.NamedNode | ox.DefaultGraph, Graph] = {}
 
@@ -182,5 +183,5 @@ def load_release(release: Path) -> Dataset:
     dataset.addN((term(quad.subject), term(quad.predicate), term(quad.object),
                   graph(quad.graph_name))
                  for quad in ox.parse(path=str(release / DATASET_FILE), format=ox.RdfFormat.N_QUADS)
-                 if quad.graph_name != record)
+                 if quad.graph_name != skipped)
     return bind_prefixes(dataset)

@@ -411,6 +411,8 @@ class Record:
     passages: dict[Triple, frozenset[URIRef]]
     statements: dict[URIRef, Triple]
     """Each statement node of the record, by IRI."""
+    applications: dict[Triple, set[str]]
+    """The IRIs of each inferred triple's derivations."""
 
 
 def read_record(triples: Iterable[Triple], closure: Graph) -> Record:
@@ -426,10 +428,12 @@ def read_record(triples: Iterable[Triple], closure: Graph) -> Record:
     modalities = {statements[node]: parts[node][MD.modality][0] for node in statements}
     derivations: dict[Triple, list[Derivation]] = {}
     passages: dict[Triple, frozenset[URIRef]] = {}
+    iris: dict[Triple, set[str]] = {}
     for node, triple in statements.items():
         applications = parts[node].get(PROV.wasGeneratedBy, [])
         if not applications:
             continue
+        iris[triple] = {str(application) for application in applications}
         passages[triple] = frozenset(parts[node].get(PROV.wasDerivedFrom, ()))
         found = derivations[triple] = []
         for application in applications:
@@ -439,7 +443,7 @@ def read_record(triples: Iterable[Triple], closure: Graph) -> Record:
             premises = [statements[n] for n in described.get(MD.usedPremise, ())]
             found.append(Derivation(rule, triple, *_in_rule_order(closure, rule, triple, axioms, premises),
                                     described[MD.modality][0]))
-    return Record(Support(ordered(derivations, modalities), modalities), passages, statements)
+    return Record(Support(ordered(derivations, modalities), modalities), passages, statements, iris)
 
 
 def _in_rule_order(closure: Graph, rule: str, conclusion: Triple, axioms: list[Triple], premises: list[Triple]

@@ -218,6 +218,10 @@ class Explanations:
         """Every recorded derivation of an inferred triple, strongest first (none for a stated one)."""
         return () if self.is_stated(triple) else self.derivations.get(triple, ())
 
+    def derivation_iris(self, triple: Triple) -> set[str]:
+        """The IRIs of the derivations the record holds for ``triple``."""
+        return self.record.applications.get(triple, set())
+
     def modality(self, triple: Triple) -> URIRef:
         """How firmly ``triple`` holds: a claim's modality, or an inferred triple's strongest support."""
         return self.record.support.modality(triple)
