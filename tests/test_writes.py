@@ -28,6 +28,7 @@ from rdflib.namespace import DCTERMS, RDFS
 from mildip_ld.build import DATASET_FILE, MANIFEST_FILE, BuildReport, current_release
 from mildip_ld.launch import LOOPBACK, free_port
 from mildip_ld.namespaces import ASSERTED, GRAPH_BASE, INFERRED, MD, MDR, ONTOLOGY
+from mildip_ld.settings import Settings
 from mildip_ld.store import open_store
 from tests.live_server import LiveServer, Recorder, build_dir_of, live_server, recorder, serve  # noqa: F401
 
@@ -105,15 +106,29 @@ def write_server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -
 
 # --- Graph Store Protocol: reads ------------------------------------------------------------------
 
-def test_graph_store_get_and_head_for_everyone(live_server: LiveServer, built: BuildReport) -> None:
+@pytest.fixture(scope="module")
+def roomy_server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A read-only server whose result limit exceeds the whole dataset (the derivations record too)."""
+    yield from serve(build_dir_of(built), tmp_path_factory.mktemp("roomy") / "server.log",
+                     max_results=str(10 * sum(built.counts.values())))
+
+
+def test_graph_store_get_and_head_for_everyone(live_server: LiveServer, roomy_server: LiveServer,
+                                               built: BuildReport) -> None:
+    limit = Settings.model_fields["max_results"].default  # what live_server runs with
+    assert built.counts["derivations"] > limit  # the record is larger than a default answer may be
     for name, count in built.counts.items():
         answer = graph_store(live_server, "GET", GRAPH_BASE + name, token=False)
+        if count > limit:
+            assert answer.status_code == 422 and "/dumps/" in answer.text, answer.text
+            answer = graph_store(roomy_server, "GET", GRAPH_BASE + name, token=False)
         assert answer.status_code == 200, answer.text
         assert len(Graph().parse(data=answer.text, format="nt")) == count
     head = graph_store(live_server, "HEAD", str(ASSERTED), token=False)
     assert head.status_code == 200 and head.content == b"" and head.headers["content-type"].startswith(
         "application/n-triples")
-    default = graph_store(live_server, "GET", None, token=False, accept="text/turtle")
+    assert graph_store(live_server, "GET", None, token=False, accept="text/turtle").status_code == 422
+    default = graph_store(roomy_server, "GET", None, token=False, accept="text/turtle")
     assert default.status_code == 200 and (MDR.russia, RDFS.label, Literal("Russia", lang="en")) in \
         Graph().parse(data=default.text, format="turtle")
 

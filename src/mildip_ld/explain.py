@@ -362,6 +362,10 @@ def derivations_graph(support: Support, passages: dict[Triple, frozenset[URIRef]
     graph = Graph(store="SimpleMemory")
     quads: list[tuple[Node, Node, Node, Graph]] = []
     nodes: dict[Triple, URIRef] = {}
+    modality, asserted_flag, stated_in = MD.modality, MD.asserted, MD.statedIn  # looked up once
+    flags = {True: Literal(True), False: Literal(False)}
+    rules = {rule: (Literal(rule), URIRef(RULES_SPEC + rule))
+             for rule in {d.rule for found in support.derivations.values() for d in found}}
 
     def statement(triple: Triple) -> URIRef:
         node = nodes.get(triple)
@@ -371,25 +375,28 @@ def derivations_graph(support: Support, passages: dict[Triple, frozenset[URIRef]
         inferred = triple in support.derivations
         quads.extend((node, p, o, graph) for p, o in (
             (RDF.type, RDF.Statement), (RDF.subject, triple[0]), (RDF.predicate, triple[1]),
-            (RDF.object, triple[2]), (MD.asserted, Literal(not inferred)),
-            (MD.modality, support.modality(triple))))
+            (RDF.object, triple[2]), (asserted_flag, flags[not inferred]),
+            (modality, support.modality(triple))))
         sources = passages.get(triple, ()) if inferred else (
-            asserted.objects(triple[0], MD.statedIn) if triple in asserted else ())
+            asserted.objects(triple[0], stated_in) if triple in asserted else ())
         quads.extend((node, PROV.wasDerivedFrom, passage, graph) for passage in sources)
         return node
 
+    application_type, rule_name = MD.RuleApplication, MD.rule
+    used_axiom, used_premise = MD.usedAxiom, MD.usedPremise
     for triple, derivations in support.derivations.items():
         node = statement(triple)
         for derivation in derivations:
             axioms = [statement(axiom) for axiom in derivation.axioms]
             premises = [statement(premise) for premise in derivation.premises]
             application = derivation_iri(node, derivation.rule, (*axioms, *premises))
+            name, spec = rules[derivation.rule]
             quads.extend((application, p, o, graph) for p, o in (
-                (RDF.type, MD.RuleApplication), (MD.rule, Literal(derivation.rule)),
-                (RDFS.seeAlso, URIRef(RULES_SPEC + derivation.rule)), (MD.modality, derivation.modality)))
+                (RDF.type, application_type), (rule_name, name), (RDFS.seeAlso, spec),
+                (modality, derivation.modality)))
             quads.append((node, PROV.wasGeneratedBy, application, graph))
-            quads.extend((application, MD.usedAxiom, axiom, graph) for axiom in axioms)
-            quads.extend((application, MD.usedPremise, premise, graph) for premise in premises)
+            quads.extend((application, used_axiom, axiom, graph) for axiom in axioms)
+            quads.extend((application, used_premise, premise, graph) for premise in premises)
     graph.addN(quads)
     return graph
 
