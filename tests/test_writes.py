@@ -23,11 +23,11 @@ import psutil
 import pyoxigraph as ox
 import pytest
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, RDFS
+from rdflib.namespace import DCTERMS, PROV, RDF, RDFS
 
 from mildip_ld.build import DATASET_FILE, MANIFEST_FILE, BuildReport, current_release
 from mildip_ld.launch import LOOPBACK, free_port
-from mildip_ld.namespaces import ASSERTED, GRAPH_BASE, INFERRED, MD, MDR, ONTOLOGY
+from mildip_ld.namespaces import ASSERTED, DERIVATIONS, GRAPH_BASE, INFERRED, MD, MDR, ONTOLOGY
 from mildip_ld.settings import Settings
 from mildip_ld.store import open_store
 from tests.live_server import LiveServer, Recorder, build_dir_of, live_server, recorder, serve  # noqa: F401
@@ -179,12 +179,26 @@ def test_a_valid_update_is_applied_and_inference_follows(write_server: LiveServe
     assert release_name(write_server) == answer.headers["x-mildip-release"]
     assert ask(write_server, f"ASK {{ GRAPH <{ASSERTED}> {{ mdr:atlantis a md:State }} }}")
     assert ask(write_server, f"ASK {{ GRAPH <{INFERRED}> {{ mdr:atlantis a md:Actor }} }}")  # State ⊑ Actor
+    derived = (f"ASK {{ GRAPH <{DERIVATIONS}> {{ ?st <{RDF.subject}> mdr:atlantis ; "
+               f"<{RDF.predicate}> <{RDF.type}> ; <{RDF.object}> md:Actor ; md:modality md:stated ; "
+               f"<{PROV.wasGeneratedBy}> [ md:rule \"cax-sco\" ] }} }}")
+    assert ask(write_server, derived)  # the write recorded its derivations too
     page = httpx.get(f"{write_server.url}/doc/atlantis.html")
     assert page.status_code == 200 and "Atlantis" in page.text  # the pages moved to the new release too
     delete = f"{PREFIXES} DELETE WHERE {{ GRAPH <{ASSERTED}> {{ mdr:atlantis ?p ?o }} }}"
     removed = update(write_server, delete)
     assert removed.status_code == 204, removed.text
     assert not ask(write_server, "ASK { GRAPH ?g { mdr:atlantis ?p ?o } }")  # inferred triples gone too
+
+
+def test_the_derivations_record_is_computed_and_cannot_be_written(write_server: LiveServer) -> None:
+    before = release_name(write_server)
+    forged = f"{PREFIXES} INSERT DATA {{ GRAPH <{DERIVATIONS}> {{ mdr:russia md:modality md:stated }} }}"
+    answer = update(write_server, forged)
+    assert answer.status_code == 403 and f"<{DERIVATIONS}>" in answer.text, answer.text
+    put = graph_store(write_server, "PUT", str(DERIVATIONS), new_state("atlantis", "Atlantis").encode())
+    assert put.status_code == 403, put.text
+    assert release_name(write_server) == before
 
 
 def _snapshot(server: LiveServer) -> tuple[str, str, str]:
