@@ -3,11 +3,14 @@ the release's derivations graph with the modality it holds with (hedged claims s
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pyoxigraph as ox
 import pytest
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import OWL, PROV, RDF
 
-from mildip_ld.build import BuildReport
+from mildip_ld.build import DATASET_FILE, BuildReport
 from mildip_ld.explain import (
     MODALITIES,
     RANK,
@@ -23,7 +26,7 @@ from mildip_ld.explain import (
 )
 from mildip_ld.explanations import record_triples, release_derivations
 from mildip_ld.infer import infer
-from mildip_ld.namespaces import ASSERTED, INFERRED, MD, MDR, ONTOLOGY, PROVENANCE
+from mildip_ld.namespaces import ASSERTED, DERIVATIONS, INFERRED, MD, MDR, ONTOLOGY, PROVENANCE
 
 OWL_2_RL_RULES = {
     "cax-sco",
@@ -243,3 +246,18 @@ def test_modality_on_a_small_graph_weakest_premise_strongest_derivation():
     assert support.modality((URIRef(x + "c"), MD.partOf, URIRef(x + "e"))) == MD.likely
     assert support.modality((URIRef(x + "russia"), MD.agentIn, URIRef(x + "b"))) == MD.possible
     assert (URIRef(x + "b"), MD.modality, MD.possible) not in support.modalities  # records a claim: stated
+
+
+def test_a_release_built_without_a_record_gets_the_same_one_on_reading(built: BuildReport, record: Record,
+                                                                        tmp_path: Path):
+    release = tmp_path / built.release.name
+    release.mkdir()
+    without = ox.NamedNode(str(DERIVATIONS))
+    quads = [q for q in ox.parse(path=str(built.release / DATASET_FILE), format=ox.RdfFormat.N_QUADS)
+             if q.graph_name != without]
+    ox.serialize(quads, str(release / DATASET_FILE), ox.RdfFormat.N_QUADS)
+    derived = release_derivations(release)[2]
+    assert derived.support.modalities == record.support.modalities
+    assert {t: set(found) for t, found in derived.support.derivations.items()} == \
+        {t: set(found) for t, found in record.support.derivations.items()}
+    assert derived.passages == record.passages and derived.applications == record.applications

@@ -281,15 +281,17 @@ class Describer:
         quads = self.store.quads_for_pattern(subject, None, obj)
         return (quad for quad in quads if quad.graph_name != RECORD)
 
-    def support(self, quad: ox.Quad) -> tuple[Term | None, int]:
+    def support(self, quad: ox.Quad) -> tuple[Term | None, int | None]:
         """(the modality when weaker than stated, the number of supporting sentences) of an inferred
-        triple, from its statement node in the derivations record."""
+        triple, from its statement node in the derivations record; (None, None) when the record
+        does not hold it (a release built before there was one)."""
         triple = (to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object))
         node = ox.NamedNode(str(statement_iri(triple)))
         modality = next((q.object for q in self.store.quads_for_pattern(node, MODALITY, None, RECORD)), None)
+        if not isinstance(modality, ox.NamedNode):
+            return None, None
         sentences = sum(1 for _ in self.store.quads_for_pattern(node, DERIVED_FROM, None, RECORD))
-        hedge = self.term(modality) if isinstance(modality, ox.NamedNode) and modality != STATED else None
-        return hedge, sentences
+        return (None if modality == STATED else self.term(modality)), sentences
 
     def statement(self, quad: ox.Quad) -> Statement:
         graph = GRAPH_NAMES.get(quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else "",

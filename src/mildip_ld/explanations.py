@@ -31,7 +31,15 @@ from rdflib import BNode, Dataset, Graph, Literal, Node, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, XSD
 
 from .build import DATASET_FILE, load_release
-from .explain import Derivation, Record, Triple, explanation_graph, read_record, statement_iri
+from .explain import (
+    Derivation,
+    Record,
+    Triple,
+    derivation_record,
+    explanation_graph,
+    read_record,
+    statement_iri,
+)
 from .namespaces import DERIVATIONS, MD, NAMED_GRAPHS, ONTOLOGY_IRI, PREFIXES, RESOURCE_BASE
 from .terms import rdflib_converter, to_rdflib
 
@@ -146,12 +154,19 @@ def record_triples(release: Path) -> Iterator[Triple]:
 
 
 def release_derivations(release: Path) -> tuple[Dataset, Graph, Record]:
-    """A built release's dataset (without the record), its given triples and its derivations record."""
+    """A built release's dataset (without the record), its given triples and its derivations record
+    (computed here for a release built before releases carried one)."""
     dataset = load_release(release)
     given = Graph()
     for name in GIVEN_GRAPHS:
         given += dataset.graph(NAMED_GRAPHS[name])
-    return dataset, given, read_record(record_triples(release), given)
+    triples: Iterable[Triple] = list(record_triples(release))
+    inferred = dataset.graph(NAMED_GRAPHS["inferred"])
+    if not triples and len(inferred):
+        log.warning("%s has no derivations record (built by an older version): deriving it", release.name)
+        graphs = [dataset.graph(NAMED_GRAPHS[name]) for name in GIVEN_GRAPHS]
+        triples = derivation_record(*graphs, inferred)
+    return dataset, given, read_record(triples, given)
 
 
 class Explanations:
