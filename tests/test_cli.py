@@ -76,3 +76,18 @@ def test_a_bad_server_setting_names_the_setting_and_where_it_comes_from(built: B
     monkeypatch.setenv("MILDIP_WORKERS", "many")
     assert main(["--build-dir", build_dir, "serve"]) == 2
     assert "setting workers = 'many'" in capsys.readouterr().err
+
+
+def test_a_bad_connection_limit_names_its_real_flag(built: BuildReport, capsys,
+                                                    monkeypatch: pytest.MonkeyPatch):
+    build_dir = str(built.release.parent.parent)
+    assert main(["--build-dir", build_dir, "serve", "--head-timeout-s", "0"]) == 2
+    assert "--head-timeout-s or MILDIP_HEAD_TIMEOUT_S" in capsys.readouterr().err
+    assert main(["--build-dir", build_dir, "serve", "--max-head-bytes", "8192"]) == 2
+    said = capsys.readouterr().err
+    assert "setting max_head_bytes = 8192" in said and "max_url_bytes + 4096 = 20480" in said
+    assert "--max-head-bytes or MILDIP_MAX_HEAD_BYTES" in said
+    monkeypatch.setenv("MILDIP_WORKERS", "0")
+    assert main(["--build-dir", build_dir, "serve"]) == 2
+    said = capsys.readouterr().err
+    assert "(set by MILDIP_WORKERS)" in said and "--workers" not in said, "serve has no --workers flag"

@@ -17,6 +17,7 @@ from mildip_ld.cli import main
 from mildip_ld.dumps import CHECKSUMS_FILE, DATASET, DumpFile, ensure_dumps, plan
 from mildip_ld.formats import BY_NAME, GRAPH_FORMATS, QUAD_FORMATS
 from mildip_ld.namespaces import NAMED_GRAPHS
+from mildip_ld.settings import PUBLIC_URL
 from tests.live_server import LiveServer, build_dir_of, live_server  # noqa: F401 (fixture)
 
 
@@ -127,7 +128,7 @@ def test_index_as_json_lists_urls_sizes_and_checksums(live_server: LiveServer, f
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
     listed = {entry["file"]: entry for entry in answer.json()["files"]}
     assert {name: entry["sha256"] for name, entry in listed.items()} == {f.file: f.sha256 for f in files}
-    assert listed["asserted.ttl"]["url"] == f"{live_server.url}/dumps/asserted.ttl"
+    assert listed["asserted.ttl"]["url"] == f"{PUBLIC_URL}dumps/asserted.ttl"  # the public_url setting's
 
 
 @pytest.mark.server

@@ -59,7 +59,7 @@ def test_membership_nodes_yield_member_of_and_its_inverse(dataset: Dataset):
     memberships = list(asserted.subjects(RDF.type, MD.Membership))
     assert memberships
     for membership in memberships:
-        member = asserted.value(membership, MD.member)
+        member = asserted.value(membership, MD.heldBy)
         organization = asserted.value(membership, MD.organization)
         assert (member, MD.memberOf, organization) in inferred
         assert (organization, MD.hasMember, member) in inferred
@@ -119,3 +119,35 @@ def test_infer_leaves_its_inputs_untouched(project: ProjectData):
     result = infer(project.ontology.graph, project.asserted.graph)
     assert (len(project.asserted.graph), len(project.ontology.graph)) == before
     assert len(result.inferred) > 0
+
+
+def test_the_state_acts_through_its_armed_forces_without_being_asserted_twice(dataset: Dataset):
+    asserted, inferred, _ = _graphs(dataset)
+    forces = MDR["russian-armed-forces"]
+    by_forces = set(asserted.subjects(MD.hasAgent, forces))
+    assert len(by_forces) > 10
+    for activity in by_forces:
+        assert (activity, MD.hasAgent, RUSSIA) not in asserted, f"{activity} names both agents"
+        assert (activity, MD.hasAgent, RUSSIA) in inferred
+        assert (RUSSIA, MD.agentIn, activity) in inferred
+
+
+def test_every_sourced_node_is_a_claim_and_outcomes_are_derived_for_agents(dataset: Dataset):
+    asserted, inferred, _ = _graphs(dataset)
+    both = asserted + inferred
+    for claim in set(asserted.subjects(MD.statedIn, None)):
+        assert (claim, RDF.type, MD.Claim) in both, claim
+    outcomes = list(asserted.subject_objects(MD.hasOutcome))
+    assert len(outcomes) > 50
+    for activity, outcome in outcomes:
+        assert (outcome, RDF.type, MD.Outcome) in both
+        for agent in both.objects(activity, MD.hasAgent):
+            assert (agent, MD.obtainsOutcome, outcome) in inferred
+    assert not set(asserted.objects(None, MD.servesAim)) & set(asserted.objects(None, MD.hasOutcome))
+
+
+def test_historical_and_subject_states_are_members_too(dataset: Dataset):
+    _, inferred, _ = _graphs(dataset)
+    assert (MDR["russia"], MD.memberOf, MDR["csto"]) in inferred
+    assert (MDR["russia"], MD.memberOf, MDR["sco"]) in inferred
+    assert (MDR["soviet-union"], MD.memberOf, MDR["warsaw-pact"]) in inferred

@@ -30,6 +30,7 @@ from mildip_ld.namespaces import (
 )
 from mildip_ld.queries import named_queries
 from mildip_ld.querypage import GRAPH_DOWNLOADS, RESULT_DOWNLOADS
+from mildip_ld.settings import PUBLIC_URL
 from mildip_ld.store import open_store
 from mildip_ld.void import DATASET, LINKSET, WIKIDATA
 from tests.live_server import LiveServer, live_server  # noqa: F401 (fixture)
@@ -205,7 +206,7 @@ def test_ontology_html_documents_classes_and_properties(live_server: LiveServer)
 
 @pytest.mark.parametrize("path, accept", [("/ontology", "text/turtle"), ("/ontology.ttl", "*/*"),
                                           ("/ontology", "application/ld+json"), ("/ontology.rdf", "*/*"),
-                                          ("/ontology/0.1.0", "text/turtle")])
+                                          ("/ontology/0.2.0", "text/turtle")])
 def test_ontology_rdf_is_the_ontology_graph(live_server: LiveServer, dataset: Dataset, path: str,
                                             accept: str):
     answer = get(live_server, path, Accept=accept)
@@ -270,20 +271,22 @@ def test_void_has_a_wikidata_linkset(void_graph: Graph, dataset: Dataset):
 
 def test_void_describes_endpoint_and_every_dump(void_graph: Graph, live_server: LiveServer,
                                                 built: BuildReport):
-    assert (DATASET, VOID.sparqlEndpoint, URIRef(f"{live_server.url}/sparql")) in void_graph
+    """The access URLs are built on the public_url setting (by default the w3id IRIs), not on the
+    request's Host."""
+    assert (DATASET, VOID.sparqlEndpoint, URIRef(f"{PUBLIC_URL}sparql")) in void_graph
     assert void_graph.value(DATASET, URIRef("http://purl.org/dc/terms/license")) is not None
     files = [f for f in ensure_dumps(built.release) if f.graph != "void"]
     downloads = {void_graph.value(d, DCAT.downloadURL): d
                  for d in void_graph.subjects(RDF.type, DCAT.Distribution)}
     assert len(downloads) == len(files)
     for entry in files:
-        distribution = downloads[URIRef(f"{live_server.url}/dumps/{entry.file}")]
+        distribution = downloads[URIRef(f"{PUBLIC_URL}dumps/{entry.file}")]
         assert void_graph.value(distribution, DCAT.byteSize).toPython() == entry.size
         checksum = void_graph.value(distribution, SPDX.checksum)
         assert str(void_graph.value(checksum, SPDX.checksumValue)) == entry.sha256
         assert str(void_graph.value(distribution, DCAT.mediaType)).endswith(entry.media_type)
     dumps = set(void_graph.objects(DATASET, VOID.dataDump))
-    assert URIRef(f"{live_server.url}/dumps/dataset.nq.gz") in dumps
+    assert URIRef(f"{PUBLIC_URL}dumps/dataset.nq.gz") in dumps
 
 
 @pytest.mark.parametrize("accept, parser", [("application/ld+json", "json-ld"),

@@ -57,3 +57,21 @@ def test_busy_pool_and_deadline(built: BuildReport) -> None:
         assert pool.pids == []
 
     asyncio.run(scenario())
+
+
+def test_a_job_may_wait_for_a_worker_longer_than_it_may_run(built: BuildReport) -> None:
+    """The write parser's case: a short budget to run, a long wait while a killed worker is replaced."""
+    async def scenario() -> None:
+        pool = WorkerPool(WorkerConfig(str(built.release)), 1)
+        await pool.start()
+        try:
+            slow = asyncio.ensure_future(pool.run(job(SLOW), 1.0))
+            await asyncio.sleep(0.2)
+            reply = await pool.run(job(QUICK), 0.5, wait=60)  # waits past the kill and the replacement
+            assert reply.status == 200 and b"true" in reply.body
+            with pytest.raises(QueryTimeoutError):
+                await slow
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())

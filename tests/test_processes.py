@@ -4,6 +4,7 @@ the next request, and ``/metrics`` sums what both counted."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -15,10 +16,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from mildip_ld.build import BuildReport
 from mildip_ld.settings import Settings
 from tests.live_server import LiveServer, serve
+from tests.test_hostile_http import Connection, head
 from tests.test_writes import TOKEN, copy_build, insert_state, update
 
 PROCESSES = 2
 ASK_STATE = "ASK { <https://w3id.org/mildip/id/lemuria> a ?type }"
+MAX_HEAD_BYTES = 24_576
+"""Not the default, to see the setting reach every process."""
 MAX_TRIES = 400
 """Fresh connections sent until both processes have answered; each takes whichever accepts first."""
 
@@ -27,7 +31,7 @@ MAX_TRIES = 400
 def two_processes(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("processes")
     yield from serve(copy_build(built, folder), folder / "server.log", processes=str(PROCESSES),
-                     update_token=TOKEN)
+                     update_token=TOKEN, max_head_bytes=str(MAX_HEAD_BYTES))
 
 
 def _metric(server: LiveServer, name: str, **labels: str) -> float:
@@ -90,3 +94,34 @@ def test_settings_pass_to_every_process_through_the_environment(monkeypatch: pyt
     for key, value in given.environment().items():
         monkeypatch.setenv(key, value)
     assert Settings() == given
+
+
+def _process_of(server: LiveServer, connection: Connection) -> int | None:
+    """The pid of the server process holding ``connection``."""
+    port = connection.socket.getsockname()[1]
+    for process in psutil.Process(server.pid).children(recursive=True):
+        if any(held.raddr and held.raddr.port == port for held in process.net_connections(kind="tcp")):
+            return process.pid
+    return None
+
+
+def test_head_limits_hold_in_every_process(two_processes: LiveServer) -> None:
+    """A connection held by each of the processes: each refuses a head over the limit set."""
+    by_process: dict[int, Connection] = {}
+    with contextlib.ExitStack() as stack:
+        for _ in range(MAX_TRIES):
+            connection = Connection(two_processes)
+            connection.send(head(connection))
+            assert connection.answer()[0] == 200  # accepted: held by one process now
+            owner = _process_of(two_processes, connection)
+            if owner is not None and owner not in by_process:
+                by_process[owner] = stack.enter_context(connection)
+            else:
+                connection.__exit__()
+            if len(by_process) == PROCESSES:
+                break
+        assert len(by_process) == PROCESSES, f"{MAX_TRIES} connections did not reach every process"
+        for connection in by_process.values():
+            connection.send(head(connection, fields=b"X-Big: %s\r\n" % (b"b" * MAX_HEAD_BYTES)))
+            status, _, body = connection.answer()
+            assert status == 431 and str(MAX_HEAD_BYTES) in body.decode()

@@ -53,15 +53,14 @@ def test_every_query_answers_and_every_quote_is_in_the_source(store: ox.Store, n
             assert row["quote"] in SOURCE_TEXT
 
 
-def test_csto_members_are_the_five_the_article_names(store: ox.Store):
-    assert column(store, "csto-members", "memberLabel") == {
-        "Belarus",
-        "Armenia",
-        "Kazakhstan",
-        "Kyrgyzstan",
-        "Tajikistan",
-    }
-    assert all("Collective Security Treaty Organization" in q for q in column(store, "csto-members", "quote"))
+def test_csto_members_are_the_five_the_article_lists_and_russia(store: ox.Store):
+    answer = rows(store, "csto-members")
+    listed = {row["memberLabel"] for row in answer if "comprising countries such as" in row["quote"]}
+    assert listed == {"Belarus", "Armenia", "Kazakhstan", "Kyrgyzstan", "Tajikistan"}
+    assert all("Collective Security Treaty Organization" in row["quote"] for row in answer)
+    russia = {row["quote"] for row in answer if row["memberLabel"] == "Russia"}
+    assert russia and all("Russia actively participates" in quote for quote in russia)
+    assert {row["memberLabel"] for row in answer} == listed | {"Russia"}
 
 
 def test_peace_mission_is_an_exercise_with_china(store: ox.Store):
@@ -182,3 +181,88 @@ def test_supporting_sentences_are_every_sentence_of_an_engagement_of_russia_with
     expected = {s["passage"].value for s in store.query(stating)}
     assert len(expected) >= 2
     assert expected <= {row["passage"] for row in answer}
+
+
+# --- issue 16: aims apart from outcomes, memberships, relations, derived views ------------------
+
+def test_line_18_promotes_common_interests_among_nations_not_russias_own(store: ox.Store):
+    quote = "promotion of common interests"
+    line18 = [r for r in rows(store, "outcomes-by-instrument") if quote in r["quote"]]
+    assert {r["outcomeLabel"] for r in line18} == {
+        "promotion of common interests among nations",
+        "exchange of military resources and strategic mutual support among partners",
+    }
+    aims = [r for r in rows(store, "aims-by-instrument") if quote in r["quote"]]
+    assert not aims, "line 18 says what the partnerships allow, not what they are for"
+
+
+def test_line_75_enhances_mutual_security_interests_not_collective_defence(store: ox.Store):
+    quote = "enhances mutual security interests"
+    line75 = [r for r in rows(store, "outcomes-by-instrument") if quote in r["quote"]]
+    labels = {r["outcomeLabel"] for r in line75}
+    assert "mutual security interests enhanced" in labels
+    assert not [label for label in labels if "collective" in label]
+    assert not [r for r in rows(store, "aims-by-instrument") if quote in r["quote"]]
+
+
+def test_countering_is_encoded_only_as_a_countered_factor(store: ox.Store):
+    aims = column(store, "aims-by-instrument", "aimLabel")
+    assert not [label for label in aims if "counter" in label.lower()]
+    factors = rows(store, "countered-factors")
+    countering = {r["quote"] for r in factors if r["factorLabel"] == "Western influence"}
+    for quote in ("Countering Western influence is another vital aspect of military diplomacy.",
+                  "In countering Western influence, Russia leverages military diplomacy"):
+        assert any(quote in q for q in countering), quote
+
+
+def test_every_state_placed_in_an_organization_is_a_member(store: ox.Store):
+    pairs = {(r["memberLabel"], r["organizationLabel"]) for r in rows(store, "memberships")}
+    csto, sco = "Collective Security Treaty Organization", "Shanghai Cooperation Organisation"
+    assert {("Russia", csto), ("Russia", sco), ("Soviet Union", "Warsaw Pact"), ("Belarus", csto)} <= pairs
+    co = {(r["memberLabel"], r["coMemberLabel"]) for r in rows(store, "co-members")}
+    assert ("Russia", "Belarus") in co and ("Belarus", "Russia") in co
+    assert ("Soviet Union", "Belarus") not in co
+
+
+def test_arms_trade_is_often_accompanied_by_training_and_advisory_support(store: ox.Store):
+    relations = {(r["activityLabel"], r["relation"].rsplit("#", 1)[1], r["otherLabel"])
+                 for r in rows(store, "activity-relations")}
+    trade = "Russia's arms trade: military equipment"
+    accompanying = {other for label, relation, other in relations
+                    if relation == "accompaniedBy" and label.startswith(trade)}
+    assert accompanying == {"military training accompanying Russia's arms trade",
+                            "advisory support accompanying Russia's arms trade"}
+    often = {r["claimLabel"] for r in rows(store, "frequency-qualified") if r["cue"] == "often"}
+    assert "advisory support accompanying Russia's arms trade" in often
+    increasingly = [r for r in rows(store, "frequency-qualified") if r["cue"] == "increasingly"]
+    assert any("increasingly utilized arms trade" in r["quote"] for r in increasingly)
+
+
+def test_economic_challenges_lead_to_restricted_funding_which_limits_participation(store: ox.Store):
+    chain = {(r["causeLabel"], r["consequenceLabel"]) for r in rows(store, "causes-and-consequences")}
+    causes = {cause for cause, _ in chain}
+    assert "economic challenges that can restrict military funding" in causes
+    funding = next(c for c in causes if c.startswith("restricted military funding"))
+    consequences = {consequence for cause, consequence in chain if cause == funding}
+    assert any(consequence.startswith("limited participation") for consequence in consequences)
+
+
+def test_peace_mission_is_a_named_event_of_the_practice_of_exercising_with_china(store: ox.Store):
+    kinds = {r["exerciseLabel"]: r["kind"] for r in rows(store, "joint-exercises")}
+    assert [label for label, kind in kinds.items() if kind == "named event"] == [
+        '"Peace Mission" joint military drills of Russia and China']
+    occurrence = [r for r in rows(store, "activity-relations") if r["relation"].endswith("occurrenceOf")]
+    practice = "joint exercises of Russia and its armed forces with China"
+    assert [r["otherLabel"] for r in occurrence] == [practice]
+
+
+def test_derived_views_answer_by_instrument_and_by_region(store: ox.Store):
+    by_kind = {(r["partnerLabel"], r["kindLabel"]) for r in rows(store, "engagement-by-instrument")
+               if r["agentLabel"] == "Russia"}
+    assert ("India", "equipment and material cooperation") in by_kind
+    assert ("China", "military exercise") in by_kind
+    by_region = {(r["regionLabel"], r["partnerLabel"]) for r in rows(store, "partners-by-region")}
+    assert ("Eastern Europe", "Serbia") in by_region and ("Asia-Pacific", "Vietnam") in by_region
+    ends = {(r["endLabel"], r["how"]) for r in rows(store, "aims-and-outcomes-by-end")
+            if r["agentLabel"] == "Russia"}
+    assert ("alliances and partnerships", "aim") in ends and ("alliances and partnerships", "outcome") in ends

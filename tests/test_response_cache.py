@@ -1,6 +1,6 @@
 """The response cache of ``GET /sparql``: what it keeps, what it never keeps, and when it forgets.
 
-Unit tests of the LRU and of the scan that tells repeatable queries apart; then real servers
+Unit tests of the LRU and of the check that tells repeatable queries apart; then real servers
 over HTTP: the same request gets the same bytes marked ``hit``; another Accept, Origin or
 ``format`` is another entry; volatile queries, errors and POSTs are never kept; a write (a new
 release) is seen at once; ``MILDIP_RESPONSE_CACHE_MB=0`` turns it off.
@@ -18,7 +18,7 @@ import pytest
 from mildip_ld.build import BuildReport
 from mildip_ld.metrics import Metrics
 from mildip_ld.namespaces import ASSERTED, MDR
-from mildip_ld.query_scan import scan
+from mildip_ld.query_safety import check
 from mildip_ld.response_cache import ENTRY_OVERHEAD_BYTES, Entry, ResponseCache
 from tests.live_server import LiveServer, build_dir_of, live_server, serve, update_server  # noqa: F401
 
@@ -64,8 +64,8 @@ def test_long_keys_count_against_the_budget() -> None:
     ('SELECT * WHERE { ?s ?p "NOW()" } # RAND()', True),  # in a string or a comment: not a call
     ("PREFIX ex: <http://example.org/> SELECT * WHERE { ?s ex:now ?o }", True),
 ])
-def test_scan_tells_repeatable_queries(query: str, repeatable: bool) -> None:
-    assert scan(query).repeatable is repeatable
+def test_check_tells_repeatable_queries(query: str, repeatable: bool) -> None:
+    assert check(query, "query").repeatable is repeatable
 
 
 # --- over HTTP ------------------------------------------------------------------------------------

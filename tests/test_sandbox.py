@@ -162,8 +162,8 @@ def test_the_kernel_stops_a_service_call_the_parse_let_through(built: BuildRepor
             finally:
                 await worker.kill()
             assert len(recorder.hits) == hits, reply.body
-            assert reply.status == (200 if hits else 500), reply.body
-            assert hits or b"Permission denied" in reply.body  # Landlock's EACCES, through pyoxigraph
+            # the kernel's EACCES reaches the client as the one fixed answer of a failed federated call
+            assert reply.status == (200 if hits else 502), reply.body
             recorder.hits.clear()
 
     asyncio.run(scenario())
@@ -171,6 +171,8 @@ def test_the_kernel_stops_a_service_call_the_parse_let_through(built: BuildRepor
 
 def test_the_writer_is_confined_too(built: BuildReport, paths: Paths, recorder: Recorder, tmp_path: Path
                                     ) -> None:
+    """The writer starts in the sandbox its allow-list calls for; an update's SERVICE is refused
+    whatever the allow-list says (updates run on rdflib's engine), and nothing is called."""
     build = tmp_path / "build"
     shutil.copytree(build_dir_of(built), build, symlinks=True)
     folders = str(build), str(paths.data), str(paths.shapes)
@@ -179,16 +181,15 @@ def test_the_writer_is_confined_too(built: BuildReport, paths: Paths, recorder: 
               f"{{ ?s ?p ?o }} }}")
 
     async def scenario() -> None:
-        for confined_to, hits in ((WriterConfig(*folders), 0), (told, 1)):
+        for confined_to, name in ((WriterConfig(*folders), "landlock+netns"), (told, "landlock")):
             worker = await _start_bypassing_the_parse(confined_to, told, "mildip_ld.writer")
             try:
-                assert worker.confinement.name == ("landlock" if hits else "landlock+netns")
+                assert worker.confinement.name == name
                 reply = await worker.call({"op": "update", "text": update})
             finally:
                 await worker.kill()
-            assert len(recorder.hits) == hits, reply.body
-            assert (reply.status == 204) == bool(hits), reply.body
-            recorder.hits.clear()
+            assert reply.status == 400 and b"SERVICE is not allowed in an update" in reply.body, reply.body
+            assert not recorder.hits
 
     asyncio.run(scenario())
 

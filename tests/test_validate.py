@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import builtins
+import io
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from mildip_ld.cli import main
+from mildip_ld.config import DEFAULT_PATHS
+from mildip_ld.loader import load_project
+from mildip_ld.validate import validate_project
 
 from .conftest import FIXTURES
 
@@ -36,6 +43,8 @@ BROKEN = {
     "wrong-datatype": ("mdr:lemuria", "md:wikidataId", "bare Wikidata item identifier"),
     "membership-of-a-state": ("mship:belarus-china", "md:organization", "md:InternationalOrganization"),
     "entity-without-mention": ("mdr:ruritania", "md:mentionedIn", "mentionedIn"),
+    "frequency-without-cue": ("act:russia-often-exercise", "md:frequency", "cue word"),
+    "outcome-as-aim": ("act:russia-outcome-as-aim", "md:servesAim", "points to an md:Aim"),
 }
 
 
@@ -76,3 +85,45 @@ def test_malformed_turtle_names_file_and_line_and_exits_2():
 def test_report_names_the_offending_value(capsys: pytest.CaptureFixture[str]):
     main(["validate", str(FIXTURES / "literal-for-iri.ttl")])
     assert 'value:      "China"' in capsys.readouterr().out
+
+
+def _many_violations(file: Path, count: int) -> dict[str, int]:
+    """A Turtle file of ``count`` exercises, each with a misspelt property (one violation each),
+    one per line; returns the line of each exercise's IRI."""
+    head = ["@prefix md: <https://w3id.org/mildip/ontology#> .",
+            "@prefix mdr: <https://w3id.org/mildip/id/> .",
+            "@prefix act: <https://w3id.org/mildip/id/activity/> ."]
+    body = [f'act:typo-{n} a md:JointExercise; md:hasAgent mdr:russia; md:hasPartnr mdr:china.'
+            for n in range(count)]
+    file.write_text("\n".join(head + body) + "\n", encoding="utf-8")
+    return {f"https://w3id.org/mildip/id/activity/typo-{n}": len(head) + 1 + n for n in range(count)}
+
+
+def test_locating_violations_reads_each_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file:line of every violation comes from one reading of each file, whatever their
+    number (it was one reading per violation: 10^4 violations in 1 MB took minutes)."""
+    data = tmp_path / "data"
+    (data / "sources").mkdir(parents=True)
+    (data / "assertions").mkdir()
+    paths = replace(DEFAULT_PATHS, data=data)
+    opened: list[str] = []
+    real_open = io.open
+
+    def counting_open(file, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 (open's own signature)
+        opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", counting_open)
+    monkeypatch.setattr(builtins, "open", counting_open)
+    reads, violations = {}, {}
+    for count in (400, 1600):  # each exercise breaks several shapes: 2,000 and 8,000 violations
+        file = tmp_path / f"typos-{count}.ttl"
+        lines = _many_violations(file, count)
+        opened.clear()
+        result = validate_project(load_project(paths, extra_files=[file]), data, paths.shapes)
+        typos = [v for v in result.violations if "hasPartnr" in str(v.path)]
+        assert len(typos) == count
+        assert all(v.file == file and v.line == lines[str(v.focus)] for v in typos)
+        reads[count], violations[count] = opened.count(str(file)), len(result.violations)
+    assert violations[1600] == 4 * violations[400] >= 4 * 2000, violations
+    assert reads[400] == reads[1600] <= 2, reads  # parsing it, and indexing its lines

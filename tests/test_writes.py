@@ -339,6 +339,7 @@ def test_kill_9_in_the_middle_of_a_write(built: BuildReport, tmp_path: Path, mom
     process, url = _server_process(build_dir, tmp_path / "server.log")
     try:
         server = LiveServer(url, process.pid, build_dir)
+        assert not list(build_dir.glob(".staging-*"))  # the killed write's staging, removed at start
         assert release_name(server) == release.name
         present = ask(server, f"ASK {{ GRAPH <{ASSERTED}> {{ mdr:avalon a md:State }} }}")
         assert present == committed
@@ -371,3 +372,4 @@ def test_kill_9_in_the_middle_of_a_build(built: BuildReport, tmp_path: Path) -> 
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     assert assert_consistent(build_dir) != before
+    assert not list(build_dir.glob(".staging-*"))  # the killed build's staging, removed by the next

@@ -10,6 +10,9 @@ Then the load section (:mod:`mildip_ld.loadtest`, at most about a minute): our s
 its default settings at 4, 16 and 64 concurrent clients, the example queries mixed with a share of
 hostile requests, /health watched from another process; then, on a copy of the release with writes
 enabled, distinct inserts beside a read load, counted back afterwards (lost writes).
+
+Last the page attack (:mod:`mildip_ld.pageattack`, 15 s; ``mildip bench --only page-attack`` runs
+it alone): the largest page and VoID with a new Host header each request, /health watched.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ from .hostile import catalogue
 from .launch import LOOPBACK, ONE_PROCESS_PER_CORE, free_port, running, serve_command
 from .loadtest import Call, percentile, run_levels, run_writes, write_table
 from .loadtest import table as load_table
-from .query_scan import scan
+from .pageattack import run_page_attack, wrk_binary
+from .pageattack import table as attack_table
+from .query_safety import check
 from .settings import EMBEDDED_STORE, Settings
 from .store import STORE_DIR
 
@@ -86,7 +91,7 @@ def load_queries(folder: Path) -> tuple[dict[str, str], list[str]]:
     names of those left out because they call a SERVICE (the benchmark sends nothing off this host)."""
     files = sorted(folder.glob("*.rq")) if folder.is_dir() else []
     found = {file.stem: file.read_text(encoding="utf-8") for file in files} or dict(BUILTIN_QUERIES)
-    federated = [name for name, text in found.items() if scan(text).services]
+    federated = [name for name, text in found.items() if check(text, "query").services]
     return {name: text for name, text in found.items() if name not in federated}, federated
 
 
@@ -220,7 +225,15 @@ def run_bench(settings: Settings, options: BenchOptions, progress: Callable[[str
         for target in targets:
             progress(f"throughput: {target.name}, {options.clients} clients")
             hammer(target, queries, options.clients, options.requests)
-    return table(*targets, options) + "\n\n" + load_section(release, queries, options, progress)
+    return (table(*targets, options) + "\n\n" + load_section(release, queries, options, progress) + "\n\n"
+            + page_attack_section(release, progress))
+
+
+def page_attack_section(release: Path, progress: Callable[[str], None] = print) -> str:
+    """The page attack's report, or why it did not run (it needs ``wrk``)."""
+    if wrk_binary() is None:
+        return "Page attack: not run, it needs wrk (apt-get install wrk)."
+    return attack_table(run_page_attack(release, progress=progress))
 
 
 def _writable_copy(release: Path, folder: Path) -> Path:

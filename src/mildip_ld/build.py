@@ -1,17 +1,23 @@
 """The build pipeline: load -> validate -> infer -> derive -> write, refusing to write when validation fails.
 
 A build directory holds releases side by side and a ``current`` symbolic link to the newest one:
-a new release is written completely under a temporary name, then ``current`` is switched to it
-with one atomic rename, so a reader (or a crash) never sees a half-written build.
+a new release is written completely under a temporary name (a ``.staging-*`` folder of the build
+directory), flushed to disk, then ``current`` is switched to it with one atomic rename, so a
+reader (or a crash) never sees a half-written build. Staging happens only under the build
+folder's lock (:func:`exclusive`, held by builds and writes alike), which is what lets
+:func:`remove_staging_leftovers` tell a killed process's staging folder from a live one.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,8 +41,12 @@ MANIFEST_FILE = "manifest.json"
 CURRENT_LINK = "current"
 RELEASES_DIR = "releases"
 KEEP_RELEASES = 3
+LOCK_FILE = ".write.lock"
+STAGING_PREFIX = ".staging-"
+TEMPORARY_LINK_PREFIX = f".{CURRENT_LINK}-"
 
 Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 class ValidationFailedError(Exception):
@@ -89,16 +99,84 @@ def current_release(build_dir: Path) -> Path | None:
     return link.resolve() if link.exists() else None
 
 
+def fsync_path(path: Path) -> None:
+    """Flush a file or folder to disk (a folder's entries: new names, renames)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def fsync_tree(folder: Path) -> None:
+    """Flush every file and folder under ``folder`` (``folder`` included) to disk."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            fsync_path(Path(root) / name)
+        fsync_path(Path(root))
+
+
+@contextmanager
+def exclusive(build_dir: Path, wait: bool = True) -> Iterator[bool]:
+    """Hold the build folder's lock (one publisher at a time, across processes): yields True once
+    held; with ``wait=False`` it yields False at once, holding nothing, when another process has it."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / LOCK_FILE, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def remove_staging_leftovers(build_dir: Path) -> list[Path]:
+    """Remove what killed builds and writes left in ``build_dir``: ``.staging-*`` folders and
+    ``.current-*`` temporary links. Returns what was removed.
+
+    The rule is the lock, not a name or an age: every staging folder and temporary link is made,
+    and renamed away, by a process holding :func:`exclusive` (:func:`build`, and the writes of
+    :mod:`mildip_ld.commit`). So while this function holds the lock, any of them that exists
+    belongs to a process that died. It takes the lock without waiting: when a live build or write
+    holds it, nothing is removed (the next start does it). Releases (in ``releases/``) and
+    ``current`` never match these names, and a symbolic link is never followed.
+    """
+    if not build_dir.is_dir():
+        return []
+    with exclusive(build_dir, wait=False) as held:
+        if not held:
+            log.info("%s is locked by a live build or write: its staging leftovers stay for now", build_dir)
+            return []
+        removed = []
+        for entry in build_dir.iterdir():
+            if entry.name.startswith(STAGING_PREFIX) and entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            elif entry.name.startswith(TEMPORARY_LINK_PREFIX) and entry.is_symlink():
+                entry.unlink()
+            else:
+                continue
+            removed.append(entry)
+        return removed
+
+
 def _publish(build_dir: Path, staging: Path) -> Path:
-    """Move a complete staging folder into releases/ and switch ``current`` to it atomically."""
+    """Flush a complete staging folder, move it into releases/ and switch ``current`` to it
+    atomically, flushing each folder whose entries changed before going on (the caller holds
+    :func:`exclusive`)."""
+    fsync_tree(staging)
     releases = build_dir / RELEASES_DIR
     releases.mkdir(parents=True, exist_ok=True)
-    release = releases / staging.name.removeprefix(".staging-")
+    release = releases / staging.name.removeprefix(STAGING_PREFIX)
     staging.rename(release)
-    temporary_link = build_dir / f".{CURRENT_LINK}-{os.getpid()}"
+    fsync_path(releases)
+    temporary_link = build_dir / f"{TEMPORARY_LINK_PREFIX}{os.getpid()}"
     temporary_link.unlink(missing_ok=True)
     temporary_link.symlink_to(release.relative_to(build_dir))
     os.replace(temporary_link, build_dir / CURRENT_LINK)
+    fsync_path(build_dir)
     for old in sorted(releases.iterdir())[:-KEEP_RELEASES]:
         if old != release:
             shutil.rmtree(old, ignore_errors=True)
@@ -109,8 +187,11 @@ def build(paths: Paths, progress: Progress = lambda _: None) -> BuildReport:
     """Run the pipeline and publish a new release under ``paths.build``.
 
     Raises :class:`~mildip_ld.loader.LoadError` for unreadable input and :class:`ValidationFailedError`
-    when the data violates the shapes; in both cases nothing is written.
+    when the data violates the shapes; in both cases nothing is written. First removes what killed
+    builds and writes left behind (:func:`remove_staging_leftovers`).
     """
+    for leftover in remove_staging_leftovers(paths.build):
+        progress(f"removed {leftover.name}, left by a killed build or write")
     timings: dict[str, float] = {}
 
     def stage(name: str, started: float) -> None:
@@ -136,28 +217,28 @@ def build(paths: Paths, progress: Progress = lambda _: None) -> BuildReport:
     stage("derive", started)
 
     started = time.perf_counter()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    paths.build.mkdir(parents=True, exist_ok=True)
-    staging = paths.build / f".staging-{stamp}"
-    staging.mkdir()
-    try:
-        write_nquads(graphs, staging / DATASET_FILE)
-        stage("write", started)
-        started = time.perf_counter()
-        create_store(staging, staging / DATASET_FILE)
-        stage("index", started)
-        report = BuildReport(
-            release=paths.build / RELEASES_DIR / stamp,
-            counts={str(iri).rsplit("/", 1)[-1]: len(graph) for iri, graph in graphs.items()},
-            closure_size=inference.closure_size,
-            dropped=inference.dropped,
-        )
-        timings["total"] = sum(timings.values())
-        (staging / MANIFEST_FILE).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
-        report.release = _publish(paths.build, staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with exclusive(paths.build):
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        staging = paths.build / f"{STAGING_PREFIX}{stamp}"
+        staging.mkdir()
+        try:
+            write_nquads(graphs, staging / DATASET_FILE)
+            stage("write", started)
+            started = time.perf_counter()
+            create_store(staging, staging / DATASET_FILE)
+            stage("index", started)
+            report = BuildReport(
+                release=paths.build / RELEASES_DIR / stamp,
+                counts={str(iri).rsplit("/", 1)[-1]: len(graph) for iri, graph in graphs.items()},
+                closure_size=inference.closure_size,
+                dropped=inference.dropped,
+            )
+            timings["total"] = sum(timings.values())
+            (staging / MANIFEST_FILE).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+            report.release = _publish(paths.build, staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     report.timings = timings
     return report
 

@@ -22,6 +22,11 @@ from .loader import LoadError, load_project
 from .scaleoptions import add_arguments as add_scale_arguments
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
+SETTING_FLAGS = ("host", "port", "store", "access_log", "processes", "max_head_bytes", "max_headers",
+                 "head_timeout_s", "keep_alive_timeout_s", "max_requests_per_connection",
+                 "parse_timeout_s", "parse_memory_mb", "public_url")
+"""Server settings that ``mildip serve`` also takes as a flag (``--`` and the name with dashes),
+beside ``--build-dir``; the others come only from their ``MILDIP_*`` variable."""
 
 
 def _say(message: str) -> None:
@@ -288,8 +293,7 @@ def _server_settings(args: argparse.Namespace):
     """Server settings from the environment, overridden by the flags given (build folder included)."""
     from .settings import Settings
 
-    overrides = {key: getattr(args, key) for key in ("host", "port", "store", "access_log", "processes")
-                 if hasattr(args, key)}
+    overrides = {key: getattr(args, key) for key in SETTING_FLAGS if hasattr(args, key)}
     if getattr(args, "build_dir", None):
         overrides["build_dir"] = Path(args.build_dir)
     return Settings(**overrides)
@@ -317,12 +321,17 @@ def _log_config() -> dict[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the current release: SPARQL endpoint, health, metrics (and the pages and dumps)."""
+    """Serve the current release: SPARQL endpoint, health, metrics (and the pages and dumps),
+    after removing the staging folders that killed builds and writes left behind."""
     import uvicorn
 
+    from .build import remove_staging_leftovers
     from .endpoint import serving_app
+    from .http_limits import HttpLimits, protocol_factory
 
     settings = _server_settings(args)
+    for leftover in remove_staging_leftovers(settings.build_dir):
+        _say(f"removed {leftover.name}, left by a killed build or write")
     status = _ensure_built(args, settings)
     if status != EXIT_OK:
         return status
@@ -330,8 +339,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _say(f"serving http://{settings.host}:{settings.port}/sparql ({processes}{settings.workers} query "
          f"workers, {settings.query_timeout_s:g} s limit); Ctrl-C stops")
     # no "Server: uvicorn" header: it tells an attacker the stack and costs every client a header
+    limits = HttpLimits(max_head_bytes=settings.max_head_bytes, max_headers=settings.max_headers,
+                        head_timeout_s=settings.head_timeout_s,
+                        max_requests_per_connection=settings.max_requests_per_connection)
     options = {"host": settings.host, "port": settings.port, "timeout_graceful_shutdown": 3,
-               "access_log": settings.access_log, "server_header": False, "log_config": _log_config()}
+               "access_log": settings.access_log, "server_header": False, "log_config": _log_config(),
+               "http": protocol_factory(limits), "timeout_keep_alive": settings.keep_alive_timeout_s}
     if settings.processes == 1:
         uvicorn.run(serving_app(settings), **options)
         return EXIT_OK
@@ -351,6 +364,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     status = _ensure_built(args, settings)
     if status != EXIT_OK:
         return status
+    if args.only == "page-attack":
+        from .endpoint import resolve_release
+        from .pageattack import run_page_attack, table
+
+        print(table(run_page_attack(resolve_release(settings), progress=_say)))
+        return EXIT_OK
     options = BenchOptions(queries=Path(args.queries) if args.queries else _paths(args).queries,
                            repeats=args.repeats, clients=args.clients, requests=args.requests)
     print(run_bench(settings, options, progress=_say))
@@ -545,6 +564,27 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=argparse.SUPPRESS,
                    help="server processes sharing the port, each with its own query workers and "
                         "response cache (default: 1; one per core uses every core for HTTP)")
+    p.add_argument("--max-head-bytes", type=int, default=argparse.SUPPRESS,
+                   help="largest request head (request line and header fields) in bytes; past it 431 "
+                        "at once (default: 32768; at least MILDIP_MAX_URL_BYTES + 4096)")
+    p.add_argument("--max-headers", type=int, default=argparse.SUPPRESS,
+                   help="most header fields in one request; more: 431 (default: 100)")
+    p.add_argument("--head-timeout-s", type=float, default=argparse.SUPPRESS,
+                   help="seconds a client has to send a whole request head; then 408 and the "
+                        "connection is closed (default: 10)")
+    p.add_argument("--keep-alive-timeout-s", type=float, default=argparse.SUPPRESS,
+                   help="seconds an idle kept-alive connection stays open (default: 5)")
+    p.add_argument("--max-requests-per-connection", type=int, default=argparse.SUPPRESS,
+                   help="requests one connection may send before it is closed (default: 1000)")
+    p.add_argument("--parse-timeout-s", type=float, default=argparse.SUPPRESS,
+                   help="seconds a write's document or update may take to parse, in a process of its "
+                        "own before the writer sees it; past it the write is refused, 422 (default: 10)")
+    p.add_argument("--parse-memory-mb", type=int, default=argparse.SUPPRESS,
+                   help="MiB that parsing a write may use; past it the write is refused, 413 (default: "
+                        "2048; 0: no cap)")
+    p.add_argument("--public-url", default=argparse.SUPPRESS,
+                   help="where clients reach this server: the base of the URLs VoID and the dumps listing "
+                        "give (default: https://w3id.org/mildip/; never taken from a request's Host)")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("bench", help="latency and throughput against Oxigraph's own server",
@@ -558,6 +598,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, default=4, help="concurrent clients for requests/s (default 4)")
     p.add_argument("--requests", type=int, default=400,
                    help="requests per server for requests/s (default 400)")
+    p.add_argument("--only", choices=["page-attack"],
+                   help="run only this part: page-attack, 16 wrk connections for 15 s on the largest page "
+                        "and VoID with a new Host header each request, /health watched (needs wrk)")
     p.add_argument("--build-dir", default=argparse.SUPPRESS,
                    help="build folder whose current release is used")
     p.set_defaults(handler=cmd_bench)
@@ -604,8 +647,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:  # a server setting out of its range, from a flag or MILDIP_*
         for problem in error.errors():
             name = ".".join(str(part) for part in problem["loc"])
+            flag = f"--{name.replace('_', '-')} or " if name in (*SETTING_FLAGS, "build_dir") else ""
             _say(f"error: setting {name} = {problem['input']!r}: {problem['msg']} (set by "
-                 f"--{name.replace('_', '-')} or MILDIP_{name.upper()})")
+                 f"{flag}MILDIP_{name.upper()})")
         return EXIT_ERROR
     except KeyboardInterrupt:
         _say("interrupted")

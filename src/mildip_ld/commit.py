@@ -1,10 +1,11 @@
 """Validated, atomic writes: each accepted write publishes a new release (copy on write).
 
 A write (a SPARQL Update, or a Graph Store PUT, POST or DELETE) never touches the served
-release. Under an exclusive lock on the build folder it is applied to a copy of the current
-release's data, read from its exact N-Quads with rdflib (Oxigraph's store would turn
-``xsd:positiveInteger`` and the other derived types into ``xsd:integer``, which the shapes
-refuse), and then:
+release. The server has parsed it already, under the parse budget and outside the writer's lock
+(:mod:`mildip_ld.write_parse`), and sends a Graph Store body as N-Triples. Under an exclusive
+lock on the build folder it is applied to a copy of the current release's data, read from its
+exact N-Quads with rdflib (Oxigraph's store would turn ``xsd:positiveInteger`` and the other
+derived types into ``xsd:integer``, which the shapes refuse), and then:
 
 1. only the asserted and provenance graphs may have changed: the inferred graph is computed, the
    ontology and the shapes come from the build, and the default graph is the union (403);
@@ -15,29 +16,34 @@ refuse), and then:
    to disk, and published by the build's atomic switch of ``current``.
 
 A refused write changes nothing. A crash at any step (kill -9 included) leaves ``current`` on the
-last committed release; a staging folder may be left behind, and is never served.
+last committed release; a staging folder may be left behind, is never served, and is removed by
+the next ``mildip serve`` or ``mildip build`` (:func:`~mildip_ld.build.remove_staging_leftovers`).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyoxigraph as ox
 import rdflib.plugins.sparql as rdflib_sparql
 from rdflib import Dataset, Graph, URIRef
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from . import __version__
-from .build import DATASET_FILE, MANIFEST_FILE, _publish, current_release, load_release, named_graphs
+from .build import (
+    DATASET_FILE,
+    MANIFEST_FILE,
+    STAGING_PREFIX,
+    _publish,
+    current_release,
+    exclusive,
+    load_release,
+    named_graphs,
+)
 from .infer import infer
 from .loader import LoadedGraph, ProjectData
 from .namespaces import (
@@ -53,8 +59,8 @@ from .namespaces import (
 from .provenance import source_text
 from .store import create_store, write_nquads
 from .validate import Violation, data_graph, validate_project
+from .write_parse import ParseRefusedError, parse_triples
 
-LOCK_FILE = ".write.lock"
 GRAPH_METHODS = ("PUT", "POST", "DELETE")
 
 # rdflib's SPARQL engine evaluates updates. By default it fetches the IRI of a USING clause from
@@ -100,49 +106,15 @@ class Committed:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _fsync(path: Path) -> None:
-    """Flush a file or folder to disk (a folder's entries: new names, renames)."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for root, _, files in os.walk(folder):
-        for name in files:
-            _fsync(Path(root) / name)
-        _fsync(Path(root))
-
-
-@contextmanager
-def exclusive(build_dir: Path) -> Iterator[None]:
-    """Hold the build folder's write lock (one writer at a time, across processes)."""
-    build_dir.mkdir(parents=True, exist_ok=True)
-    with open(build_dir / LOCK_FILE, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def _payload_triples(write: Write) -> Graph:
-    """The triples of a Graph Store request body, parsed by Oxigraph (which never fetches anything:
-    no external entities in RDF/XML, no remote JSON-LD contexts), as an rdflib graph."""
-    fmt = ox.RdfFormat.from_media_type(write.media_type or "")
-    if fmt is None:
-        raise WriteRefusedError(415, f"cannot read {write.media_type!r}; send Turtle, N-Triples, RDF/XML, "
-                                f"JSON-LD or N3")
+    """The triples of a Graph Store request body, as an rdflib graph. The server sends them as
+    canonical N-Triples, parsed already under the parse budget (:mod:`mildip_ld.write_parse`); any
+    other format gets the same checks here (no DTD or entities in RDF/XML, no remote JSON-LD
+    context: nothing is ever fetched)."""
     try:
-        quads = list(ox.parse(write.payload, format=fmt, base_iri=write.graph))
-    except (SyntaxError, ValueError) as failure:
-        raise WriteRefusedError(400, f"malformed {fmt.name} document: {failure}") from None
-    if any(quad.graph_name != ox.DefaultGraph() for quad in quads):
-        raise WriteRefusedError(400, f"the {fmt.name} document holds named graphs; a Graph Store request "
-                                f"writes the triples of one graph")
-    triples = ox.serialize([quad.triple for quad in quads], format=ox.RdfFormat.N_TRIPLES)
+        triples = parse_triples(write.payload, write.media_type, write.graph)
+    except ParseRefusedError as refused:
+        raise WriteRefusedError(refused.status, refused.message) from None
     return Graph().parse(data=triples.decode("utf-8"), format="nt")
 
 
@@ -225,17 +197,16 @@ def _validate(project: ProjectData, data_dir: Path, shapes_dir: Path) -> None:
 
 
 def _write_release(build_dir: Path, graphs: dict[URIRef, Graph], manifest: dict) -> Path:
-    """Write ``graphs`` as a complete release in a staging folder, flush it, publish it."""
+    """Write ``graphs`` as a complete release in a staging folder and publish it (flushed to disk
+    by :func:`~mildip_ld.build._publish`); the caller holds :func:`~mildip_ld.build.exclusive`."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    staging = build_dir / f".staging-{stamp}"
+    staging = build_dir / f"{STAGING_PREFIX}{stamp}"
     staging.mkdir()
     try:
         write_nquads(graphs, staging / DATASET_FILE)
         create_store(staging, staging / DATASET_FILE)
         (staging / MANIFEST_FILE).write_text(json.dumps({**manifest, "release": stamp}, indent=2) + "\n")
-        _fsync_tree(staging)
         release = _publish(build_dir, staging)
-        _fsync(build_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -8,7 +8,8 @@ Lookups are bounded pattern scans of the read-only store (``quads_for_pattern``)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -60,6 +61,10 @@ GRAPH_NAMES = {str(iri): name for name, iri in NAMED_GRAPHS.items()}
 GRAPH_ORDER = ("asserted", "inferred", "provenance", "ontology", "shapes")
 MAX_QUADS = 2000
 """At most this many triples out of, and again into, a resource are shown (the rest via SPARQL)."""
+MAX_PER_PROPERTY = 10
+"""Statements a page shows per direction, graph and property; the page says how many more there are
+and links to the RDF document, which has them all. Russia, named in hundreds of claims, gets a
+page of some 230 rows instead of 860 (the cost of its rendering grows with the rows)."""
 MAX_NESTING = 3
 """Depth to which blank nodes and hash IRIs (``#quote``) reached from the resource are described."""
 
@@ -83,6 +88,7 @@ def local_path(iri: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=8192)
 def curie(iri: str) -> str | None:
     """``prefix:local`` for an IRI in one of the project's namespaces (longest namespace wins)."""
     best = None
@@ -170,6 +176,9 @@ class Description:
     """Triples about blank nodes and hash IRIs reached from the resource (its selectors...)."""
     passages: list[Passage] = field(default_factory=list)
     truncated: bool = False
+    more: dict[str, dict[str, list[tuple[Term, int]]]] = field(default_factory=dict)
+    """Per side (``out``, ``in``, ``part``) and graph: the properties with statements not shown
+    (past :data:`MAX_PER_PROPERTY`), and how many."""
 
     @property
     def passages_by_iri(self) -> dict[str, Passage]:
@@ -180,6 +189,29 @@ class Description:
         """The named graphs that say something about the resource, in display order."""
         used = set(self.outgoing) | set(self.incoming) | set(self.parts)
         return [name for name in GRAPH_ORDER if name in used] + sorted(used - set(GRAPH_ORDER))
+
+
+def graph_of(quad: ox.Quad) -> str:
+    """The short name of a quad's graph (``asserted``...), ``default`` outside the project's graphs."""
+    return GRAPH_NAMES.get(quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else "",
+                           "default")
+
+
+def capped(quads: list[ox.Quad], other_end: Callable[[ox.Quad], Node]
+           ) -> tuple[list[ox.Quad], dict[tuple[str, ox.NamedNode], int]]:
+    """At most :data:`MAX_PER_PROPERTY` quads per graph and property (those whose ``other_end``
+    comes first in term order, so the same ones each time), and how many more each group has."""
+    groups: dict[tuple[str, ox.NamedNode], list[ox.Quad]] = {}
+    for quad in quads:
+        groups.setdefault((graph_of(quad), quad.predicate), []).append(quad)
+    shown: list[ox.Quad] = []
+    hidden: dict[tuple[str, ox.NamedNode], int] = {}
+    for group, members in groups.items():
+        members.sort(key=lambda quad: str(other_end(quad)))
+        shown += members[:MAX_PER_PROPERTY]
+        if len(members) > MAX_PER_PROPERTY:
+            hidden[group] = len(members) - MAX_PER_PROPERTY
+    return shown, hidden
 
 
 def _best_literal(values: Iterable[ox.Literal]) -> str | None:
@@ -294,8 +326,7 @@ class Describer:
         return (None if modality == STATED else self.term(modality)), sentences
 
     def statement(self, quad: ox.Quad) -> Statement:
-        graph = GRAPH_NAMES.get(quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else "",
-                                "default")
+        graph = graph_of(quad)
         sources: tuple[str, ...] = ()
         if graph == "asserted" and quad.predicate not in CURATED:
             if quad.predicate in EVIDENCE and isinstance(quad.object, ox.NamedNode):
@@ -325,8 +356,14 @@ class Describer:
             wikidata=[wikidata_term(n.value) for n in self.objects(node, EXACT_MATCH)
                       if isinstance(n, ox.NamedNode) and n.value.startswith(str(WD))],
             truncated=truncated)
-        for target, quads in ((description.outgoing, outgoing), (description.incoming, incoming),
-                              (description.parts, parts)):
+        for side, target, quads, other_end in (
+                ("out", description.outgoing, outgoing, _object),
+                ("in", description.incoming, incoming, _subject),
+                ("part", description.parts, parts, _object)):
+            quads, hidden = capped(quads, other_end)
+            for (graph, predicate), count in sorted(hidden.items(), key=lambda item: item[0][1].value):
+                more = description.more.setdefault(side, {}).setdefault(graph, [])
+                more.append((self.term(predicate), count))
             for quad in quads:
                 statement = self.statement(quad)
                 target.setdefault(statement.graph, []).append(statement)
@@ -345,6 +382,14 @@ class Describer:
         """The quads of the resource's RDF representation: out, in and nested parts (bounded)."""
         outgoing, incoming, parts, _ = self.related(iri)
         return outgoing + parts + incoming
+
+
+def _object(quad: ox.Quad) -> Node:
+    return quad.object
+
+
+def _subject(quad: ox.Quad) -> Node:
+    return quad.subject
 
 
 def _first_int(values: list[Node]) -> int | None:

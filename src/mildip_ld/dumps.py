@@ -10,11 +10,12 @@ and the folder carries the dataset's VoID description as ``void.ttl``.
 
 Routes: ``/dumps/`` (HTML table or JSON), ``/dumps/{file}`` (ETag, Last-Modified, 304),
 ``/.well-known/void`` and ``/void`` (the document of the dataset's hash IRIs), by content negotiation.
+The listing, its generation on first use and VoID go through the render gate
+(:mod:`mildip_ld.render_gate`); the URLs they give are built on the ``public_url`` setting.
 """
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import json
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from . import void
 from .build import DATASET_FILE
@@ -42,7 +43,18 @@ from .formats import (
     negotiate_rdf,
 )
 from .namespaces import NAMED_GRAPHS
-from .web import file_response, not_found, release_of, render, store_for, wants_json
+from .render_gate import Rendered, RenderRefusedError
+from .web import (
+    file_response,
+    gate_of,
+    not_found,
+    page,
+    public_base,
+    release_of,
+    root_path,
+    store_for,
+    wants_json,
+)
 
 DUMPS_DIR = "dumps"
 INDEX_FILE = "index.json"
@@ -259,38 +271,54 @@ def run_dump(release: Path, output: Path | None, formats: Sequence[str] | None, 
 # --- HTTP ------------------------------------------------------------------------------------------
 
 router = APIRouter()
+LISTING_COST = 512
+"""Bytes a listed file is counted for in the render cache (its :class:`DumpFile`)."""
 
 
-def _listing(request: Request) -> list[DumpFile]:
-    return ensure_dumps(release_of(request))
+async def _listing(request: Request) -> list[DumpFile] | Response:
+    """The served release's dump files (generated on first use, in a render thread), or the 503
+    answer when the render gate refuses."""
+    release = release_of(request).resolve()
+    try:
+        return await gate_of(request).get("dumps", (str(release), "listing"), lambda: ensure_dumps(release),
+                                          lambda files: LISTING_COST * len(files))
+    except RenderRefusedError as refused:
+        return refused.response()
 
 
-def _base(request: Request) -> str:
-    return str(request.base_url)
-
-
-@router.api_route("/dumps/", methods=["GET", "HEAD"], include_in_schema=False)
-def dumps_index(request: Request) -> Response:
-    """The dump files: an HTML table for browsers, JSON for programs (``Accept`` or ``?format=json``)."""
-    files = _listing(request)
-    base = _base(request)
-    if wants_json(request):
-        return JSONResponse({"release": void.release_name(release_of(request)),
-                             "checksums": f"{base}dumps/{CHECKSUMS_FILE}", "void": f"{base}.well-known/void",
-                             "files": [asdict(f) | {"url": f"{base}dumps/{f.file}"} for f in files]},
-                            headers={"Vary": "Accept"})
+def _index(release: Path, base: str, root: str, as_json: bool) -> Rendered:
+    """The dumps as JSON (with ``base``'s URLs) or as an HTML table (run in a render thread)."""
+    files = ensure_dumps(release)
+    if as_json:
+        listing = {"release": void.release_name(release), "checksums": f"{base}dumps/{CHECKSUMS_FILE}",
+                   "void": f"{base}.well-known/void",
+                   "files": [asdict(f) | {"url": f"{base}dumps/{f.file}"} for f in files]}
+        body = json.dumps(listing, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return Rendered(body, "application/json", headers=(("Vary", "Accept"),))
     groups: dict[str, list[DumpFile]] = {}
     for entry in files:
         groups.setdefault(entry.graph, []).append(entry)
-    return render(request, "dumps.html", {"groups": groups, "release": void.release_name(release_of(request)),
-                                          "labels": {fmt.name: fmt.label for fmt in FORMATS},
-                                          "checksums": CHECKSUMS_FILE}, headers={"Vary": "Accept"})
+    context = {"groups": groups, "release": void.release_name(release), "checksums": CHECKSUMS_FILE,
+               "labels": {fmt.name: fmt.label for fmt in FORMATS}}
+    return page("dumps.html", context, root, headers={"Vary": "Accept"})
+
+
+@router.api_route("/dumps/", methods=["GET", "HEAD"], include_in_schema=False)
+async def dumps_index(request: Request) -> Response:
+    """The dump files: an HTML table for browsers, JSON for programs (``Accept`` or ``?format=json``)."""
+    release, root, as_json = release_of(request).resolve(), root_path(request), wants_json(request)
+    base = public_base(request)
+    return await gate_of(request).respond(request, "dumps", (str(release), "index", as_json, root),
+                                          lambda: _index(release, base, root, as_json))
 
 
 @router.api_route("/dumps/{name}", methods=["GET", "HEAD"], include_in_schema=False)
-def dump_file(request: Request, name: str) -> Response:
+async def dump_file(request: Request, name: str) -> Response:
     """One dump file; only names listed in the index are served, so no path can leave the folder."""
-    files = {f.file: f for f in _listing(request)}
+    listing = await _listing(request)
+    if isinstance(listing, Response):
+        return listing
+    files = {f.file: f for f in listing}
     folder = release_of(request).resolve() / DUMPS_DIR
     if name in files:
         entry = files[name]
@@ -302,24 +330,28 @@ def dump_file(request: Request, name: str) -> Response:
     return not_found(request, f"/dumps/{name}")
 
 
-@functools.lru_cache(maxsize=32)
-def _void_bytes(release: str, base: str, format_name: str) -> bytes:
-    """The live VoID in one format (cached: a release never changes)."""
-    files = [f for f in ensure_dumps(Path(release)) if f.graph != VOID_GRAPH]  # as in void.ttl itself
-    return void_document(Path(release), files, base, BY_NAME[format_name])
-
-
 VOID_FORMATS = tuple(BY_NAME[name] for name in ("turtle", "jsonld", "ntriples", "rdfxml"))
+
+
+def _void(release: Path, base: str, fmt: RdfFormat) -> Rendered:
+    """The live VoID in one format (run in a render thread)."""
+    files = [f for f in ensure_dumps(release) if f.graph != VOID_GRAPH]  # as in void.ttl itself
+    return Rendered(void_document(release, files, base, fmt), fmt.media_type, headers=(
+        ("Vary", "Accept"), ("Cache-Control", "public, max-age=300"), ("X-Content-Type-Options", "nosniff")))
 
 
 @router.api_route("/.well-known/void", methods=["GET", "HEAD"], include_in_schema=False)
 @router.api_route("/void", methods=["GET", "HEAD"], include_in_schema=False)
-def void_description(request: Request) -> Response:
-    """The dataset's VoID/DCAT description: Turtle unless Accept (or ``?format=``) asks otherwise."""
+async def void_description(request: Request) -> Response:
+    """The dataset's VoID/DCAT description: Turtle unless Accept (or ``?format=``) asks otherwise.
+
+    Its access URLs (endpoint, downloads) are built on the ``public_url`` setting, never on the
+    request's ``Host``: the description is the same for every client, and rendered once per release.
+    """
     fmt = BY_NAME.get(request.query_params.get("format", "")) or \
         negotiate_rdf(request.headers.get("accept"), VOID_FORMATS) or VOID_FORMATS[0]
     if fmt not in VOID_FORMATS:
         fmt = VOID_FORMATS[0]
-    body = _void_bytes(str(release_of(request).resolve()), _base(request), fmt.name)
-    return Response(body, media_type=fmt.media_type, headers={
-        "Vary": "Accept", "Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+    release, base = release_of(request).resolve(), public_base(request)
+    return await gate_of(request).respond(request, "void", (str(release), "void", fmt.name),
+                                          lambda: _void(release, base, fmt))

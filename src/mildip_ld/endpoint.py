@@ -3,8 +3,9 @@
 Queries never run in the server process: they go to a pool of worker processes
 (:mod:`mildip_ld.pool`), each with the release's store open read-only, under a time limit that
 kills the worker when it is passed. Writes (SPARQL Update here, the Graph Store Protocol in
-:mod:`mildip_ld.graph_store`) go to a writer process (:mod:`mildip_ld.writer`) that publishes a
-new, validated release; the server then moves its workers, pages and dumps to that release
+:mod:`mildip_ld.graph_store`) are parsed first by a parser process under the parse budget
+(:mod:`mildip_ld.write_parse`), then go to a writer process (:mod:`mildip_ld.writer`) that
+publishes a new, validated release; the server then moves its workers, pages and dumps to that release
 (:meth:`Endpoint.switch`). The dumps and page routers are mounted beside it.
 
 The served build folder's ``current`` link is read again at every request
@@ -15,6 +16,7 @@ answered by another server process on the same port, is served from the next req
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -33,23 +35,41 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from . import conneg, dumps, graph_store, openapi, pages, service_description
 from .build import CURRENT_LINK, MANIFEST_FILE, current_release
+from .errorlog import OneLineErrorsMiddleware
 from .metrics import Metrics, MetricsMiddleware, forget_this_process
 from .namespaces import GRAPH_BASE, PREFIXES
-from .pool import PoolClosedError, PoolError, QueryTimeoutError, Reply, WorkerConfig, WorkerPool
-from .protocol import Operation, ProtocolError, SparqlRequest, read_request
+from .pool import (
+    PoolClosedError,
+    PoolError,
+    QueryTimeoutError,
+    Reply,
+    WorkerConfig,
+    WorkerDiedError,
+    WorkerPool,
+)
+from .protocol import ClientDisconnectedError, Operation, ProtocolError, SparqlRequest, read_request
 from .remote import RemoteStore, remote_url
+from .render_gate import RenderGate, ReplayMiddleware
 from .response_cache import CACHEABLE, ResponseCache, ResponseCacheMiddleware
 from .security import SecurityHeadersMiddleware, UnauthorizedError, authorize
 from .settings import EMBEDDED_STORE, Settings
+from .web import TextPathMiddleware
+from .write_parse import N_TRIPLES, ParserConfig
 from .writer import WriterConfig
 
 OWN_PATHS = ("/sparql", "/health", "/metrics", graph_store.PATH)
 STATS_TIMEOUT_S = 120.0
 DISCONNECT_POLL_S = 0.25
+CLIENT_CLOSED_REQUEST = 499
+"""nginx's status for a request whose client closed the connection before it was answered."""
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("uvicorn.access")
+"""uvicorn's access log (silent under ``--no-access-log``), which records no request whose client
+has gone: :meth:`Endpoint.client_gone` writes their line."""
 
 
 def resolve_release(settings: Settings) -> Path:
@@ -78,11 +98,15 @@ class Endpoint:
         self.settings, self.release, self.metrics = settings, release, metrics
         self.pool = self._query_pool(release)
         self.writer: WorkerPool | None = None
+        self.parser: WorkerPool | None = None
+        """Parses each write before the writer sees it (:mod:`mildip_ld.write_parse`)."""
         if settings.updates_enabled:
             config = WriterConfig(str(Path(settings.build_dir).resolve()), str(settings.data_dir),
                                   str(settings.shapes_dir), settings.write_memory_mb, settings.worker_nice,
                                   settings.service_allowlist, settings.max_nesting)
             self.writer = WorkerPool(config, 1, module="mildip_ld.writer")
+            self.parser = WorkerPool(ParserConfig(settings.parse_memory_mb, settings.worker_nice,
+                                                  settings.max_nesting), 1, module="mildip_ld.write_parse")
         self.counts: dict[str, Any] = {"graphs": {}, "default": 0, "quads": 0}
         self.on_release: Callable[[Path], None] = lambda _: None
         """Called with the new release after each switch (the app points its pages there)."""
@@ -96,6 +120,9 @@ class Endpoint:
         self.cache: ResponseCache | None = None
         if settings.response_cache_mb and remote_url(settings.store) is None:
             self.cache = ResponseCache(settings.response_cache_mb * 2**20, metrics)
+        self.gate = RenderGate(settings.render_concurrency, settings.render_queue, settings.render_timeout_s,
+                               settings.page_cache_mb * 2**20, metrics)
+        """Renders pages, VoID, dumps listings and Graph Store reads (:mod:`mildip_ld.render_gate`)."""
 
     def _query_pool(self, release: Path) -> WorkerPool:
         config = WorkerConfig(str(release), max_results=self.settings.max_results,
@@ -118,11 +145,12 @@ class Endpoint:
         self._count_workers()
 
     async def start(self) -> None:
-        """Start the query workers (and the writer), then count the triples."""
+        """Start the query workers (and the writer and its parser), then count the triples."""
         await self.pool.start()
         self._count_workers()
-        if self.writer is not None:
-            await self.writer.start()
+        for pool in (self.writer, self.parser):
+            if pool is not None:
+                await pool.start()
         for who, pool in self._confined_pools():
             warning = pool.confinement.warning(who) if pool.confinement else None
             if warning:
@@ -132,7 +160,8 @@ class Endpoint:
     def _confined_pools(self) -> list[tuple[str, WorkerPool]]:
         """The pools whose processes run under the network sandbox (a remote store has none)."""
         pools = [] if isinstance(self.pool, RemoteStore) else [("the query workers", self.pool)]
-        return pools + ([("the writer", self.writer)] if self.writer is not None else [])
+        helpers = (("the writer", self.writer), ("the write parser", self.parser))
+        return pools + [(who, pool) for who, pool in helpers if pool is not None]
 
     def network_sandbox(self) -> str:
         """The weakest network sandbox any query worker or the writer runs in (``none`` without one)."""
@@ -145,8 +174,10 @@ class Endpoint:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pool.close()
-        if self.writer is not None:
-            await self.writer.close()
+        for pool in (self.writer, self.parser):
+            if pool is not None:
+                await pool.close()
+        self.gate.close()
 
     def _background(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -182,6 +213,7 @@ class Endpoint:
             self._count_workers()
             if self.cache is not None:
                 self.cache.clear()
+            self.gate.clear()
             self.on_release(release)
             self._background(old.drain(2 * self.settings.query_timeout_s + 1))
             await self.refresh_counts()
@@ -229,6 +261,15 @@ class Endpoint:
         self.metrics.query_errors.labels(reason or _reason(status)).inc()
         return _text(status, message, headers)
 
+    def client_gone(self, request: Request) -> Response:
+        """The answer to a client that closed its connection (the query killed, the body not
+        read): counted, and one line in the access log, in uvicorn's own format, status 499."""
+        self.metrics.query_errors.labels("client_disconnected").inc()
+        access_log.info('%s - "%s %s HTTP/%s" %d', get_client_addr(request.scope), request.method,
+                        get_path_with_query_string(request.scope), request.scope.get("http_version", "1.1"),
+                        CLIENT_CLOSED_REQUEST)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
     def authorize(self, request: Request, what: str) -> None:
         """Raise a 403 :class:`ProtocolError` unless ``request`` may write."""
         try:
@@ -238,7 +279,7 @@ class Endpoint:
 
     def _job(self, request: Request, operation: SparqlRequest) -> dict[str, Any]:
         """The worker job for a query or update, after content negotiation. The safety checks of
-        :func:`~mildip_ld.query_scan.refusal` run in the worker (or writer), off the event loop."""
+        :func:`~mildip_ld.query_safety.refusal` run in the worker (or writer), off the event loop."""
         if operation.operation is Operation.UPDATE:
             return {"op": "update", "text": operation.text}
         try:
@@ -264,8 +305,7 @@ class Endpoint:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-                self.metrics.query_errors.labels("client_disconnected").inc()
-                return Response(status_code=499)
+                return self.client_gone(request)
         try:
             reply = task.result()
         except PoolError as failure:
@@ -297,7 +337,10 @@ class Endpoint:
         """
         if self.writer is None:
             return self.refuse(403, "writes are disabled: this endpoint is read-only")
-        job = {**job, "write_id": uuid.uuid4().hex}
+        parsed = await self._parse(request, job)
+        if isinstance(parsed, Response):
+            return parsed
+        job = {**parsed, "write_id": uuid.uuid4().hex}
         async with self._write_lock:
             try:
                 reply = await self.writer.run(job, self.settings.write_timeout_s)
@@ -322,6 +365,36 @@ class Endpoint:
         server_timing = ", ".join(f"{stage};dur={seconds * 1000:.0f}" for stage, seconds in timings.items())
         return Response(status_code=204, headers={"X-Mildip-Release": self.release.name,
                                                   "Server-Timing": server_timing})
+
+    async def _parse(self, request: Request, job: dict[str, Any]) -> dict[str, Any] | Response:
+        """Parse a write's body or update in the parser process, outside the writer's lock, under
+        the parse budget (killed past it); the job for the writer (a body as the N-Triples the
+        parser gave), or the refusal."""
+        if job["op"] == "graph" and job["method"] == "DELETE":
+            return job
+        assert self.parser is not None
+        settings = self.settings
+        try:
+            reply = await self.parser.run(job, settings.parse_timeout_s, wait=settings.write_timeout_s)
+        except PoolError as failure:
+            self.metrics.writes.labels("refused").inc()
+            return self.refuse(*self._parse_failure(failure), failure.headers, "parse_" + failure.reason)
+        if reply.status >= 400:
+            self.metrics.writes.labels("refused").inc()
+            return self.write_refusal(request, reply)
+        if job["op"] == "graph":
+            return {**job, "payload": base64.b64encode(reply.body).decode("ascii"), "media_type": N_TRIPLES}
+        return job
+
+    def _parse_failure(self, failure: PoolError) -> tuple[int, str]:
+        """The status and message of a parse the parser process did not finish."""
+        if isinstance(failure, QueryTimeoutError):
+            return 422, (f"parsing the write took longer than its {self.settings.parse_timeout_s:g} s budget "
+                         f"(MILDIP_PARSE_TIMEOUT_S) and was stopped; nothing was changed")
+        if isinstance(failure, WorkerDiedError):
+            return 413, (f"parsing the write needed more than its {self.settings.parse_memory_mb} MiB memory "
+                         f"budget (MILDIP_PARSE_MEMORY_MB) and was stopped; nothing was changed")
+        return 503, f"the write could not be parsed now ({failure}); nothing was changed"
 
     def write_refusal(self, request: Request, reply: Reply) -> Response:
         """A refused write's answer: JSON when asked for, else text naming each violated shape."""
@@ -360,6 +433,8 @@ class Endpoint:
             if operation.operation is Operation.UPDATE:
                 self.authorize(request, "SPARQL Update")
             job = self._job(request, operation)
+        except ClientDisconnectedError:
+            return self.client_gone(request)
         except ProtocolError as failure:
             return self.refuse(failure.status, failure.message, failure.headers)
         if job["op"] == "update":
@@ -431,7 +506,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="mildip-ld", summary="Linked data on military diplomacy: SPARQL endpoint",
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings, app.state.release, app.state.endpoint = settings, release, endpoint
+    app.state.gate = endpoint.gate
     endpoint.on_release = lambda new: setattr(app.state, "release", new)
+    app.add_middleware(TextPathMiddleware)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_headers=["*"], max_age=3600,
                        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"])
     app.add_middleware(SecurityHeadersMiddleware)
@@ -457,16 +534,19 @@ class ReleaseFollowMiddleware:
 
 
 def serving_app(settings: Settings | None = None) -> ASGIApp:
-    """What ``mildip serve`` runs: :func:`create_app` behind the response cache (when it is on),
-    following the build's ``current`` release when it serves the embedded store."""
+    """What ``mildip serve`` runs: :func:`create_app` behind the render gate's replays and the
+    response cache (when it is on), following the build's ``current`` release when it serves the
+    embedded store, with every failure that escapes them logged as one line
+    (:mod:`mildip_ld.errorlog`)."""
     fastapi_app = create_app(settings)
     endpoint: Endpoint = fastapi_app.state.endpoint
-    app: ASGIApp = fastapi_app
+    release = lambda: endpoint.release.name  # noqa: E731 (read at every request)
+    app: ASGIApp = ReplayMiddleware(fastapi_app, endpoint.gate, release, endpoint.metrics)
     if endpoint.cache is not None:
-        app = ResponseCacheMiddleware(app, endpoint.cache, lambda: endpoint.release.name, endpoint.metrics)
+        app = ResponseCacheMiddleware(app, endpoint.cache, release, endpoint.metrics)
     if endpoint.settings.store == EMBEDDED_STORE:
         app = ReleaseFollowMiddleware(app, endpoint)
-    return app
+    return OneLineErrorsMiddleware(app)
 
 
 def app_from_env() -> ASGIApp:

@@ -18,17 +18,19 @@ the representation ``Accept`` prefers; so do the IRIs of a statement's derivatio
 ``…/derivation/<digest>``).
 
 The record is read once per release, on first use (about a second, see
-:mod:`mildip_ld.explanations`). The handlers are plain functions, so Starlette runs them in its
-thread pool (``run_in_threadpool``): neither that computation nor an answer blocks the event loop.
+:mod:`mildip_ld.explanations`). The handlers parse their parameters on the event loop and render
+through the render gate (:mod:`mildip_ld.render_gate`), in a thread: neither that computation nor
+an answer blocks the event loop, and each answer is rendered once per release.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import Response
 from rdflib import BNode, Node
 from rdflib.collection import Collection
 from rdflib.namespace import OWL
@@ -44,10 +46,11 @@ from .explanations import (
     parse_triple,
     statement_key,
 )
-from .formats import BY_EXTENSION, BY_NAME, FORMATS, HTML, RdfFormat, negotiate, negotiate_rdf, serialize
+from .formats import BY_EXTENSION, BY_NAME, FORMATS, HTML, RdfFormat, negotiate_rdf, serialize
 from .namespaces import MD, RESOURCE_BASE
+from .render_gate import Rendered, answer
 from .terms import to_oxigraph
-from .web import SECURITY_HEADERS, not_found, release_of, render, root_path, store_of
+from .web import SECURITY_HEADERS, gate_of, not_found_page, page, release_of, root_path, store_for, wants_html
 
 router = APIRouter()
 
@@ -188,96 +191,120 @@ def _format(request: Request) -> RdfFormat | str:
     return fmt
 
 
-def _alternates(request: Request, path: str) -> str:
-    root = root_path(request)
+def _alternates(root: str, path: str) -> str:
     links = [f'<{root}{path}&format=html>; rel="alternate"; type="{HTML}"']
     links += [f'<{root}{path}&format={f.extension}>; rel="alternate"; type="{f.media_type}"' for f in FORMATS]
     return ", ".join(links)
 
 
-def _rdf(explanations: Explanations, triple: Triple, fmt: RdfFormat, headers: dict[str, str]) -> Response:
+def _rdf(explanations: Explanations, triple: Triple, fmt: RdfFormat, headers: dict[str, str]) -> Rendered:
     graph = explanations.graph(triple)
     triples = [ox.Triple(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in graph]
     items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples] if fmt.datasets else triples
-    return Response(serialize(items, fmt), media_type=fmt.media_type,
-                    headers={"X-Content-Type-Options": "nosniff", **headers})
+    return Rendered(serialize(items, fmt), fmt.media_type,
+                    headers=tuple({"X-Content-Type-Options": "nosniff", **headers}.items()))
 
 
-def _error(request: Request, status: int, title: str, message: str) -> Response:
-    """An error answer: an HTML page for browsers, plain text for everyone else."""
-    if negotiate(request.headers.get("accept"), [HTML, "text/plain"]) == HTML:
-        return render(request, "explain_error.html", {"title": title, "message": message}, status_code=status)
-    return PlainTextResponse(f"{message}\n", status_code=status, headers=SECURITY_HEADERS)
+def _error_page(html: bool, root: str, status: int, title: str, message: str) -> Rendered:
+    """An error answer: an HTML page (``html``: for browsers) or plain text."""
+    if html:
+        return page("explain_error.html", {"title": title, "message": message}, root, status=status)
+    return Rendered(f"{message}\n".encode(), "text/plain; charset=utf-8", status,
+                    tuple(SECURITY_HEADERS.items()))
+
+
+def _explanation(release: Path, root: str, asked: Triple, chosen: RdfFormat | str, negotiated: bool,
+                 html_errors: bool) -> Rendered:
+    """The explanation of ``asked`` (run in a render thread)."""
+    explanations = explanations_for(release)
+    triple = explanations.find(asked)
+    if triple is None:
+        text = " ".join(term.n3() for term in asked)
+        return _error_page(html_errors, root, 404, "Not in the graph",
+                               f"not in the graph: {text} is neither asserted nor inferred in this release, "
+                               f"so there is nothing to explain")
+    if not explanations.is_stated(triple) and explanations.derivation(triple) is None:
+        return _error_page(html_errors, root, 500, "No derivation", "this triple is inferred but no "
+                               "OWL 2 RL derivation of it was found (please report it)")
+    path = explain_path_of(triple)
+    headers = {"Link": _alternates(root, path)}
+    if negotiated:
+        headers["Vary"] = "Accept"
+    if chosen != HTML:
+        return _rdf(explanations, triple, chosen, headers)
+    describer = Describer(store_for(release))
+    builder = TreeBuilder(explanations, describer)
+    step = builder.step(triple)
+    passages = explanations.supporting_passages(triple)
+    formats = [(f.label, f"{path}&format={f.extension}", f.media_type) for f in FORMATS]
+    return page("explain.html", {
+        "step": step, "others": builder.others(triple), "formats": formats, "rules_spec": RULES_SPEC,
+        "derivations": len(explanations.derivations_of(triple)), "sentence_count": len(passages),
+        "sentences": [describer.passage(str(passage)) for passage in passages[:MAX_SENTENCES]],
+    }, root, headers=headers)
 
 
 @router.api_route("/explain", methods=["GET", "HEAD"], include_in_schema=False)
-def explain(request: Request) -> Response:
+async def explain(request: Request) -> Response:
     """Why ``(s, p, o)`` holds: its derivation down to asserted triples and their source sentences."""
     params = request.query_params
     try:
         chosen = _format(request)
         asked = parse_triple(params.get("s"), params.get("p"), params.get("o"))
     except BadTermError as failure:
-        return _error(request, 400, "Bad request", str(failure))
-    explanations = explanations_for(release_of(request).resolve())
-    triple = explanations.find(asked)
-    if triple is None:
-        text = " ".join(term.n3() for term in asked)
-        return _error(request, 404, "Not in the graph",
-                      f"not in the graph: {text} is neither asserted nor inferred in this release, "
-                      f"so there is nothing to explain")
-    if not explanations.is_stated(triple) and explanations.derivation(triple) is None:
-        return _error(request, 500, "No derivation",
-                      "this triple is inferred but no OWL 2 RL derivation of it was found (please report it)")
-    path = explain_path_of(triple)
-    headers = {"Link": _alternates(request, path)}
-    if "format" not in params:
-        headers["Vary"] = "Accept"
-    if chosen != HTML:
-        return _rdf(explanations, triple, chosen, headers)
-    describer = Describer(store_of(request))
-    builder = TreeBuilder(explanations, describer)
-    step = builder.step(triple)
-    passages = explanations.supporting_passages(triple)
-    formats = [(f.label, f"{path}&format={f.extension}", f.media_type) for f in FORMATS]
-    return render(request, "explain.html", {
-        "step": step, "others": builder.others(triple), "formats": formats, "rules_spec": RULES_SPEC,
-        "derivations": len(explanations.derivations_of(triple)), "sentence_count": len(passages),
-        "sentences": [describer.passage(str(passage)) for passage in passages[:MAX_SENTENCES]],
-    }, headers=headers)
+        return answer(request, _error_page(wants_html(request), root_path(request), 400, "Bad request",
+                                           str(failure)))
+    release, root = release_of(request).resolve(), root_path(request)
+    negotiated, html_errors = "format" not in params, wants_html(request)
+    name = "html" if chosen == HTML else chosen.name
+    key = (str(release), "explain", tuple(term.n3() for term in asked), name, negotiated, html_errors, root)
+    return await gate_of(request).respond(request, "explain", key, lambda: _explanation(
+        release, root, asked, chosen, negotiated, html_errors))
 
 
 @router.api_route("/id/statement/{key}", methods=["GET", "HEAD"], include_in_schema=False)
-def statement(request: Request, key: str) -> Response:
+async def statement(request: Request, key: str) -> Response:
     """A statement IRI: 303 See Other to its explanation, in the representation Accept prefers."""
-    return _to_explanation(request, key)
+    return await _to_explanation(request, key)
 
 
 @router.api_route("/id/statement/{key}/derivation", methods=["GET", "HEAD"], include_in_schema=False)
-def statement_derivation(request: Request, key: str) -> Response:
+async def statement_derivation(request: Request, key: str) -> Response:
     """An inferred statement's derivations: 303 See Other to the explanation."""
-    return _to_explanation(request, key, derivation="")
+    return await _to_explanation(request, key, derivation="")
 
 
 @router.api_route("/id/statement/{key}/derivation/{digest}", methods=["GET", "HEAD"], include_in_schema=False)
-def statement_derivation_by_digest(request: Request, key: str, digest: str) -> Response:
+async def statement_derivation_by_digest(request: Request, key: str, digest: str) -> Response:
     """One recorded derivation (a rule application of the derivations graph): 303 See Other to the
     explanation of the statement it derived, which shows it."""
-    return _to_explanation(request, key, derivation=digest)
+    return await _to_explanation(request, key, derivation=digest)
 
 
-def _to_explanation(request: Request, key: str, derivation: str | None = None) -> Response:
-    """303 to the explanation of statement ``key``; with ``derivation`` (a digest, or "" for any),
-    only when the statement is inferred and, for a digest, the record holds that derivation."""
-    explanations = explanations_for(release_of(request).resolve())
+def _redirect(release: Path, root: str, key: str, derivation: str | None, chosen: RdfFormat | str,
+              html_errors: bool) -> Rendered:
+    """The 303 to the explanation of statement ``key``, or 404 (run in a render thread); with
+    ``derivation`` (a digest, or "" for any), only when the statement is inferred and, for a digest,
+    the record holds that derivation."""
+    explanations = explanations_for(release)
     triple = explanations.statements.get(key)
     iri = f"{RESOURCE_BASE}statement/{key}"
     known = triple is not None and (derivation is None or (
         explanations.derivation(triple) is not None
         and (not derivation or f"{iri}/derivation/{derivation}" in explanations.derivation_iris(triple))))
-    if not known:
+    if triple is None or not known:
         suffix = "" if derivation is None else "/derivation" + (f"/{derivation}" if derivation else "")
-        return not_found(request, iri + suffix)
-    chosen = negotiate_rdf(request.headers.get("accept"), FORMATS, html=True) or HTML
+        return not_found_page(html_errors, root, iri + suffix)
     location = explain_path_of(triple) + ("" if chosen == HTML else f"&format={chosen.extension}")
-    return RedirectResponse(root_path(request) + location, status_code=303, headers={"Vary": "Accept"})
+    return Rendered(b"", None, 303, (("Location", root + location), ("Vary", "Accept")))
+
+
+async def _to_explanation(request: Request, key: str, derivation: str | None = None) -> Response:
+    """303 to the explanation of statement ``key`` (see :func:`_redirect`), through the render gate."""
+    release, root = release_of(request).resolve(), root_path(request)
+    chosen = negotiate_rdf(request.headers.get("accept"), FORMATS, html=True) or HTML
+    html_errors = wants_html(request)
+    name = "html" if chosen == HTML else chosen.name
+    return await gate_of(request).respond(
+        request, "explain", (str(release), "statement", key, derivation, name, html_errors, root),
+        lambda: _redirect(release, root, key, derivation, chosen, html_errors))

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from . import conneg, openapi
 from .build import DATASET_FILE
 from .namespaces import PREFIXES, WRITABLE_GRAPHS
-from .protocol import ProtocolError, media_type_of, read_body, url_params
+from .protocol import ClientDisconnectedError, ProtocolError, media_type_of, read_body, url_params
+from .render_gate import Rendered, RenderRefusedError, answer
 
 if TYPE_CHECKING:
     from .endpoint import Endpoint
@@ -68,6 +68,20 @@ def triples_of(release: Path, graph: str | None) -> list[ox.Triple] | None:
     return graphs.get(graph)
 
 
+def read_graph(release: Path, graph: str | None, fmt: ox.RdfFormat, max_results: int) -> Rendered:
+    """A Graph Store read's answer (run in a render thread): the graph serialized as ``fmt``, or the
+    refusal (404 no such graph, 422 more triples than ``max_results``) as text."""
+    triples = triples_of(release, graph)
+    if triples is None:
+        return Rendered(f"this store has no graph <{graph}>".encode(), None, 404)
+    if len(triples) > max_results:
+        return Rendered(f"the graph has {len(triples)} triples, more than the limit of {max_results} of this "
+                        f"endpoint; download it from /dumps/".encode(), None, 422)
+    prefixes = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
+    return Rendered(conneg.serialize_triples(triples, fmt, prefixes), conneg.media_type(fmt),
+                    headers=(("Vary", "Accept"),))
+
+
 class GraphStore:
     """The Graph Store handlers, answering for what ``endpoint`` serves and through its writer."""
 
@@ -84,16 +98,16 @@ class GraphStore:
         fmt = conneg.negotiate_rdf(request.headers.get("accept"))
         if fmt is None:
             return self.endpoint.refuse(406, f"graphs are offered as {conneg.offered('graph')}")
-        triples = await run_in_threadpool(triples_of, self.endpoint.release, graph)
-        if triples is None:
-            return self.endpoint.refuse(404, f"this store has no graph <{graph}>")
-        if len(triples) > settings.max_results:
-            return self.endpoint.refuse(422, f"the graph has {len(triples)} triples, more than the limit "
-                                             f"of {settings.max_results} of this endpoint; download it from "
-                                             f"/dumps/")
-        prefixes = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
-        body = await run_in_threadpool(conneg.serialize_triples, triples, fmt, prefixes)
-        return Response(body, media_type=conneg.media_type(fmt), headers={"Vary": "Accept"})
+        release, gate = self.endpoint.release, self.endpoint.gate
+        try:
+            rendered = await gate.get("graph_store", (str(release), "store", graph, fmt.media_type),
+                                      lambda: read_graph(release, graph, fmt, settings.max_results),
+                                      lambda answer: answer.cost)
+        except RenderRefusedError as refused:
+            return self.endpoint.refuse(503, str(refused), refused.headers, f"render_{refused.outcome}")
+        if rendered.status >= 400:
+            return self.endpoint.refuse(rendered.status, rendered.body.decode("utf-8"))
+        return answer(request, rendered)
 
     async def write(self, request: Request) -> Response:
         """PUT, POST or DELETE of the asserted or provenance graph, with the update token."""
@@ -115,6 +129,8 @@ class GraphStore:
                     raise ProtocolError(415, f"unsupported Content-Type {media_type or '(none)'!r}: send "
                                              f"Turtle, N-Triples, RDF/XML, JSON-LD or N3")
                 payload = await read_body(request, settings.max_body_bytes)
+        except ClientDisconnectedError:
+            return self.endpoint.client_gone(request)
         except ProtocolError as failure:
             return self.endpoint.refuse(failure.status, failure.message, failure.headers)
         return await self.endpoint.write(request, {

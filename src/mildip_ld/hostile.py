@@ -109,15 +109,17 @@ def _paths() -> list[Hostile]:
 
 def _values(max_results: int) -> list[Hostile]:
     numbers = " ".join(str(i) for i in range(30_000))
-    some = " ".join(str(i) for i in range(8_000))
-    rows = " ".join(f"({i} {i} {i} {i})" for i in range(3_000))
-    many_rows = ((422,), ("more than",)) if max_results < 3_000 else ((200,), ("bindings",))
+    # The query check parses VALUES at about 0.2 ms a value: blocks that fit the 2 s limit
+    some = " ".join(str(i) for i in range(500))
+    count = min(max_results + 100, 3_000)
+    rows = " ".join(str(i) for i in range(count))
+    many_rows = ((422,), ("more than",)) if max_results < count else ((200,), ("bindings",))
     return [
         _post("values-over-the-size-limit", f"SELECT * WHERE {{ VALUES ?x {{ {numbers} }} }}", QUERY, (413,),
               ("limit",)),
         _post("values-times-everything", f"SELECT * WHERE {{ VALUES ?x {{ {some} }} ?s ?p ?o }}", QUERY,
               (422,), ("more than",)),
-        _post("values-many-rows", f"SELECT * WHERE {{ VALUES (?a ?b ?c ?d) {{ {rows} }} }}", QUERY,
+        _post("values-many-rows", f"SELECT * WHERE {{ VALUES ?a {{ {rows} }} }}", QUERY,
               *many_rows),
     ]
 
@@ -157,7 +159,8 @@ def _services(loopback: str) -> list[Hostile]:
         _get("service-outside", f"SELECT * WHERE {{ SERVICE <{OUTSIDE}> {{ ?s ?p ?o }} }}", *refused),
         _get("service-silent-by-prefix", f"PREFIX r: <{namespace}/> SELECT * {{ SERVICE SILENT r:{local} "
                                          f"{{ ?s ?p ?o }} }}", *refused),
-        _get("service-escaped-iri", f"SELECT * WHERE {{ SERVICE <{escaped}> {{ ?s ?p ?o }} }}", *refused),
+        _get("service-escaped-iri", f"SELECT * WHERE {{ SERVICE <{escaped}> {{ ?s ?p ?o }} }}", (400,),
+             ("not allowed", "could not be checked")),
         _get("service-relative-to-base",
              f"BASE <{namespace}/> SELECT * WHERE {{ SERVICE <{local}> {{ ?s ?p ?o }} }}",
              *refused),
@@ -234,9 +237,10 @@ def _nesting() -> list[Hostile]:
               ("nests",)),
         _post("nested-subqueries", "SELECT * " + "{ SELECT * " * 150 + "{}" + "}" * 150, QUERY, (400,),
               ("nests",)),
-        _post("negation-chain", "ASK { FILTER(" + "!" * 90_000 + "true) }", QUERY, (200,), ("boolean",)),
-        _post("conjunction-chain", "ASK { FILTER(" + "true && " * 12_000 + "true) }", QUERY, (200,),
-              ("boolean",)),
+        _post("negation-chain", "ASK { FILTER(" + "!" * 90_000 + "true) }", QUERY, (400,),
+              ("could not be checked",)),  # Oxigraph reads !!…, the SPARQL 1.1 grammar does not
+        _post("conjunction-chain", "ASK { FILTER(" + "true && " * 12_000 + "true) }", QUERY, (200, 503),
+              ("boolean", "time limit"), slow=True),  # the check parses ~1 ms per term
         _post("addition-chain", "ASK { FILTER(" + "1+" * 45_000 + "1 > 0) }", QUERY, (200, 503),
               ("boolean", "time limit"), slow=True),
     ]

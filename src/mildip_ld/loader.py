@@ -38,6 +38,8 @@ class LoadedGraph:
     """The first file describing each node as a subject."""
     named_in: dict[URIRef | BNode, Path] = field(default_factory=dict)
     """The first file naming each node as an object."""
+    line_indexes: dict[Path, LineIndex] = field(default_factory=dict, repr=False)
+    """Each file's :class:`LineIndex`, built when a node of that file is first located."""
 
     def knows(self, node: object) -> bool:
         """True when some file of this graph describes or names ``node``."""
@@ -48,18 +50,42 @@ class LoadedGraph:
         file = self.origin.get(node) or self.named_in.get(node)
         if file is None or not isinstance(node, URIRef):
             return file, None
-        return file, first_line_naming(file, node)
+        index = self.line_indexes.get(file)
+        if index is None:
+            index = self.line_indexes[file] = LineIndex.of(file)
+        return file, index.first_line_naming(node)
 
 
-def first_line_naming(file: Path, node: URIRef) -> int | None:
-    """The first line of ``file`` that names ``node`` by full IRI or by its local name."""
-    iri = str(node)
-    local = re.split(r"[/#]", iri.rstrip("/"))[-1]
-    pattern = re.compile(rf"(<{re.escape(iri)}>|:{re.escape(local)}\b)")
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        if pattern.search(line):
-            return number
-    return None
+IRI_REF = re.compile(r"<([^<>\s]*)>")
+"""An IRI written in full, ``<...>``."""
+LOCAL_NAME = re.compile(r":([\w\-.%:]+)")
+"""The local part of a prefixed name, ``prefix:local`` (a trailing ``.`` ends the statement)."""
+
+
+@dataclass(frozen=True)
+class LineIndex:
+    """The first line of a Turtle file that writes each IRI in full and each local name: built
+    by one reading of the file, so locating any number of nodes costs one lookup each."""
+
+    iris: dict[str, int]
+    local_names: dict[str, int]
+
+    @classmethod
+    def of(cls, file: Path) -> LineIndex:
+        iris: dict[str, int] = {}
+        local_names: dict[str, int] = {}
+        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+            for written in IRI_REF.finditer(line):
+                iris.setdefault(written[1], number)
+            for written in LOCAL_NAME.finditer(line):
+                local_names.setdefault(written[1].rstrip("."), number)
+        return cls(iris, local_names)
+
+    def first_line_naming(self, node: URIRef) -> int | None:
+        """The first line naming ``node`` by full IRI or by its local name (after its last / or #)."""
+        iri = str(node)
+        lines = [self.iris.get(iri), self.local_names.get(re.split(r"[/#]", iri.rstrip("/"))[-1])]
+        return min((line for line in lines if line is not None), default=None)
 
 
 def parse_turtle(file: Path) -> tuple[Graph, dict[str, str]]:

@@ -21,7 +21,8 @@ _DATASET = [
 _FORMAT = {"name": "format", "in": "query", "required": False, "schema": {"type": "string"},
            "description": "json, xml, csv, tsv, turtle, ntriples, jsonld, rdfxml, trig, nquads, n3"}
 _REFUSALS = {"403": "A write without the token, or to a graph that cannot be written",
-             "406": "No acceptable answer format", "413": "Body over its size limit",
+             "406": "No acceptable answer format",
+             "413": "Body over its size limit, or a write whose parse needed more than its memory",
              "414": "Query string over the URL limit: use POST", "415": "Unsupported Content-Type",
              "503": "A time or memory limit was reached, or every worker stayed busy"}
 
@@ -38,7 +39,8 @@ def _answers(ok: str, content: tuple[str, ...], **more: str) -> dict[str, Any]:
 _SPARQL_ANSWERS = _answers("Results, a graph, or the service description (without a query)",
                            ("application/sparql-results+json", "text/turtle"),
                            s400="Malformed request; SERVICE or LOAD refused",
-                           s422="Answer over the result limit, or an update the shapes refuse")
+                           s422="Answer over the result limit, an update the shapes refuse, or one "
+                                "whose parse ran past its time budget")
 
 SPARQL: dict[str, dict[str, Any]] = {
     "GET": {"parameters": [{"name": "query", "in": "query", "required": False, "schema": {"type": "string"}},
@@ -62,8 +64,11 @@ _GRAPH = [{"name": "graph", "in": "query", "required": False, "schema": {"type":
 _RDF_BODY = {"required": True, "content": {"text/turtle": TEXT, "application/n-triples": TEXT,
                                            "application/rdf+xml": TEXT, "application/ld+json": TEXT}}
 _STORE_ANSWERS = _answers("The graph", ("text/turtle", "application/n-triples"),
-                          s400="No graph named, or not an IRI; malformed RDF", s404="No such graph",
-                          s422="The graph is over the result limit, or the write violates the shapes")
+                          s400="No graph named, or not an IRI; malformed RDF, RDF/XML with a DTD or "
+                               "entities, JSON-LD with a remote @context, nesting over the limit",
+                          s404="No such graph",
+                          s422="The graph is over the result limit, the write violates the shapes, or its "
+                               "parse ran past its time budget")
 
 GRAPH_STORE: dict[str, dict[str, Any]] = {
     "GET": {"parameters": _GRAPH, "responses": _STORE_ANSWERS},

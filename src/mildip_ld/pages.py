@@ -16,6 +16,10 @@ in RDF, with ``Vary: Accept``. Named graph IRIs (``/graph/{name}``) 303 to their
 The query page, example queries and static assets are in :mod:`mildip_ld.querypage`, and the
 explanations of inferred triples (``/explain``, ``/id/statement/…``) in :mod:`mildip_ld.explainpage`,
 both included here.
+
+Handlers run on the event loop and do only what is cheap there (parse the path, negotiate, look
+up whether a resource exists: two index lookups); documents are rendered through the render gate
+(:mod:`mildip_ld.render_gate`), in a thread, once per release and representation.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ from .formats import (
 )
 from .namespaces import GRAPH_BASE, NAMED_GRAPHS, ONTOLOGY, ONTOLOGY_IRI, RESOURCE_BASE
 from .ontodoc import OntologyDoc, document, ontology_graph
-from .web import not_found, release_of, render, root_path, store_for, store_of
+from .render_gate import Rendered
+from .web import gate_of, invalid_iri, not_found, page, release_of, root_path, store_for, store_of
 
 router = APIRouter()
 router.include_router(querypage.router)
@@ -51,19 +56,18 @@ router.include_router(explainpage.router)  # before /id/{path}: it serves /id/st
 HTML_EXTENSION = "html"
 
 
-def _alternates(request: Request, stem: str) -> str:
+def _alternates(root: str, stem: str) -> str:
     """A Link header listing every representation of a document (``stem`` + extension)."""
-    root = root_path(request)
     links = [f'<{root}{stem}.{HTML_EXTENSION}>; rel="alternate"; type="{HTML}"']
     links += [f'<{root}{stem}.{fmt.extension}>; rel="alternate"; type="{fmt.media_type}"' for fmt in FORMATS]
     return ", ".join(links)
 
 
-def _rdf_response(quads: list[ox.Quad], fmt: RdfFormat, headers: dict[str, str]) -> Response:
+def _rdf(quads: list[ox.Quad], fmt: RdfFormat, headers: dict[str, str]) -> Rendered:
     """Quads as ``fmt``: graph formats (JSON-LD too) get the distinct triples; TriG, N-Quads keep graphs."""
     items = list(dict.fromkeys(quad.triple for quad in quads)) if fmt in GRAPH_FORMATS else quads
-    return Response(serialize(items, fmt), media_type=fmt.media_type,
-                    headers={"X-Content-Type-Options": "nosniff", **headers})
+    return Rendered(serialize(items, fmt), fmt.media_type,
+                    headers=tuple({"X-Content-Type-Options": "nosniff", **headers}.items()))
 
 
 def _choose(request: Request, formats=FORMATS) -> RdfFormat | str:
@@ -71,47 +75,62 @@ def _choose(request: Request, formats=FORMATS) -> RdfFormat | str:
     return negotiate_rdf(request.headers.get("accept"), formats, html=True) or HTML
 
 
+def _name(chosen: RdfFormat | str) -> str:
+    """The chosen representation's name, for render keys."""
+    return HTML_EXTENSION if chosen == HTML else chosen.name
+
+
 # --- /id and /doc: resources minted by the project -------------------------------------------------
 
 @router.api_route("/id/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
-def resource(request: Request, path: str) -> Response:
+async def resource(request: Request, path: str) -> Response:
     """A resource IRI: 303 See Other to the document describing it, chosen by Accept."""
-    if not path or not Describer(store_of(request)).exists(RESOURCE_BASE + path):
-        return not_found(request, RESOURCE_BASE + path)
+    iri = RESOURCE_BASE + path
+    if (why := invalid_iri(iri)) is not None:
+        return not_found(request, iri, why)
+    if not path or not Describer(store_of(request)).exists(iri):
+        return not_found(request, iri)
     chosen = _choose(request)
     extension = HTML_EXTENSION if chosen == HTML else chosen.extension
     location = f"{root_path(request)}/doc/{quote(path)}.{extension}"
     return RedirectResponse(location, status_code=303, headers={"Vary": "Accept"})
 
 
-def _document(request: Request, iri: str, chosen: RdfFormat | str, headers: dict[str, str]) -> Response:
-    describer = Describer(store_of(request))
+def _document(release: Path, root: str, path: str, chosen: RdfFormat | str, headers: dict[str, str]
+              ) -> Rendered:
+    """The document about ``/id/{path}`` in the chosen representation (run in a render thread)."""
+    iri = RESOURCE_BASE + path
+    describer = Describer(store_for(release))
     if chosen == HTML:
-        description = describer.describe(iri)
         formats = [("HTML", HTML_EXTENSION, HTML)] + [(f.label, f.extension, f.media_type) for f in FORMATS]
-        return render(request, "resource.html", {"d": description, "formats": formats,
-                                                 "doc": "/doc/" + quote(iri[len(RESOURCE_BASE):])},
-                      headers=headers)
-    return _rdf_response(describer.quads(iri), chosen, headers)
+        return page("resource.html", {"d": describer.describe(iri), "formats": formats,
+                                      "doc": "/doc/" + quote(path)}, root, headers=headers)
+    return _rdf(describer.quads(iri), chosen, headers)
 
 
 @router.api_route("/doc/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
-def resource_document(request: Request, path: str) -> Response:
+async def resource_document(request: Request, path: str) -> Response:
     """The document about ``/id/{path}``: ``.html`` or an RDF extension, or negotiated without one."""
-    store = store_of(request)
+    if (why := invalid_iri(RESOURCE_BASE + path)) is not None:
+        return not_found(request, RESOURCE_BASE + path, why)
+    describer, root = Describer(store_of(request)), root_path(request)
     stem, dot, extension = path.rpartition(".")
     if dot and (extension == HTML_EXTENSION or extension in BY_EXTENSION) and \
-            Describer(store).exists(RESOURCE_BASE + stem):
+            describer.exists(RESOURCE_BASE + stem):
         chosen = HTML if extension == HTML_EXTENSION else BY_EXTENSION[extension]
-        links = _alternates(request, "/doc/" + quote(stem))
-        return _document(request, RESOURCE_BASE + stem, chosen, {"Link": links})
-    if path and Describer(store).exists(RESOURCE_BASE + path):
+        subject, headers = stem, {"Link": _alternates(root, "/doc/" + quote(stem))}
+    elif path and describer.exists(RESOURCE_BASE + path):
         chosen = _choose(request)
         extension = HTML_EXTENSION if chosen == HTML else chosen.extension
-        return _document(request, RESOURCE_BASE + path, chosen, {
-            "Vary": "Accept", "Content-Location": f"{root_path(request)}/doc/{quote(path)}.{extension}",
-            "Link": _alternates(request, "/doc/" + quote(path))})
-    return not_found(request, RESOURCE_BASE + path)
+        subject, headers = path, {"Vary": "Accept",
+                                  "Content-Location": f"{root}/doc/{quote(path)}.{extension}",
+                                  "Link": _alternates(root, "/doc/" + quote(path))}
+    else:
+        return not_found(request, RESOURCE_BASE + path)
+    release = release_of(request).resolve()
+    return await gate_of(request).respond(
+        request, "resource", (str(release), "doc", path, _name(chosen), root),
+        lambda: _document(release, root, subject, chosen, headers))
 
 
 # --- /ontology: hash IRIs, the document negotiates directly ----------------------------------------
@@ -121,51 +140,62 @@ def _ontology_doc(release: Path) -> OntologyDoc:
     return document(ontology_graph(store_for(release)))
 
 
-def _ontology(request: Request, chosen: RdfFormat | str, headers: dict[str, str]) -> Response:
+def _ontology_rendered(release: Path, root: str, chosen: RdfFormat | str, headers: dict[str, str]
+                       ) -> Rendered:
     if chosen == HTML:
-        doc = _ontology_doc(release_of(request).resolve())
-        return render(request, "ontology.html", {"o": doc, "formats": [(f.label, f.extension, f.media_type)
-                                                                      for f in GRAPH_FORMATS]},
-                      headers=headers)
-    quads = list(store_of(request).quads_for_pattern(None, None, None, ox.NamedNode(str(ONTOLOGY))))
-    return _rdf_response(quads, chosen, headers)
+        formats = [(f.label, f.extension, f.media_type) for f in GRAPH_FORMATS]
+        return page("ontology.html", {"o": _ontology_doc(release), "formats": formats}, root, headers=headers)
+    quads = list(store_for(release).quads_for_pattern(None, None, None, ox.NamedNode(str(ONTOLOGY))))
+    return _rdf(quads, chosen, headers)
+
+
+async def _ontology(request: Request, chosen: RdfFormat | str, negotiated: bool) -> Response:
+    """The ontology in ``chosen``; ``negotiated``: by Accept, so with Vary, Content-Location and Link."""
+    release, root = release_of(request).resolve(), root_path(request)
+    headers: dict[str, str] = {}
+    if negotiated:
+        extension = HTML_EXTENSION if chosen == HTML else chosen.extension
+        headers = {"Vary": "Accept", "Content-Location": f"{root}/ontology.{extension}",
+                   "Link": _alternates(root, "/ontology")}
+    return await gate_of(request).respond(
+        request, "ontology", (str(release), "ontology", _name(chosen), negotiated, root),
+        lambda: _ontology_rendered(release, root, chosen, headers))
 
 
 @router.api_route("/ontology", methods=["GET", "HEAD"], include_in_schema=False)
-def ontology(request: Request) -> Response:
+async def ontology(request: Request) -> Response:
     """The ontology (``https://w3id.org/mildip/ontology``): HTML documentation or RDF by Accept."""
-    chosen = _choose(request, GRAPH_FORMATS)
-    extension = HTML_EXTENSION if chosen == HTML else chosen.extension
-    return _ontology(request, chosen, {"Vary": "Accept", "Content-Location": f"{root_path(request)}/ontology."
-                                       f"{extension}", "Link": _alternates(request, "/ontology")})
+    return await _ontology(request, _choose(request, GRAPH_FORMATS), negotiated=True)
 
 
 @router.api_route("/ontology.{extension}", methods=["GET", "HEAD"], include_in_schema=False)
-def ontology_file(request: Request, extension: str) -> Response:
+async def ontology_file(request: Request, extension: str) -> Response:
     """The ontology in one representation: ``.html``, ``.ttl``, ``.jsonld``, ``.nt`` or ``.rdf``."""
     if extension == HTML_EXTENSION:
-        return _ontology(request, HTML, {})
+        return await _ontology(request, HTML, negotiated=False)
     fmt = BY_EXTENSION.get(extension)
     if fmt is None or fmt not in GRAPH_FORMATS:
         return not_found(request, f"{ONTOLOGY_IRI}.{extension}")
-    return _ontology(request, fmt, {})
+    return await _ontology(request, fmt, negotiated=False)
 
 
 @router.api_route("/ontology/{version}", methods=["GET", "HEAD"], include_in_schema=False)
-def ontology_version(request: Request, version: str) -> Response:
+async def ontology_version(request: Request, version: str) -> Response:
     """A version IRI (``…/ontology/0.1.0``): the served ontology when it is that version."""
     graph = ox.NamedNode(str(ONTOLOGY))
+    if (why := invalid_iri(f"{ONTOLOGY_IRI}/{version}")) is not None:
+        return not_found(request, f"{ONTOLOGY_IRI}/{version}", why)
     version_iri = ox.NamedNode(f"{ONTOLOGY_IRI}/{version}")
     owl_version = ox.NamedNode("http://www.w3.org/2002/07/owl#versionIRI")
     if not any(True for _ in store_of(request).quads_for_pattern(None, owl_version, version_iri, graph)):
         return not_found(request, version_iri.value)
-    return ontology(request)
+    return await ontology(request)
 
 
 # --- /graph: named graph IRIs ----------------------------------------------------------------------
 
 @router.api_route("/graph/{name}", methods=["GET", "HEAD"], include_in_schema=False)
-def named_graph(request: Request, name: str) -> Response:
+async def named_graph(request: Request, name: str) -> Response:
     """A named graph's IRI: 303 to its dump in the negotiated format (the dumps table for browsers)."""
     if name not in NAMED_GRAPHS:
         return not_found(request, GRAPH_BASE + name)

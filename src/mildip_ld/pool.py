@@ -222,9 +222,9 @@ class WorkerPool:
             raise PoolBusyError(f"all {self.size} query workers stayed busy for {timeout:g} s; "
                                 f"try again later", {"Retry-After": "1"}) from None
 
-    async def run(self, job: dict[str, Any], timeout: float) -> Reply:
+    async def run(self, job: dict[str, Any], timeout: float, wait: float | None = None) -> Reply:
         """Run ``job`` on a free worker within ``timeout`` seconds (waiting for a worker included
-        separately, with the same limit).
+        separately, at most ``wait`` seconds: by default the same limit).
 
         Raises :class:`QueryTimeoutError` (the worker was killed and is gone when this returns),
         :class:`PoolBusyError` or :class:`WorkerDiedError`. If the calling task is cancelled (the
@@ -237,12 +237,12 @@ class WorkerPool:
                                 f"later", {"Retry-After": "1"})
         self._users += 1
         try:
-            return await self._run(job, timeout)
+            return await self._run(job, timeout, timeout if wait is None else wait)
         finally:
             self._users -= 1
 
-    async def _run(self, job: dict[str, Any], timeout: float) -> Reply:
-        worker = await self._acquire(timeout)
+    async def _run(self, job: dict[str, Any], timeout: float, wait: float) -> Reply:
+        worker = await self._acquire(wait)
         try:
             async with asyncio.timeout(timeout):
                 reply = await worker.call(job)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 FORM = "application/x-www-form-urlencoded"
 QUERY = "application/sparql-query"
@@ -34,6 +35,11 @@ class ProtocolError(Exception):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
+
+
+class ClientDisconnectedError(Exception):
+    """The client closed the connection before its whole body arrived: not a failure of the server,
+    so it is counted and logged as one access-log line, never as an error."""
 
 
 @dataclass
@@ -58,16 +64,20 @@ def media_type_of(request: Request) -> str:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 past ``limit`` bytes (checked before and while reading)."""
+    """The request body, refused with 413 past ``limit`` bytes (checked before and while reading);
+    :class:`ClientDisconnectedError` when the client hangs up before sending all of it."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ProtocolError(413, f"the request body is {declared} bytes; the limit is {limit}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ProtocolError(413, f"the request body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ProtocolError(413, f"the request body is larger than the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientDisconnectedError from None
     return b"".join(chunks)
 
 

@@ -178,15 +178,16 @@ class RemoteStore(WorkerPool):
             self.reachable = True
         return Reply(header["status"], header.get("content_type"), body)
 
-    async def _run(self, job: dict[str, Any], timeout: float) -> Reply:
-        """Answer ``job`` on a free slot within ``timeout`` seconds: :class:`~mildip_ld.pool.
-        QueryTimeoutError` past it, :class:`~mildip_ld.pool.PoolBusyError` when no slot frees up in time."""
+    async def _run(self, job: dict[str, Any], timeout: float, wait: float) -> Reply:
+        """Answer ``job`` on a slot that frees up within ``wait`` seconds, within ``timeout`` seconds:
+        :class:`~mildip_ld.pool.QueryTimeoutError` past it, :class:`~mildip_ld.pool.PoolBusyError`
+        when no slot frees up in time."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(wait):
                 await self._slots.acquire()
         except TimeoutError:
             raise PoolBusyError(f"all {self.size} connections to the remote store stayed busy for "
-                                f"{timeout:g} s; try again later", {"Retry-After": "1"}) from None
+                                f"{wait:g} s; try again later", {"Retry-After": "1"}) from None
         future = asyncio.get_running_loop().run_in_executor(self._executor, self._answer, job, timeout)
         future.add_done_callback(lambda _: self._slots.release())  # when the thread is really done
         try:

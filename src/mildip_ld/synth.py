@@ -31,9 +31,9 @@ INSTRUMENTS = [
     ("StrategicPartnership", "deepened a strategic partnership with"),
 ]
 AIMS = {
-    "build-trust": "build trust",
+    "strengthen-alliances": "strengthen its alliances",
     "regional-stability": "promote regional stability",
-    "counter-western-influence": "counter Western influence",
+    "advance-national-interests": "advance its national interests",
     "enhance-geopolitical-influence": "enhance its geopolitical influence",
     "strengthen-bilateral-relations": "strengthen bilateral relations",
     "collective-security": "strengthen collective security",

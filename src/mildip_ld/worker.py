@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 import pyoxigraph as ox
 
 from .conneg import Rdf, Results, media_type, offered, serialize_triples
-from .query_scan import refusal, scan
+from .query_safety import check, prepare, refusal
 from .store import open_store
 
 FRAME_HEADER_BYTES = 8
@@ -125,23 +125,33 @@ def _dataset(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_query(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> Reply:
-    """Check a query job (:func:`~mildip_ld.query_scan.refusal`), evaluate it and serialize its
+    """Check a query job (:func:`~mildip_ld.query_safety.refusal`), evaluate it and serialize its
     answer in the negotiated format; the header tells whether running it again gives the same answer."""
-    found = scan(job["text"])
-    refused = refusal(found, "query", config.get("service_allowlist", []), config.get("max_nesting", 100))
+    verdict = check(job["text"], "query", job.get("base_iri"))
+    refused = refusal(verdict, "query", config.get("service_allowlist", []), config.get("max_nesting", 100))
     if refused:
         return error(400, refused)
-    job = {"union": not found.has_dataset_clause, **job}
-    max_results, prefixes = config["max_results"], config.get("prefixes", {})
-    try:
-        result = store.query(job["text"], base_iri=job.get("base_iri"), **_dataset(job))
-    except SyntaxError as failure:
-        return error(400, f"malformed query: {failure}")
+    job = {"union": not verdict.has_dataset_clause, **job}
     results = Results.from_media_type(job["results"]) if job.get("results") else None
     graph = Rdf.from_media_type(job["graph"]) if job.get("graph") else None
-    asked = job.get("asked", "")
-    header, body = _answer(result, results, graph, asked, max_results, prefixes)
-    return header | {"repeatable": found.repeatable}, body
+    try:
+        result = store.query(job["text"], base_iri=job.get("base_iri"), **_dataset(job))
+        header, body = _answer(result, results, graph, job.get("asked", ""), config["max_results"],
+                               config.get("prefixes", {}))
+    except SyntaxError as failure:
+        return error(400, f"malformed query: {failure}")
+    except (OSError, RuntimeError, ValueError):  # a SERVICE call fails in query() (ASK) or in _answer
+        if verdict.services:
+            return federated_failure()
+        raise
+    return header | {"repeatable": verdict.repeatable}, body
+
+
+def federated_failure() -> Reply:
+    """The one reply to a query whose allowed SERVICE call failed, whatever the cause: refused
+    connection, reset, HTTP error, unreadable answer. The engine's message would tell the client
+    what listens where (a port scan through the server), so neither it nor the endpoint is passed on."""
+    return error(502, "a federated call (SERVICE) of this query failed; the cause is not disclosed")
 
 
 def _answer(result: ox.QueryBoolean | ox.QuerySolutions | ox.QueryTriples, results: Results | None,
@@ -200,7 +210,8 @@ def serve_jobs(start: Callable[[dict[str, Any]], Any],
     ``start(config)`` opens what the jobs need (an ``OSError`` is reported instead of "ready");
     ``execute(state, job, config)`` answers one job. The process lowers its priority by the
     config's ``nice``, caps its address space at ``memory_mb`` and answers jobs on a thread with a
-    :data:`STACK_BYTES` stack, so that a deeply recursive parse ends in an error, not a crash.
+    :data:`STACK_BYTES` stack, so that a deeply recursive parse ends in an error, not a crash (and
+    the query check is prepared: :func:`~mildip_ld.query_safety.prepare`).
     """
     source = sys.stdin.buffer
     sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
@@ -218,6 +229,7 @@ def serve_jobs(start: Callable[[dict[str, Any]], Any],
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     def loop() -> None:
+        prepare(config.get("max_nesting", 100))
         try:
             state = start(config)
         except OSError as failure:

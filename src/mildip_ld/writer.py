@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .query_scan import refusal, scan
+from .query_safety import check, refusal
 from .worker import Reply, serve_jobs
 
 JSON = "application/json"
@@ -53,7 +53,7 @@ def execute(_: None, job: dict[str, Any], config: dict[str, Any]) -> Reply:
     from .commit import Write, WriteRefusedError, commit
 
     if job.get("op") == "update":
-        refused = refusal(scan(job["text"]), "update", config.get("service_allowlist", []),
+        refused = refusal(check(job["text"], "update"), "update", config.get("service_allowlist", []),
                           config.get("max_nesting", 100))
         if refused:
             return refusal_reply(400, refused)
