@@ -153,10 +153,9 @@ def test_inferred_about_russia_shows_how_firmly_each_holds_and_its_sentences(sto
     assert len(answer) == len(_inferred_about(store, russia))  # one modality each
     by_triple = {(row["property"], row["value"]): row for row in answer}
     assert by_triple[(MD + "engagesWith", MDR + "china")]["modality"] == MD + "stated"
-    for prop, value in (("usesTechnology", "technology/advanced-weaponry"),
-                        ("pursuesAim", "aim/negotiating-leverage")):
-        row = by_triple[(MD + prop, MDR + value)]
-        assert row["modality"] == MD + "possible" and row["sentences"] == "1"
+    row = by_triple[(MD + "usesTechnology", MDR + "technology/advanced-weaponry")]
+    assert row["modality"] == MD + "possible" and row["sentences"] == "1"  # line 57's "may", alone
+    assert all(int(row["sentences"]) >= 1 for row in answer if row["modality"] != MD + "stated")
     assert {row["modality"] for row in answer} >= {MD + "stated", MD + "possible"}
 
 
