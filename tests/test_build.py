@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from rdflib import Dataset
 
-from mildip_ld.build import BuildReport, ValidationFailedError, build, current_release
+from mildip_ld.build import (
+    DATASET_FILE,
+    MANIFEST_FILE,
+    BuildReport,
+    ValidationFailedError,
+    build,
+    current_release,
+)
 from mildip_ld.config import Paths
-from mildip_ld.namespaces import NAMED_GRAPHS
+from mildip_ld.namespaces import DERIVATIONS, NAMED_GRAPHS
+from mildip_ld.store import open_store
 
 from .conftest import FIXTURES
 
@@ -39,3 +49,15 @@ def test_build_refuses_invalid_data_and_keeps_the_previous_release(paths: Paths,
     assert current_release(build_dir) == first.release
     assert [p.name for p in (build_dir / "releases").iterdir()] == [first.release.name]
     assert not list(build_dir.glob(".staging-*"))
+
+
+def test_the_release_carries_its_derivations_record_in_the_file_and_the_store(built: BuildReport):
+    record = ox.NamedNode(str(DERIVATIONS))
+    quads = ox.parse(path=str(built.release / DATASET_FILE), format=ox.RdfFormat.N_QUADS)
+    in_file = sum(1 for quad in quads if quad.graph_name == record)
+    assert in_file == built.counts["derivations"] > built.counts["inferred"]
+    store = open_store(built.release)
+    assert len(list(store.quads_for_pattern(None, None, None, record))) == in_file
+    assert "derive" in built.timings
+    manifest = json.loads((built.release / MANIFEST_FILE).read_text())
+    assert manifest["counts"]["derivations"] == in_file

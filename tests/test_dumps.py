@@ -12,13 +12,19 @@ import requests
 from rdflib import Dataset, Graph
 from rdflib.compare import isomorphic
 
-from mildip_ld.build import BuildReport
+from mildip_ld.build import BuildReport, load_release
 from mildip_ld.cli import main
 from mildip_ld.dumps import CHECKSUMS_FILE, DATASET, DumpFile, ensure_dumps, plan
 from mildip_ld.formats import BY_NAME, GRAPH_FORMATS, QUAD_FORMATS
 from mildip_ld.namespaces import NAMED_GRAPHS
 from mildip_ld.settings import PUBLIC_URL
 from tests.live_server import LiveServer, build_dir_of, live_server  # noqa: F401 (fixture)
+
+
+@pytest.fixture(scope="module")
+def dataset(built: BuildReport) -> Dataset:
+    """The whole release, its derivations record included (the dumps carry every named graph)."""
+    return load_release(built.release, record=True)
 
 
 @pytest.fixture(scope="module")

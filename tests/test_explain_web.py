@@ -29,8 +29,15 @@ from rdflib.namespace import PROV, RDF, RDFS
 
 from mildip_ld import explanations as explanations_module
 from mildip_ld.build import BuildReport
-from mildip_ld.explain import RULES_SPEC, Triple, conclude, statement_iri
-from mildip_ld.explanations import Explanations, explain_path_of, explanations_for, parse_triple
+from mildip_ld.explain import RULES_SPEC, Record, Triple, conclude, statement_iri
+from mildip_ld.explainpage import MAX_SENTENCES
+from mildip_ld.explanations import (
+    Explanations,
+    explain_path_of,
+    explanations_for,
+    parse_triple,
+    release_derivations,
+)
 from mildip_ld.formats import FORMATS
 from mildip_ld.namespaces import ASSERTED, INFERRED, MD, MDR, OA, PROVENANCE, RESOURCE_BASE
 from mildip_ld.terms import to_rdflib
@@ -73,9 +80,13 @@ def statement_of(graph: Graph, node: URIRef) -> Triple:
 
 
 def rederives(graph: Graph, node: URIRef) -> bool:
-    """Whether the rule application that generated ``node`` yields its statement when re-applied to the
-    axioms and premises the graph names (in some order: RDF keeps none, prp-spo2 and scm-* need one)."""
-    application = graph.value(node, PROV.wasGeneratedBy)
+    """Whether every rule application that generated ``node`` yields its statement when re-applied to
+    the axioms and premises the graph names (in some order: RDF keeps none, prp-spo2 and scm-* need one)."""
+    applications = list(graph.objects(node, PROV.wasGeneratedBy))
+    return bool(applications) and all(application_rederives(graph, node, a) for a in applications)
+
+
+def application_rederives(graph: Graph, node: URIRef, application: URIRef) -> bool:
     rule = str(graph.value(application, MD.rule))
     axioms = [statement_of(graph, n) for n in graph.objects(application, MD.usedAxiom)]
     premises = [statement_of(graph, n) for n in graph.objects(application, MD.usedPremise)]
@@ -271,6 +282,11 @@ def test_statement_iris_dereference_to_their_explanation(live_server: LiveServer
     assert page.status_code == 303 and page.headers["location"] == explain_path_of(ENGAGES)
     derivation = get(live_server, path + "/derivation", TURTLE)
     assert derivation.status_code == 303 and derivation.headers["location"] == rdf.headers["location"]
+    for application in graph.objects(statement_iri(ENGAGES), PROV.wasGeneratedBy):  # each recorded one
+        assert str(application).startswith(str(statement_iri(ENGAGES)) + "/derivation/")
+        answer = get(live_server, "/id/" + str(application)[len(RESOURCE_BASE):], TURTLE)
+        assert answer.status_code == 303 and answer.headers["location"] == rdf.headers["location"]
+    assert get(live_server, path + "/derivation/000000000000", TURTLE).status_code == 404
     asserted = "/id/" + str(statement_iri(PARTNER))[len(RESOURCE_BASE):]
     assert get(live_server, asserted, TURTLE).status_code == 303
     assert get(live_server, asserted + "/derivation", TURTLE).status_code == 404  # nothing derived it
@@ -303,3 +319,86 @@ def test_malformed_parameters_are_400(live_server: LiveServer, params: dict[str,
     answer = get(live_server, "/explain", TURTLE, **params)
     assert answer.status_code == 400 and message in answer.text, answer.text
     assert get(live_server, "/explain", BROWSER, **params).status_code == 400
+
+
+# --- modality and support, read from the derivations record --------------------------------------------
+
+HEDGED = (MDR["russia"], MD.usesTechnology, MDR["technology/advanced-weaponry"])
+"""Rests only on a "may" (line 57 of the article)."""
+
+
+@pytest.fixture(scope="module")
+def record(built: BuildReport) -> Record:
+    return release_derivations(built.release)[2]
+
+
+def test_a_hedged_fact_is_shown_hedged_with_the_one_sentence_it_rests_on(live_server: LiveServer,
+                                                                        dataset: Dataset):
+    asserted = dataset.graph(ASSERTED)
+    (activity,) = {a for a in asserted.subjects(MD.involvesTechnology, HEDGED[2])
+                   if (a, MD.hasAgent, HEDGED[0]) in asserted}
+    assert asserted.value(activity, MD.modality) == MD.possible
+    passage = asserted.value(activity, MD.statedIn)
+    graph = turtle_graph(explain(live_server, HEDGED, TURTLE).content)
+    root = statement_iri(HEDGED)
+    assert graph.value(root, MD.modality) == MD.possible
+    assert set(graph.objects(root, PROV.wasDerivedFrom)) == {passage}
+    assert {graph.value(a, MD.modality) for a in graph.objects(root, PROV.wasGeneratedBy)} == {MD.possible}
+    page = explain(live_server, HEDGED, BROWSER).text
+    assert re.search(r'class="badge hedged"[^>]*>possible</span>', page)
+    assert "supported by 1 sentence," in page and "every derivation rests on a claim" in page
+    quote = dataset.graph(PROVENANCE).value(URIRef(f"{passage}#quote"), OA.exact)
+    assert html.escape(str(quote), quote=False) in page
+
+
+def test_a_fact_supported_by_several_sentences_lists_every_one(live_server: LiveServer, dataset: Dataset,
+                                                               record: Record):
+    asserted = dataset.graph(ASSERTED)
+    by_aim: dict[URIRef, set] = {}
+    for activity in asserted.subjects(MD.hasAgent, MDR["russia"]):  # Russia pursues what its activities serve
+        for aim in asserted.objects(activity, MD.servesAim):
+            by_aim.setdefault(aim, set()).update(asserted.objects(activity, MD.statedIn))
+    aim, expected = max(by_aim.items(), key=lambda item: len(item[1]))
+    assert len(expected) >= 3
+    triple = (MDR["russia"], MD.pursuesAim, aim)
+    graph = turtle_graph(explain(live_server, triple, TURTLE).content)
+    root = statement_iri(triple)
+    found = set(graph.objects(root, PROV.wasDerivedFrom))
+    assert expected <= found and found == set(record.passages[triple])
+    assert len(set(graph.objects(root, PROV.wasGeneratedBy))) == len(record.support.derivations[triple]) > 1
+    page = explain(live_server, triple, BROWSER).text
+    assert f"supported by {len(found)} sentences, through {len(record.support.derivations[triple])} " \
+           "derivations" in page
+    assert "Other derivations" in page
+    provenance = dataset.graph(PROVENANCE)
+    lines = sorted(int(provenance.value(passage, MD.lineNumber)) for passage in found)
+    shown = re.findall(r"· line (\d+)", page.split("Supporting sentences", 1)[1])
+    assert [int(line) for line in shown] == lines[:MAX_SENTENCES]  # in source order, the first ones quoted
+    if len(found) > MAX_SENTENCES:
+        assert f"and {len(found) - MAX_SENTENCES} more (in the RDF of this page)" in page
+    for passage in found:  # the RDF answer quotes every one
+        quote = URIRef(f"{passage}#quote")
+        assert graph.value(quote, OA.exact) == provenance.value(quote, OA.exact) is not None
+
+
+def test_a_resource_page_marks_each_hedged_inferred_triple_and_counts_its_sentences(live_server: LiveServer,
+                                                                                     record: Record):
+    page = get(live_server, "/doc/russia.html", BROWSER).text
+    section = page.split('id="graph-inferred"', 1)[1].split("</section>", 1)[0]
+    hedged = 0
+    for row in section.split("<tr>")[1:]:
+        match = re.search(r'class="why" href="([^"]+)"', row)
+        if match is None:
+            continue
+        query = parse_qs(urlsplit(html.unescape(match.group(1))).query)
+        triple = parse_triple(query["s"][0], query["p"][0], query["o"][0])
+        modality = record.support.modality(triple)
+        badge = re.search(r'class="badge hedged"[^>]*>([^<]+)</span>', row)
+        assert (badge is not None) == (modality != MD.stated), triple
+        hedged += badge is not None
+        count = len(record.passages[triple])
+        said = f"supported by {count} sentence{'' if count == 1 else 's'}<" if count else \
+            "rests on no source sentence"
+        assert said in row, triple
+    assert hedged >= 3  # the issue's examples: a technology, an aim, challenges
+    assert 'href="/id/statement/' not in page  # the record's statement nodes are not listed as triples

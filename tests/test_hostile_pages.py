@@ -37,9 +37,10 @@ def _copy_without_dumps(built: BuildReport, folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def fresh(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server with the default render settings on a copy of the build the tests publish into."""
+    """A server with the default render settings on a copy of the build the tests publish into, but
+    for a time limit that fits generating the dumps (the derivations record's take some 10 s)."""
     folder = tmp_path_factory.mktemp("gate")
-    yield from serve(_copy_without_dumps(built, folder), folder / "fresh.log")
+    yield from serve(_copy_without_dumps(built, folder), folder / "fresh.log", render_timeout_s="60")
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ from .conftest import ROOT, WIKIDATA_REFERENCE
 QUERIES = {q.name: q for q in named_queries(ROOT / "queries")}
 FEDERATED = {name for name, q in QUERIES.items() if "SERVICE <" in q.text}  # need Wikidata: not run here
 LOCAL = sorted(set(QUERIES) - FEDERATED)
+MD = "https://w3id.org/mildip/ontology#"
+MDR = "https://w3id.org/mildip/id/"
 SOURCE_TEXT = (ROOT / "data" / "sources" / "military-diplomacy-in-russia.txt").read_text(encoding="utf-8")
 
 
@@ -137,6 +139,47 @@ def test_named_query_reads_question_from_first_comment(tmp_path: Path):
     file = tmp_path / "q.rq"
     file.write_text("# What is asked?\nSELECT * WHERE { ?s ?p ?o }\n")
     assert NamedQuery.read(file).question == "What is asked?"
+
+
+def _inferred_about(store: ox.Store, subject: str) -> set[tuple[str, str]]:
+    query = f"SELECT ?p ?o WHERE {{ GRAPH <https://w3id.org/mildip/graph/inferred> {{ <{subject}> ?p ?o }} }}"
+    return {(s["p"].value, s["o"].value) for s in store.query(query)}
+
+
+def test_inferred_about_russia_shows_how_firmly_each_holds_and_its_sentences(store: ox.Store):
+    answer = rows(store, "inferred-about-russia")
+    russia = "https://w3id.org/mildip/id/russia"
+    assert {(row["property"], row["value"]) for row in answer} == _inferred_about(store, russia)
+    assert len(answer) == len(_inferred_about(store, russia))  # one modality each
+    by_triple = {(row["property"], row["value"]): row for row in answer}
+    assert by_triple[(MD + "engagesWith", MDR + "china")]["modality"] == MD + "stated"
+    row = by_triple[(MD + "usesTechnology", MDR + "technology/advanced-weaponry")]
+    assert row["modality"] == MD + "possible" and row["sentences"] == "1"  # line 57's "may", alone
+    assert all(int(row["sentences"]) >= 1 for row in answer if row["modality"] != MD + "stated")
+    assert {row["modality"] for row in answer} >= {MD + "stated", MD + "possible"}
+
+
+def test_derived_facts_from_stated_claims_only_leave_out_every_hedged_one(store: ox.Store):
+    stated, hedged = ({(row["subject"], row["property"], row["value"]) for row in rows(store, name)}
+                      for name in ("derived-from-stated-claims", "hedged-derivations"))
+    assert (MDR + "russia", MD + "engagesWith", MDR + "china") in stated
+    assert (MDR + "russia", MD + "usesTechnology", MDR + "technology/advanced-weaponry") in hedged
+    assert stated and hedged and not stated & hedged
+    for row in rows(store, "hedged-derivations"):
+        assert row["modality"] in {MD + "forecast", MD + "likely", MD + "possible"}
+
+
+def test_supporting_sentences_are_every_sentence_of_an_engagement_of_russia_with_china(store: ox.Store):
+    answer = rows(store, "supporting-sentences")
+    stating = """
+        PREFIX md: <https://w3id.org/mildip/ontology#> PREFIX mdr: <https://w3id.org/mildip/id/>
+        SELECT DISTINCT ?passage WHERE { GRAPH <https://w3id.org/mildip/graph/asserted> {
+          { ?a md:hasAgent mdr:russia ; md:hasPartner mdr:china } UNION
+          { ?a md:hasAgent mdr:china ; md:hasPartner mdr:russia }
+          ?a md:statedIn ?passage } }"""
+    expected = {s["passage"].value for s in store.query(stating)}
+    assert len(expected) >= 2
+    assert expected <= {row["passage"] for row in answer}
 
 
 # --- issue 16: aims apart from outcomes, memberships, relations, derived views ------------------

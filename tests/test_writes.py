@@ -23,11 +23,12 @@ import psutil
 import pyoxigraph as ox
 import pytest
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, RDFS
+from rdflib.namespace import DCTERMS, PROV, RDF, RDFS
 
 from mildip_ld.build import DATASET_FILE, MANIFEST_FILE, BuildReport, current_release
 from mildip_ld.launch import LOOPBACK, free_port
-from mildip_ld.namespaces import ASSERTED, GRAPH_BASE, INFERRED, MD, MDR, ONTOLOGY
+from mildip_ld.namespaces import ASSERTED, DERIVATIONS, GRAPH_BASE, INFERRED, MD, MDR, ONTOLOGY
+from mildip_ld.settings import Settings
 from mildip_ld.store import open_store
 from tests.live_server import (  # noqa: F401
     LiveServer,
@@ -113,15 +114,29 @@ def write_server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -
 
 # --- Graph Store Protocol: reads ------------------------------------------------------------------
 
-def test_graph_store_get_and_head_for_everyone(live_server: LiveServer, built: BuildReport) -> None:
+@pytest.fixture(scope="module")
+def roomy_server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A read-only server whose result limit exceeds the whole dataset (the derivations record too)."""
+    yield from serve(build_dir_of(built), tmp_path_factory.mktemp("roomy") / "server.log",
+                     max_results=str(10 * sum(built.counts.values())))
+
+
+def test_graph_store_get_and_head_for_everyone(live_server: LiveServer, roomy_server: LiveServer,
+                                               built: BuildReport) -> None:
+    limit = Settings.model_fields["max_results"].default  # what live_server runs with
+    assert built.counts["derivations"] > limit  # the record is larger than a default answer may be
     for name, count in built.counts.items():
         answer = graph_store(live_server, "GET", GRAPH_BASE + name, token=False)
+        if count > limit:
+            assert answer.status_code == 422 and "/dumps/" in answer.text, answer.text
+            answer = graph_store(roomy_server, "GET", GRAPH_BASE + name, token=False)
         assert answer.status_code == 200, answer.text
         assert len(Graph().parse(data=answer.text, format="nt")) == count
     head = graph_store(live_server, "HEAD", str(ASSERTED), token=False)
     assert head.status_code == 200 and head.content == b"" and head.headers["content-type"].startswith(
         "application/n-triples")
-    default = graph_store(live_server, "GET", None, token=False, accept="text/turtle")
+    assert graph_store(live_server, "GET", None, token=False, accept="text/turtle").status_code == 422
+    default = graph_store(roomy_server, "GET", None, token=False, accept="text/turtle")
     assert default.status_code == 200 and (MDR.russia, RDFS.label, Literal("Russia", lang="en")) in \
         Graph().parse(data=default.text, format="turtle")
 
@@ -172,12 +187,26 @@ def test_a_valid_update_is_applied_and_inference_follows(write_server: LiveServe
     assert release_name(write_server) == answer.headers["x-mildip-release"]
     assert ask(write_server, f"ASK {{ GRAPH <{ASSERTED}> {{ mdr:atlantis a md:State }} }}")
     assert ask(write_server, f"ASK {{ GRAPH <{INFERRED}> {{ mdr:atlantis a md:Actor }} }}")  # State ⊑ Actor
+    derived = (f"ASK {{ GRAPH <{DERIVATIONS}> {{ ?st <{RDF.subject}> mdr:atlantis ; "
+               f"<{RDF.predicate}> <{RDF.type}> ; <{RDF.object}> md:Actor ; md:modality md:stated ; "
+               f"<{PROV.wasGeneratedBy}> [ md:rule \"cax-sco\" ] }} }}")
+    assert ask(write_server, derived)  # the write recorded its derivations too
     page = httpx.get(f"{write_server.url}/doc/atlantis.html")
     assert page.status_code == 200 and "Atlantis" in page.text  # the pages moved to the new release too
     delete = f"{PREFIXES} DELETE WHERE {{ GRAPH <{ASSERTED}> {{ mdr:atlantis ?p ?o }} }}"
     removed = update(write_server, delete)
     assert removed.status_code == 204, removed.text
     assert not ask(write_server, "ASK { GRAPH ?g { mdr:atlantis ?p ?o } }")  # inferred triples gone too
+
+
+def test_the_derivations_record_is_computed_and_cannot_be_written(write_server: LiveServer) -> None:
+    before = release_name(write_server)
+    forged = f"{PREFIXES} INSERT DATA {{ GRAPH <{DERIVATIONS}> {{ mdr:russia md:modality md:stated }} }}"
+    answer = update(write_server, forged)
+    assert answer.status_code == 403 and f"<{DERIVATIONS}>" in answer.text, answer.text
+    put = graph_store(write_server, "PUT", str(DERIVATIONS), new_state("atlantis", "Atlantis").encode())
+    assert put.status_code == 403, put.text
+    assert release_name(write_server) == before
 
 
 def _snapshot(server: LiveServer) -> tuple[str, str, str]:

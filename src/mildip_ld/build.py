@@ -1,4 +1,4 @@
-"""The build pipeline: load -> validate -> infer -> write, refusing to write when validation fails.
+"""The build pipeline: load -> validate -> infer -> derive -> write, refusing to write when validation fails.
 
 A build directory holds releases side by side and a ``current`` symbolic link to the newest one:
 a new release is written completely under a temporary name (a ``.staging-*`` folder of the build
@@ -30,15 +30,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyoxigraph as ox
 from rdflib import Dataset, Graph, URIRef
+from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from . import __version__, changes
 from .config import Paths
+from .explain import derivation_record
 from .infer import infer
 from .loader import LoadError, ProjectData, load_project
-from .namespaces import ASSERTED, INFERRED, ONTOLOGY, PROVENANCE, SHAPES, bind_prefixes
+from .namespaces import ASSERTED, DERIVATIONS, INFERRED, ONTOLOGY, PROVENANCE, SHAPES, bind_prefixes
 from .search_index import build_search_index
 from .store import create_store, write_nquads
+from .terms import rdflib_converter
 from .validate import ValidationResult, validate_project
 
 DATASET_FILE = "dataset.nq"
@@ -131,13 +135,16 @@ def unlogged_writes(release: Path, data_dir: Path) -> list[str]:
 
 
 def named_graphs(project: ProjectData, inferred: Graph) -> dict[URIRef, Graph]:
-    """The dataset to serve: one named graph per concern (the endpoint's default graph is their union)."""
+    """The dataset to serve: one named graph per concern (the endpoint's default graph is their union),
+    the derivations record computed here, from the others (a build and a write both come this way)."""
+    asserted, provenance, ontology = project.asserted.graph, project.provenance.graph, project.ontology.graph
     return {
-        ASSERTED: project.asserted.graph,
-        PROVENANCE: project.provenance.graph,
-        ONTOLOGY: project.ontology.graph,
+        ASSERTED: asserted,
+        PROVENANCE: provenance,
+        ONTOLOGY: ontology,
         SHAPES: project.shapes.graph,
         INFERRED: inferred,
+        DERIVATIONS: derivation_record(asserted, provenance, ontology, inferred),
     }
 
 
@@ -302,10 +309,14 @@ def _build_locked(paths: Paths, progress: Progress) -> tuple[BuildReport, dict[U
     started = time.perf_counter()
     inference = infer(project.ontology.graph, project.provenance.graph, project.asserted.graph)
     stage("infer", started)
+
+    started = time.perf_counter()
+    graphs = named_graphs(project, inference.inferred)
+    stage("derive", started)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     report = BuildReport(release=paths.build / RELEASES_DIR / stamp, timings=timings,
                          closure_size=inference.closure_size, dropped=inference.dropped, changes=applied)
-    return report, named_graphs(project, inference.inferred)
+    return report, graphs
 
 
 def _write_locked(paths: Paths, report: BuildReport, graphs: dict[URIRef, Graph], progress: Progress,
@@ -335,8 +346,26 @@ def _write_locked(paths: Paths, report: BuildReport, graphs: dict[URIRef, Graph]
     return report
 
 
-def load_release(release: Path) -> Dataset:
-    """Read a release's dataset back (named graphs intact)."""
+def load_release(release: Path, record: bool = False) -> Dataset:
+    """Read a release's dataset back (named graphs intact, literals exactly as written); its
+    derivations record only when ``record``: that graph is computed from the others (a write
+    recomputes it), and is ten times their size.
+
+    Oxigraph parses the N-Quads (rdflib's parser would take seconds over the record it skips); blank
+    nodes keep their labels, so a statement about a chain list matches the record's.
+    """
+    skipped, term = None if record else ox.NamedNode(str(DERIVATIONS)), rdflib_converter()
     dataset = Dataset()
-    dataset.parse(release / DATASET_FILE, format="nquads")
+    graphs: dict[ox.NamedNode | ox.DefaultGraph, Graph] = {}
+
+    def graph(name: ox.NamedNode | ox.DefaultGraph) -> Graph:
+        if name not in graphs:
+            graphs[name] = dataset.graph(URIRef(name.value) if isinstance(name, ox.NamedNode)
+                                         else DATASET_DEFAULT_GRAPH_ID)
+        return graphs[name]
+
+    dataset.addN((term(quad.subject), term(quad.predicate), term(quad.object),
+                  graph(quad.graph_name))
+                 for quad in ox.parse(path=str(release / DATASET_FILE), format=ox.RdfFormat.N_QUADS)
+                 if quad.graph_name != skipped)
     return bind_prefixes(dataset)

@@ -183,32 +183,33 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from rdflib.collection import Collection
     from rdflib.namespace import OWL
 
-    from .build import load_release
-    from .explain import explanation_graph, release_derivations
-    from .namespaces import MD, OA, bind_prefixes
+    from .explain import explanation_graph
+    from .explanations import release_derivations
+    from .namespaces import INFERRED, MD, OA, bind_prefixes
 
-    dataset = load_release(_release(_paths(args)))
-    given, inferred, derivations = release_derivations(dataset)
+    dataset, given, record = release_derivations(_release(_paths(args)))
+    support = record.support
     triple = tuple(_term(t, dataset) for t in (args.subject, args.predicate, args.object))
-    if triple not in given and triple not in inferred:
+    if triple not in given and triple not in dataset.graph(INFERRED):
         _say("not in the graph: neither asserted nor inferred")
         return EXIT_INVALID
-    graph = bind_prefixes(explanation_graph(derivations, given, triple))
+    graph = bind_prefixes(explanation_graph(support, given, triple))
     if args.format != "text":
         sys.stdout.write(graph.serialize(format=args.format))
         return EXIT_OK
     short = _shortener(graph)
 
     def show(current: tuple, indent: str) -> None:
-        derivation = derivations.get(current)
+        derivation = support.best(current)
         text = " ".join(short(t) for t in current)
+        modality = "" if support.modality(current) == MD.stated else f", {short(support.modality(current))}"
         if derivation is None:
-            print(f"{indent}{text}    [asserted]")
+            print(f"{indent}{text}    [asserted{modality}]")
             for passage in given.objects(current[0], MD.statedIn):
                 quote = given.value(URIRef(f"{passage}#quote"), OA.exact)
                 print(f"{indent}    stated in {short(passage)}: \"{quote}\"")
             return
-        print(f"{indent}{text}    [{derivation.rule}]")
+        print(f"{indent}{text}    [{derivation.rule}{modality}]")
         for axiom in derivation.axioms:
             if axiom[1] == OWL.propertyChainAxiom:
                 members = " ".join(short(t) for t in Collection(given, axiom[2]))

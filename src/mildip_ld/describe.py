@@ -1,5 +1,7 @@
 """What the store says about one resource: its triples out and in, per named graph, with labels and
-the source passages (quote, line, offsets) behind each asserted claim.
+the source passages (quote, line, offsets) behind each asserted claim; each inferred triple with
+how firmly it holds and how many sentences support it, read from the release's derivations record
+(whose own statement nodes are not listed: ``/explain`` shows them).
 
 Lookups are bounded pattern scans of the read-only store (``quads_for_pattern``), never user SPARQL.
 """
@@ -7,14 +9,28 @@ Lookups are bounded pattern scans of the read-only store (``quads_for_pattern``)
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
 import pyoxigraph as ox
 
+from .explain import statement_iri
 from .explanations import explain_path
-from .namespaces import GRAPH_BASE, MD, NAMED_GRAPHS, OA, ONTOLOGY_IRI, PREFIXES, RESOURCE_BASE, SKOS, WD
+from .namespaces import (
+    DERIVATIONS,
+    GRAPH_BASE,
+    MD,
+    NAMED_GRAPHS,
+    OA,
+    ONTOLOGY_IRI,
+    PREFIXES,
+    PROV,
+    RESOURCE_BASE,
+    SKOS,
+    WD,
+)
+from .terms import to_rdflib
 from .void import VOID_DOC
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -37,6 +53,10 @@ START = ox.NamedNode(str(OA.start))
 END = ox.NamedNode(str(OA.end))
 HAS_SOURCE = ox.NamedNode(str(OA.hasSource))
 LINE = ox.NamedNode(str(MD.lineNumber))
+MODALITY = ox.NamedNode(str(MD.modality))
+DERIVED_FROM = ox.NamedNode(str(PROV.wasDerivedFrom))
+RECORD = ox.NamedNode(str(DERIVATIONS))
+STATED = ox.NamedNode(str(MD.stated))
 GRAPH_NAMES = {str(iri): name for name, iri in NAMED_GRAPHS.items()}
 GRAPH_ORDER = ("asserted", "inferred", "provenance", "ontology", "shapes")
 MAX_QUADS = 2000
@@ -116,6 +136,10 @@ class Statement:
     """IRIs of the passages that state the claim (asserted triples only)."""
     why: str | None = None
     """This server's ``/explain`` path for an inferred triple (its derivation)."""
+    hedge: Term | None = None
+    """The modality of an inferred triple that holds only as forecast, likely or possible."""
+    sentences: int | None = None
+    """How many source sentences an inferred triple rests on, through all its derivations."""
 
 
 @dataclass(frozen=True)
@@ -264,8 +288,8 @@ class Describer:
     def related(self, iri: str) -> tuple[list[ox.Quad], list[ox.Quad], list[ox.Quad], bool]:
         """(out, in, parts, truncated): the quads of the resource, bounded by MAX_QUADS each way."""
         node = ox.NamedNode(iri)
-        outgoing = list(islice(self.store.quads_for_pattern(node, None, None), MAX_QUADS + 1))
-        incoming = list(islice(self.store.quads_for_pattern(None, None, node), MAX_QUADS + 1))
+        outgoing = list(islice(self._described(node, None), MAX_QUADS + 1))
+        incoming = list(islice(self._described(None, node), MAX_QUADS + 1))
         truncated = len(outgoing) > MAX_QUADS or len(incoming) > MAX_QUADS
         parts: list[ox.Quad] = []
         seen = {iri}
@@ -284,6 +308,23 @@ class Describer:
             frontier = reached
         return outgoing[:MAX_QUADS], incoming[:MAX_QUADS], parts, truncated
 
+    def _described(self, subject: Subject | None, obj: Node | None) -> Iterator[ox.Quad]:
+        """The quads with ``subject`` or ``obj``, the derivations record left out."""
+        quads = self.store.quads_for_pattern(subject, None, obj)
+        return (quad for quad in quads if quad.graph_name != RECORD)
+
+    def support(self, quad: ox.Quad) -> tuple[Term | None, int | None]:
+        """(the modality when weaker than stated, the number of supporting sentences) of an inferred
+        triple, from its statement node in the derivations record; (None, None) when the record
+        does not hold it (a release built before there was one)."""
+        triple = (to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object))
+        node = ox.NamedNode(str(statement_iri(triple)))
+        modality = next((q.object for q in self.store.quads_for_pattern(node, MODALITY, None, RECORD)), None)
+        if not isinstance(modality, ox.NamedNode):
+            return None, None
+        sentences = sum(1 for _ in self.store.quads_for_pattern(node, DERIVED_FROM, None, RECORD))
+        return (None if modality == STATED else self.term(modality)), sentences
+
     def statement(self, quad: ox.Quad) -> Statement:
         graph = graph_of(quad)
         sources: tuple[str, ...] = ()
@@ -292,13 +333,14 @@ class Describer:
                 sources = (quad.object.value,)
             else:
                 sources = self.evidence(quad.subject)
-        why = None
+        why, hedge, sentences = None, None, None
         if graph == "inferred" and isinstance(quad.subject, ox.NamedNode) and \
                 not isinstance(quad.object, ox.BlankNode):
             obj = quad.object.value if isinstance(quad.object, ox.NamedNode) else str(quad.object)
             why = explain_path(quad.subject.value, quad.predicate.value, obj)
+            hedge, sentences = self.support(quad)
         return Statement(self.term(quad.subject), self.term(quad.predicate), self.term(quad.object), graph,
-                         sources, why)
+                         sources, why, hedge, sentences)
 
     def describe(self, iri: str) -> Description | None:
         """The resource's description, or None when no graph mentions it."""

@@ -1,9 +1,11 @@
 """``/explain?s=&p=&o=``: why a triple holds, as linked data and as a page.
 
-An inferred triple is answered with its derivation down to asserted triples: the OWL 2 RL rule
+An inferred triple is answered with its derivations down to asserted triples: the OWL 2 RL rule
 (named and linked as in the W3C OWL 2 Profiles rule tables), the ontology axioms it applied and
 its premises, each premise either asserted (with the source sentences behind it) or inferred (with
-its own derivation, and a link to explain it alone). An asserted triple is answered as asserted,
+its own derivation, and a link to explain it alone); how firmly it holds (a badge when every
+derivation rests on a hedged or forecast claim) and the sentences that support it, through every
+derivation, as the release's derivations record says. An asserted triple is answered as asserted,
 with its source passages, not explained. The representation follows ``Accept`` (``Vary: Accept``)
 or ``?format=`` (``html``, ``ttl``, ``nt``, ``nq``, ``trig``, ``jsonld``, ``rdf``): HTML for
 browsers, else the PROV-O explanation graph (see :meth:`Explanations.graph`) in every RDF format
@@ -11,10 +13,11 @@ the endpoint serves. Unknown triples answer 404, malformed parameters 400.
 
 Statement IRIs (``…/id/statement/<hash>``, minted by :func:`mildip_ld.explain.statement_iri` for
 the ``rdf:Statement`` nodes of explanations) dereference here: 303 See Other to the explanation in
-the representation ``Accept`` prefers; so does the IRI of a statement's rule application
-(``…/id/statement/<hash>/derivation``).
+the representation ``Accept`` prefers; so do the IRIs of a statement's derivations
+(``…/id/statement/<hash>/derivation``, and each rule application the derivations record names,
+``…/derivation/<digest>``).
 
-Derivations are computed once per release, on first use (about half a second, see
+The record is read once per release, on first use (about a second, see
 :mod:`mildip_ld.explanations`). The handlers parse their parameters on the event loop and render
 through the render gate (:mod:`mildip_ld.render_gate`), in a thread: neither that computation nor
 an answer blocks the event loop, and each answer is rendered once per release.
@@ -33,7 +36,7 @@ from rdflib.collection import Collection
 from rdflib.namespace import OWL
 
 from .describe import Describer, Passage, Term
-from .explain import RULES_SPEC, Triple, statement_iri
+from .explain import RULES_SPEC, Derivation, Triple, statement_iri
 from .explanations import (
     STATED_GRAPHS,
     BadTermError,
@@ -44,7 +47,7 @@ from .explanations import (
     statement_key,
 )
 from .formats import BY_EXTENSION, BY_NAME, FORMATS, HTML, RdfFormat, negotiate_rdf, serialize
-from .namespaces import RESOURCE_BASE
+from .namespaces import MD, RESOURCE_BASE
 from .render_gate import Rendered, answer
 from .terms import to_oxigraph
 from .web import SECURITY_HEADERS, gate_of, not_found_page, page, release_of, root_path, store_for, wants_html
@@ -55,6 +58,10 @@ MAX_DEPTH = 20
 """Steps deeper than this are not expanded on the page (derivations of the article are 4 deep)."""
 MAX_SOURCES = 5
 """Passages shown per asserted step (the RDF answer carries them all)."""
+MAX_DERIVATIONS = 10
+"""Derivations of the explained triple shown in full (the RDF answer carries them all)."""
+MAX_SENTENCES = 30
+"""Supporting sentences quoted on the page (the RDF answer carries them all)."""
 RULES = {
     "cax-sco": "an instance of a class is an instance of each of its superclasses",
     "prp-dom": "the subject of a property is an instance of the property's domain",
@@ -98,6 +105,10 @@ class Step:
     rule: str | None = None
     rule_href: str | None = None
     rule_text: str | None = None
+    hedge: Term | None = None
+    """The statement's modality when weaker than stated."""
+    rule_hedge: Term | None = None
+    """The derivation's modality (its weakest part's) when weaker than stated."""
     axioms: list[Step] = field(default_factory=list)
     premises: list[Step] = field(default_factory=list)
     sources: list[tuple[str, Passage]] = field(default_factory=list)
@@ -119,13 +130,17 @@ class TreeBuilder:
             return None
         return [self.term(step) for step in Collection(self.explanations.stated, triple[2])]
 
+    def hedge(self, modality: Node) -> Term | None:
+        return None if modality == MD.stated else self.term(modality)
+
     def step(self, triple: Triple, role: str = "conclusion", depth: int = 0) -> Step:
         derivation = self.explanations.derivation(triple)
         step = Step(anchor=f"st-{statement_key(triple)}", iri=str(statement_iri(triple)),
                     subject=self.term(triple[0]), predicate=self.term(triple[1]), object=self.term(triple[2]),
                     chain=self.chain(triple), role=role, depth=depth,
                     kind="asserted" if derivation is None else "inferred",
-                    why=None if derivation is None else explain_path_of(triple))
+                    why=None if derivation is None else explain_path_of(triple),
+                    hedge=self.hedge(self.explanations.modality(triple)))
         if triple in self.seen:
             step.kind = "repeat"
             return step
@@ -137,12 +152,27 @@ class TreeBuilder:
                             for source in sources[:MAX_SOURCES]]
             step.more_sources = max(0, len(sources) - MAX_SOURCES)
             return step
+        self._derive(step, derivation, depth)
+        return step
+
+    def _derive(self, step: Step, derivation: Derivation, depth: int) -> None:
         step.rule, step.rule_href = derivation.rule, RULES_SPEC + derivation.rule
-        step.rule_text = RULES.get(derivation.rule)
+        step.rule_text, step.rule_hedge = RULES.get(derivation.rule), self.hedge(derivation.modality)
         if depth < MAX_DEPTH:
             step.axioms = [self.step(axiom, "axiom", depth + 1) for axiom in derivation.axioms]
             step.premises = [self.step(premise, "premise", depth + 1) for premise in derivation.premises]
-        return step
+
+    def others(self, triple: Triple) -> list[Step]:
+        """The explained triple's further derivations (after the first), each expanded below it."""
+        steps = []
+        for number, derivation in enumerate(self.explanations.derivations_of(triple)[1:MAX_DERIVATIONS], 2):
+            step = Step(anchor=f"st-{statement_key(triple)}-{number}", iri=str(statement_iri(triple)),
+                        subject=self.term(triple[0]), predicate=self.term(triple[1]),
+                        object=self.term(triple[2]), chain=None, role=f"derivation {number}", depth=0,
+                        kind="inferred", why=explain_path_of(triple))
+            self._derive(step, derivation, 0)
+            steps.append(step)
+        return steps
 
 
 # --- representations --------------------------------------------------------------------------------
@@ -202,10 +232,16 @@ def _explanation(release: Path, root: str, asked: Triple, chosen: RdfFormat | st
         headers["Vary"] = "Accept"
     if chosen != HTML:
         return _rdf(explanations, triple, chosen, headers)
-    step = TreeBuilder(explanations, Describer(store_for(release))).step(triple)
+    describer = Describer(store_for(release))
+    builder = TreeBuilder(explanations, describer)
+    step = builder.step(triple)
+    passages = explanations.supporting_passages(triple)
     formats = [(f.label, f"{path}&format={f.extension}", f.media_type) for f in FORMATS]
-    return page("explain.html", {"step": step, "formats": formats, "rules_spec": RULES_SPEC,
-                                 "derivations": len(explanations.derivations)}, root, headers=headers)
+    return page("explain.html", {
+        "step": step, "others": builder.others(triple), "formats": formats, "rules_spec": RULES_SPEC,
+        "derivations": len(explanations.derivations_of(triple)), "sentence_count": len(passages),
+        "sentences": [describer.passage(str(passage)) for passage in passages[:MAX_SENTENCES]],
+    }, root, headers=headers)
 
 
 @router.api_route("/explain", methods=["GET", "HEAD"], include_in_schema=False)
@@ -229,28 +265,42 @@ async def explain(request: Request) -> Response:
 @router.api_route("/id/statement/{key}", methods=["GET", "HEAD"], include_in_schema=False)
 async def statement(request: Request, key: str) -> Response:
     """A statement IRI: 303 See Other to its explanation, in the representation Accept prefers."""
-    return await _to_explanation(request, key, derivation=False)
+    return await _to_explanation(request, key)
 
 
 @router.api_route("/id/statement/{key}/derivation", methods=["GET", "HEAD"], include_in_schema=False)
 async def statement_derivation(request: Request, key: str) -> Response:
-    """A rule application IRI (an inferred statement's derivation): 303 See Other to the explanation."""
-    return await _to_explanation(request, key, derivation=True)
+    """An inferred statement's derivations: 303 See Other to the explanation."""
+    return await _to_explanation(request, key, derivation="")
 
 
-def _redirect(release: Path, root: str, key: str, derivation: bool, chosen: RdfFormat | str,
+@router.api_route("/id/statement/{key}/derivation/{digest}", methods=["GET", "HEAD"], include_in_schema=False)
+async def statement_derivation_by_digest(request: Request, key: str, digest: str) -> Response:
+    """One recorded derivation (a rule application of the derivations graph): 303 See Other to the
+    explanation of the statement it derived, which shows it."""
+    return await _to_explanation(request, key, derivation=digest)
+
+
+def _redirect(release: Path, root: str, key: str, derivation: str | None, chosen: RdfFormat | str,
               html_errors: bool) -> Rendered:
-    """The 303 to a statement's explanation, or 404 (run in a render thread)."""
+    """The 303 to the explanation of statement ``key``, or 404 (run in a render thread); with
+    ``derivation`` (a digest, or "" for any), only when the statement is inferred and, for a digest,
+    the record holds that derivation."""
     explanations = explanations_for(release)
     triple = explanations.statements.get(key)
-    if triple is None or (derivation and explanations.derivation(triple) is None):
-        what = f"{RESOURCE_BASE}statement/{key}" + ("/derivation" if derivation else "")
-        return not_found_page(html_errors, root, what)
+    iri = f"{RESOURCE_BASE}statement/{key}"
+    known = triple is not None and (derivation is None or (
+        explanations.derivation(triple) is not None
+        and (not derivation or f"{iri}/derivation/{derivation}" in explanations.derivation_iris(triple))))
+    if triple is None or not known:
+        suffix = "" if derivation is None else "/derivation" + (f"/{derivation}" if derivation else "")
+        return not_found_page(html_errors, root, iri + suffix)
     location = explain_path_of(triple) + ("" if chosen == HTML else f"&format={chosen.extension}")
     return Rendered(b"", None, 303, (("Location", root + location), ("Vary", "Accept")))
 
 
-async def _to_explanation(request: Request, key: str, derivation: bool) -> Response:
+async def _to_explanation(request: Request, key: str, derivation: str | None = None) -> Response:
+    """303 to the explanation of statement ``key`` (see :func:`_redirect`), through the render gate."""
     release, root = release_of(request).resolve(), root_path(request)
     chosen = negotiate_rdf(request.headers.get("accept"), FORMATS, html=True) or HTML
     html_errors = wants_html(request)

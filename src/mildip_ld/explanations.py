@@ -1,11 +1,13 @@
-"""Explanations of a served release: the derivations computed once, looked up per request.
+"""Explanations of a served release: its derivations record read once, looked up per request.
 
-:mod:`mildip_ld.explain` reconstructs a grounded OWL 2 RL derivation for every inferred triple.
-This module holds them for one release (computed lazily, once, behind a lock) and answers the
-questions the ``/explain`` route asks: is a triple asserted, inferred or unknown; which source
-passages back an asserted triple; and what is the PROV-O explanation graph of a triple, made
-self-contained (each asserted leaf carries its passage with quote, line and offsets; a property
-chain axiom carries its list), so a client can re-apply every rule from the graph alone.
+The build records every grounded OWL 2 RL derivation of every inferred triple, with its modality
+and the passages it rests on, in the release's ``graph:derivations`` (:mod:`mildip_ld.explain`).
+This module reads that record for one release (lazily, once, behind a lock) and answers the
+questions the ``/explain`` route asks: is a triple asserted, inferred or unknown; how firmly it
+holds and which sentences support it; which source passages back an asserted triple; and what is
+the PROV-O explanation graph of a triple, made self-contained (each asserted leaf carries its
+passage with quote, line and offsets; a property chain axiom carries its list), so a client can
+re-apply every rule from the graph alone.
 
 The release's ``dataset.nq`` is read (as ``mildip explain`` and the dumps do), not the Oxigraph
 store, which types ``xsd:positiveInteger`` literals as ``xsd:integer``; a triple written with
@@ -19,19 +21,27 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, Node, URIRef
+from rdflib import BNode, Dataset, Graph, Literal, Node, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, XSD
 
-from .build import load_release
-from .explain import Derivation, Triple, derive_all, explanation_graph, statement_iri
-from .namespaces import MD, NAMED_GRAPHS, ONTOLOGY_IRI, PREFIXES, RESOURCE_BASE
-from .terms import to_rdflib
+from .build import DATASET_FILE, load_release
+from .explain import (
+    Derivation,
+    Record,
+    Triple,
+    derivation_record,
+    explanation_graph,
+    read_record,
+    statement_iri,
+)
+from .namespaces import DERIVATIONS, MD, NAMED_GRAPHS, ONTOLOGY_IRI, PREFIXES, RESOURCE_BASE
+from .terms import rdflib_converter, to_rdflib
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +50,7 @@ STATEMENT_PREFIX = RESOURCE_BASE + "statement/"
 MAX_TERM_CHARS = 4096
 """Longest accepted ``s``, ``p`` or ``o`` parameter (longer ones answer 400)."""
 GIVEN_GRAPHS = ("asserted", "provenance", "ontology")
-"""The graphs :func:`mildip_ld.explain.release_derivations` grounds derivations in."""
+"""The graphs derivations are grounded in (:func:`mildip_ld.explain.derive_every`)."""
 STATED_GRAPHS = (*GIVEN_GRAPHS, "shapes")
 """Graphs whose triples are stated by a file of the project, not inferred."""
 EVIDENCE = (MD.statedIn, MD.mentionedIn)
@@ -134,17 +144,43 @@ class Source:
     about the passage or document itself, recorded in the provenance graph)."""
 
 
-class Explanations:
-    """The named graphs of a release and a derivation of every inferred triple."""
+def record_triples(release: Path) -> Iterator[Triple]:
+    """The triples of a release's derivations graph, read from its N-Quads by Oxigraph (the record
+    is large: rdflib's parser would take seconds)."""
+    record, term = ox.NamedNode(str(DERIVATIONS)), rdflib_converter()
+    for quad in ox.parse(path=str(release / DATASET_FILE), format=ox.RdfFormat.N_QUADS):
+        if quad.graph_name == record:
+            yield term(quad.subject), term(quad.predicate), term(quad.object)
 
-    def __init__(self, graphs: dict[str, Graph]) -> None:
+
+def release_derivations(release: Path) -> tuple[Dataset, Graph, Record]:
+    """A built release's dataset (without the record), its given triples and its derivations record
+    (computed here for a release built before releases carried one)."""
+    dataset = load_release(release)
+    given = Graph()
+    for name in GIVEN_GRAPHS:
+        given += dataset.graph(NAMED_GRAPHS[name])
+    triples: Iterable[Triple] = list(record_triples(release))
+    inferred = dataset.graph(NAMED_GRAPHS["inferred"])
+    if not triples and len(inferred):
+        log.warning("%s has no derivations record (built by an older version): deriving it", release.name)
+        graphs = [dataset.graph(NAMED_GRAPHS[name]) for name in GIVEN_GRAPHS]
+        triples = derivation_record(*graphs, inferred)
+    return dataset, given, read_record(triples, given)
+
+
+class Explanations:
+    """The named graphs of a release and its record of every derivation of every inferred triple."""
+
+    def __init__(self, graphs: dict[str, Graph], record: Record) -> None:
         started = time.perf_counter()
         self.graphs = graphs
         self.given = Graph()
         for name in GIVEN_GRAPHS:
             self.given += graphs[name]
         self.inferred = graphs["inferred"]
-        self.derivations: dict[Triple, Derivation] = derive_all(self.given, self.inferred)
+        self.record = record
+        self.derivations: dict[Triple, tuple[Derivation, ...]] = record.support.derivations
         self.stated = Graph()
         self.stated += self.given
         self.stated += graphs["shapes"]
@@ -160,13 +196,13 @@ class Explanations:
 
     @classmethod
     def of_release(cls, release: Path) -> Explanations:
-        """Read ``release/dataset.nq`` and derive every inferred triple (about half a second)."""
+        """Read ``release/dataset.nq`` and its derivations record (about a second)."""
         started = time.perf_counter()
-        dataset = load_release(release)
-        graphs = {name: Graph() for name in NAMED_GRAPHS}
-        for name, iri in NAMED_GRAPHS.items():
-            graphs[name] += dataset.graph(iri)
-        explanations = cls(graphs)
+        dataset, given, record = release_derivations(release)
+        graphs = {name: Graph() for name, iri in NAMED_GRAPHS.items() if iri != DERIVATIONS}
+        for name in graphs:
+            graphs[name] += dataset.graph(NAMED_GRAPHS[name])
+        explanations = cls(graphs, record)
         explanations.seconds = time.perf_counter() - started
         log.info("explanations of %s: %d derivations in %.2f s", release.name, len(explanations.derivations),
                  explanations.seconds)
@@ -190,7 +226,24 @@ class Explanations:
         return triple in self.stated
 
     def derivation(self, triple: Triple) -> Derivation | None:
-        return None if self.is_stated(triple) else self.derivations.get(triple)
+        """The first (strongest, shallowest) derivation of an inferred triple; None for a stated one."""
+        return None if self.is_stated(triple) else self.record.support.best(triple)
+
+    def derivations_of(self, triple: Triple) -> tuple[Derivation, ...]:
+        """Every recorded derivation of an inferred triple, strongest first (none for a stated one)."""
+        return () if self.is_stated(triple) else self.derivations.get(triple, ())
+
+    def derivation_iris(self, triple: Triple) -> set[str]:
+        """The IRIs of the derivations the record holds for ``triple``."""
+        return self.record.applications.get(triple, set())
+
+    def modality(self, triple: Triple) -> URIRef:
+        """How firmly ``triple`` holds: a claim's modality, or an inferred triple's strongest support."""
+        return self.record.support.modality(triple)
+
+    def supporting_passages(self, triple: Triple) -> list[URIRef]:
+        """The passages an inferred triple rests on, through every derivation, in source order."""
+        return self._by_position(self.record.passages.get(triple, ()))
 
     def sources(self, triple: Triple) -> list[Source]:
         """The passages behind a stated triple, best first.
@@ -235,7 +288,10 @@ class Explanations:
         the ontology for an ontology axiom, and the description of blank nodes a statement names
         (the list of a property chain), so each rule can be re-applied to the graph alone.
         """
-        graph = explanation_graph(self.derivations, self.stated, triple)
+        graph = explanation_graph(self.record.support, self.stated, triple)
+        for passage in self.supporting_passages(triple):
+            graph.add((statement_iri(triple), PROV.wasDerivedFrom, passage))
+            self._add_passage(graph, passage)
         for node in list(graph.subjects(RDF.type, RDF.Statement)):
             current = tuple(graph.value(node, part) for part in (RDF.subject, RDF.predicate, RDF.object))
             for term in current:
@@ -260,15 +316,19 @@ class Explanations:
                 self._copy_blank(graph, triple[2], seen)
 
     def _add_source(self, graph: Graph, node: URIRef, subject: Node, source: Source) -> None:
-        provenance = self.graphs["provenance"]
         graph.add((node, PROV.wasDerivedFrom, source.passage))
         relation = {"stated in": MD.statedIn, "mentioned in": MD.mentionedIn}.get(source.relation)
         if relation is not None:
             graph.add((subject, relation, source.passage))
-        for triple in provenance.triples((source.passage, None, None)):
+        self._add_passage(graph, source.passage)
+
+    def _add_passage(self, graph: Graph, passage: URIRef) -> None:
+        """The passage's description: label, line, source and selectors (quote, offsets)."""
+        provenance = self.graphs["provenance"]
+        for triple in provenance.triples((passage, None, None)):
             graph.add(triple)
             part = triple[2]
-            selector = isinstance(part, URIRef) and str(part).startswith(f"{source.passage}#")
+            selector = isinstance(part, URIRef) and str(part).startswith(f"{passage}#")
             if selector or isinstance(part, BNode):
                 for nested in provenance.triples((part, None, None)):
                     graph.add(nested)

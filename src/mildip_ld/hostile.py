@@ -93,8 +93,11 @@ def _paths() -> list[Hostile]:
         _get("path-any-predicate-both-ways",
              "SELECT (COUNT(*) AS ?n) WHERE { ?a (!<urn:x:none>|^!<urn:x:none>)* ?b }",
              (503,), TIME_LIMIT, slow=True),
+        # The zero-length path pairs every node of the default graph with itself: some 16,000 pairs on
+        # the article graph since its derivations record is in the union (statement nodes are nodes),
+        # which may run past the time limit on a loaded machine.
         _get("path-both-ways-star", f"SELECT * WHERE {{ ?a (<{RDFS}subClassOf>|^<{RDFS}subClassOf>)* ?b }}",
-             (200, 422), ("bindings", "more than")),  # some 4,000 pairs on the article graph
+             (200, 422, 503), ("bindings", "more than", *TIME_LIMIT), slow=True),
         _get("path-nested-stars",
              f"SELECT (COUNT(*) AS ?n) WHERE {{ ?a ((<{MD}engagesWith>|^<{MD}engagesWith>)*"
                                   f"/(<{RDFS}subClassOf>|^<{RDFS}subClassOf>)*)* ?b }}",

@@ -18,8 +18,10 @@ INFERRED = GRAPH["inferred"]
 ONTOLOGY = GRAPH["ontology"]
 SHAPES = GRAPH["shapes"]
 PROVENANCE = GRAPH["provenance"]
+DERIVATIONS = GRAPH["derivations"]
+"""Every derivation of every inferred triple, with its modality and the passages it rests on (PROV-O)."""
 NAMED_GRAPHS = {"asserted": ASSERTED, "inferred": INFERRED, "ontology": ONTOLOGY,
-                "shapes": SHAPES, "provenance": PROVENANCE}
+                "shapes": SHAPES, "provenance": PROVENANCE, "derivations": DERIVATIONS}
 WRITABLE_GRAPHS = (ASSERTED, PROVENANCE)
 """The project's graphs a validated write may change (the others are computed or come from the build)."""
 

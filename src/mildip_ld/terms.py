@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyoxigraph as ox
 from rdflib import BNode, Literal, Node, URIRef
 from rdflib.namespace import XSD
@@ -33,3 +35,17 @@ def to_rdflib(term: OxTerm) -> Node:
     if term.datatype.value == str(XSD.string):
         return Literal(term.value)
     return Literal(term.value, datatype=URIRef(term.datatype.value))
+
+
+def rdflib_converter() -> Callable[[OxTerm], Node]:
+    """:func:`to_rdflib` remembering each term it converted (for reading many quads that repeat
+    IRIs: rdflib checks every IRI it builds, which dominates the time)."""
+    seen: dict[OxTerm, Node] = {}
+
+    def convert(term: OxTerm) -> Node:
+        found = seen.get(term)
+        if found is None:
+            found = seen[term] = to_rdflib(term)
+        return found
+
+    return convert

@@ -48,7 +48,9 @@ DESCRIPTION = ("The article 'Military diplomacy in Russia' as a validated, OWL 2
 GRAPH_TITLES = {"asserted": "claims asserted from the source text",
                 "inferred": "triples inferred by OWL 2 RL (materialized closure, filtered)",
                 "ontology": "the mildip ontology", "shapes": "the SHACL shapes the data conforms to",
-                "provenance": "source passages with their text selectors"}
+                "provenance": "source passages with their text selectors",
+                "derivations": "every derivation of every inferred triple (PROV-O): its OWL 2 RL rule, "
+                               "premises and modality, down to the sentences it rests on"}
 
 
 @dataclass(frozen=True)
