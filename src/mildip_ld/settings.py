@@ -97,9 +97,10 @@ class Settings(BaseSettings):
     render_queue: int = Field(16, ge=0)
     """Most renders that may wait for one of the ``render_concurrency`` slots; past it 503 with
     Retry-After at once."""
-    render_timeout_s: float = Field(10.0, gt=0)
+    render_timeout_s: float = Field(30.0, gt=0)
     """Longest a request waits for its render; past it 503 with Retry-After (the render goes on in
-    its thread, keeping its slot, and its answer is kept when it ends)."""
+    its thread, keeping its slot, and its answer is kept when it ends). 30 s: the first VoID of a
+    release writes its dumps and counts the derivations record, about 10 s on a loaded machine."""
     page_cache_mb: int = Field(32, ge=0)
     """Bytes (MiB) of rendered pages, VoID, dumps listings and Graph Store reads kept for the served
     release (least recently used evicted; an answer over an eighth of it is not kept; 0: none)."""
