@@ -384,9 +384,9 @@ def test_a_fact_supported_by_several_sentences_lists_every_one(live_server: Live
 def test_a_resource_page_marks_each_hedged_inferred_triple_and_counts_its_sentences(live_server: LiveServer,
                                                                                      record: Record):
     page = get(live_server, "/doc/russia.html", BROWSER).text
-    section = page.split('id="graph-inferred"', 1)[1].split("</section>", 1)[0]
+    section = page.split('id="graph-inferred"', 1)[1].split('<section class="graph ', 1)[0]
     hedged = 0
-    for row in section.split("<tr>")[1:]:
+    for row in section.split("<li>")[1:]:
         match = re.search(r'class="why" href="([^"]+)"', row)
         if match is None:
             continue
