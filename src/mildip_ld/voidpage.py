@@ -18,6 +18,9 @@ from .render_gate import Rendered
 from .web import VOID_PAGE, gate_of, page, public_base, release_of, root_path, store_for
 
 router = APIRouter()
+MAX_VALUES = 12
+"""Values of one property shown for one subject (class and property partitions run to hundreds);
+the rest are counted, and the Turtle description has them all."""
 
 
 def _inline(node: ox.BlankNode, described: dict[str, list[ox.Triple]], describer: Describer) -> str:
@@ -32,7 +35,7 @@ def _inline(node: ox.BlankNode, described: dict[str, list[ox.Triple]], describer
 
 def _void_page(release: Path, base: str, root: str) -> Rendered:
     """The VoID triples by named subject and property (one row per property, its values one a
-    line); blank nodes (partitions, checksums) inline as text."""
+    line, at most :data:`MAX_VALUES`); blank nodes (partitions, checksums) inline as text."""
     triples = list(ox.parse(_void(release, base, VOID_FORMATS[0]).body, ox.RdfFormat.TURTLE))
     describer = Describer(store_for(release))
     described: dict[str, list[ox.Triple]] = defaultdict(list)
@@ -50,7 +53,10 @@ def _void_page(release: Path, base: str, root: str) -> Rendered:
         by_property: dict[str, tuple[object, list[object]]] = {}
         for predicate, shown in rows:
             by_property.setdefault(predicate.value, (predicate, []))[1].append(shown)
-        groups.append((subject.strip("<>"), list(by_property.values())))
+        shown_rows = [(predicate, values if len(values) <= MAX_VALUES else
+                       [*values[:MAX_VALUES], f"… and {len(values) - MAX_VALUES} more (see the Turtle)"])
+                      for predicate, values in by_property.values()]
+        groups.append((subject.strip("<>"), shown_rows))
     return page("void.html", {"groups": groups, "count": len(triples)}, root)
 
 
