@@ -154,21 +154,12 @@ def current_release(build_dir: Path) -> Path | None:
     return link.resolve() if link.exists() else None
 
 
-def fsync_path(path: Path) -> None:
-    """Flush a file or folder to disk (a folder's entries: new names, renames)."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def fsync_tree(folder: Path) -> None:
     """Flush every file and folder under ``folder`` (``folder`` included) to disk."""
     for root, _, files in os.walk(folder):
         for name in files:
-            fsync_path(Path(root) / name)
-        fsync_path(Path(root))
+            changes.fsync_path(Path(root) / name)
+        changes.fsync_path(Path(root))
 
 
 @contextmanager
@@ -241,12 +232,12 @@ def _publish(build_dir: Path, staging: Path, keep: int = KEEP_RELEASES, data_dir
     releases.mkdir(parents=True, exist_ok=True)
     release = releases / staging.name.removeprefix(STAGING_PREFIX)
     staging.rename(release)
-    fsync_path(releases)
+    changes.fsync_path(releases)
     temporary_link = build_dir / f"{TEMPORARY_LINK_PREFIX}{os.getpid()}"
     temporary_link.unlink(missing_ok=True)
     temporary_link.symlink_to(release.relative_to(build_dir))
     os.replace(temporary_link, build_dir / CURRENT_LINK)
-    fsync_path(build_dir)
+    changes.fsync_path(build_dir)
     discarded = set(manifest_of(release).get("discarded", []))
     for old in sorted(releases.iterdir())[:-max(keep, 1)]:
         if old != release and not (data_dir is not None and set(unlogged_writes(old, data_dir)) - discarded):

@@ -204,8 +204,9 @@ def _write_flushed(path: Path, text: str) -> None:
         os.fsync(out.fileno())
 
 
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Flush a file or folder to disk (a folder's entries: new names, renames)."""
+    descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:
@@ -218,7 +219,7 @@ def record_pending(data_dir: Path, change: Change) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     pending = folder / f"{PENDING_PREFIX}{change.id}{SUFFIX}"
     _write_flushed(pending, change.patch())
-    _fsync_dir(folder)
+    fsync_path(folder)
     return pending
 
 
@@ -227,7 +228,7 @@ def complete(pending: Path) -> Path:
     change = parse_patch(pending.read_text(encoding="utf-8"), str(pending))
     final = pending.parent / change.file_name
     os.replace(pending, final)
-    _fsync_dir(pending.parent)
+    fsync_path(pending.parent)
     return final
 
 
