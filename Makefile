@@ -47,16 +47,18 @@ test: $(TEST_STAMP) ## run the test suite
 test-fast: $(TEST_STAMP) ## the suite without the server, browser and bench tests
 	$(BIN)/pytest -m "$(FAST)"
 
-lint: $(LINT_STAMP) ## ruff check on src and tests
-	$(BIN)/ruff check src tests
+lint: $(LINT_STAMP) ## the gates: ruff check, ruff format --check, the import contracts of the layers
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 # NO_MKDOCS_2_WARNING silences the end-of-life banner the material theme prints at every build.
 docs: $(DOCS_STAMP) ## build the documentation (docs/) into build/site, warnings as errors
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: $(TEST_STAMP) ## latency and throughput figures; then 10^4..10^6 triples beside the peers (build/bench.md)
-	$(BIN)/mildip bench
-	$(BIN)/mildip scalebench
+	$(BIN)/python -m benchmarks bench
+	$(BIN)/python -m benchmarks scalebench
 
 clean: ## remove build outputs and the built documentation (keeps .venv)
 	rm -rf build .pytest_cache

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from rdflib import Dataset
 
-from mildip_ld.build import BuildReport, build, load_release
-from mildip_ld.config import DEFAULT_PATHS, Paths
-from mildip_ld.launch import running
-from mildip_ld.loader import ProjectData, load_project
+from benchmarks.launch import running
+from mildip_ld.pipeline.loader import ProjectData, load_project
+from mildip_ld.release.build import BuildReport, build, load_release
+from mildip_ld.vocab.config import DEFAULT_PATHS, Paths
 
 ROOT = Path(__file__).resolve().parents[1]
 # The reference material handed to the project; only its workplace has it beside the clone, so tests
@@ -59,7 +59,7 @@ def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
 
 def starts_processes(function: Callable[..., object], seen: set[Callable[..., object]] | None = None) -> bool:
     """Whether ``function`` (a test, a fixture or a helper of the tests) starts a child process such
-    as ``mildip serve`` or Oxigraph's server: it refers to ``mildip_ld.launch.running`` (which every
+    as ``mildip serve`` or Oxigraph's server: it refers to ``benchmarks.launch.running`` (which every
     live-server fixture goes through) or to ``subprocess.Popen``, itself or through a function of
     this test package. Read from the compiled code's names, resolved in the function's globals (a
     function reached through a module attribute or a container is not followed)."""
@@ -86,8 +86,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if not isinstance(item, pytest.Function):
             continue
-        fixtures = [definition.func for definitions in item._fixtureinfo.name2fixturedefs.values()
-                    for definition in definitions]
+        fixtures = [
+            definition.func
+            for definitions in item._fixtureinfo.name2fixturedefs.values()
+            for definition in definitions
+        ]
         server = item.get_closest_marker("server") is not None
         if not server and any(starts_processes(function) for function in [item.function, *fixtures]):
             item.add_marker(pytest.mark.server)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from mildip_ld.build import BuildReport
-from mildip_ld.config import DEFAULT_PATHS
-from mildip_ld.launch import LOOPBACK, free_port, running, serve_command
+from benchmarks.launch import LOOPBACK, free_port, running, serve_command
+from mildip_ld.release.build import BuildReport
+from mildip_ld.vocab.config import DEFAULT_PATHS
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 import httpx
 
-from mildip_ld.bench import _oxigraph_binary
-from mildip_ld.launch import LOOPBACK, free_port, running
+from benchmarks.bench import _oxigraph_binary
+from benchmarks.launch import LOOPBACK, free_port, running
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,12 @@ class OxigraphServer:
     def graph_counts(self) -> dict[str, int]:
         """Triples per named graph, as the server counts them."""
         text = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
-        answer = httpx.get(self.query, params={"query": text},
-                           headers={"Accept": "application/sparql-results+json"}, timeout=60)
+        answer = httpx.get(
+            self.query,
+            params={"query": text},
+            headers={"Accept": "application/sparql-results+json"},
+            timeout=60,
+        )
         answer.raise_for_status()
         return {row["g"]["value"]: int(row["n"]["value"]) for row in answer.json()["results"]["bindings"]}
 

@@ -24,8 +24,12 @@ ARCH_OFFSET, NUMBER_OFFSET = 4, 0  # in struct seccomp_data
 
 
 class SockFilter(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
-                ("k", ctypes.c_uint32)]
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    ]
 
 
 class SockFprog(ctypes.Structure):
@@ -39,20 +43,23 @@ def refuse(layers: set[str]) -> None:
     if "unshare" in layers:
         refused.append((UNSHARE[machine], errno.EPERM))
     checks = [SockFilter(JUMP_IF_EQUAL, 0, 1, number) for number, _ in refused]
-    program = [SockFilter(LOAD_WORD, 0, 0, ARCH_OFFSET),
-               SockFilter(JUMP_IF_EQUAL, 0, 2 * len(refused) + 1, AUDIT_ARCH[machine]),
-               SockFilter(LOAD_WORD, 0, 0, NUMBER_OFFSET)]
+    program = [
+        SockFilter(LOAD_WORD, 0, 0, ARCH_OFFSET),
+        SockFilter(JUMP_IF_EQUAL, 0, 2 * len(refused) + 1, AUDIT_ARCH[machine]),
+        SockFilter(LOAD_WORD, 0, 0, NUMBER_OFFSET),
+    ]
     for check, (_, code) in zip(checks, refused, strict=True):
         program += [check, SockFilter(RETURN, 0, 0, RET_ERRNO | code)]
     program.append(SockFilter(RETURN, 0, 0, RET_ALLOW))
     filters = (SockFilter * len(program))(*program)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) or libc.prctl(
-            PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(SockFprog(len(program), filters)), 0, 0):
+        PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(SockFprog(len(program), filters)), 0, 0
+    ):
         raise OSError(ctypes.get_errno(), "seccomp filter refused")
 
 
 if __name__ == "__main__":
     refuse(set(sys.argv[1].split(",")))
-    command = sys.argv[sys.argv.index("--") + 1:]
+    command = sys.argv[sys.argv.index("--") + 1 :]
     os.execv(command[0], command)

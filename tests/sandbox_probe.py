@@ -14,7 +14,7 @@ import socket
 import sys
 from typing import Any
 
-from mildip_ld.worker import Reply, serve_jobs
+from mildip_ld.engine.worker import Reply, serve_jobs
 
 LOOPBACK = "127.0.0.1"
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from mildip_ld.article import article_of, in_context, source_file
-from mildip_ld.build import BuildReport
-from mildip_ld.config import DEFAULT_PATHS
-from mildip_ld.namespaces import MD
-from mildip_ld.store import open_store
+from mildip_ld.release.build import BuildReport
+from mildip_ld.release.store import open_store
+from mildip_ld.site.article import article_of, in_context, source_file
+from mildip_ld.vocab.config import DEFAULT_PATHS
+from mildip_ld.vocab.namespaces import MD
 from tests.live_server import LiveServer, live_server  # noqa: F401 (fixture)
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -41,8 +41,10 @@ def test_every_passage_is_in_the_article_once_in_reading_order(built: BuildRepor
     for paragraph in article.paragraphs:  # the sentences of a line are that line of the source, in order
         line = text[paragraph.line - 1]
         assert paragraph.item == line.startswith("- ")
-        assert " ".join(sentence.text for sentence in paragraph.sentences).split() == \
-            line.removeprefix("- ").split()
+        assert (
+            " ".join(sentence.text for sentence in paragraph.sentences).split()
+            == line.removeprefix("- ").split()
+        )
     headings = [p.sentences[0].text for p in article.paragraphs if p.heading]
     assert "Historical Context of Military Diplomacy in Russia" in headings and len(headings) >= 5
 
@@ -94,8 +96,10 @@ def test_the_source_text_is_downloadable(live_server: LiveServer):
     assert 'href="/read/"' in requests.get(f"{live_server.url}/dumps/", headers=HTML, timeout=30).text
 
 
-@pytest.mark.parametrize("path", ["/source/..%2Fassertions%2Factors.txt", "/source/nothing.txt",
-                                  "/read/nothing", "/read/..%2F..%2Fetc"])
+@pytest.mark.parametrize(
+    "path",
+    ["/source/..%2Fassertions%2Factors.txt", "/source/nothing.txt", "/read/nothing", "/read/..%2F..%2Fetc"],
+)
 def test_nothing_else_is_served_as_a_source(live_server: LiveServer, path: str):
     assert requests.get(live_server.url + path, headers=HTML, timeout=30).status_code == 404
 

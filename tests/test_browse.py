@@ -10,10 +10,10 @@ import pyoxigraph as ox
 import pytest
 import requests
 
-from mildip_ld.browse import KINDS, ClassNode, class_tree
-from mildip_ld.build import BuildReport
-from mildip_ld.namespaces import MD, NAMED_GRAPHS
-from mildip_ld.store import open_store
+from mildip_ld.release.build import BuildReport
+from mildip_ld.release.store import open_store
+from mildip_ld.site.browse import KINDS, ClassNode, class_tree
+from mildip_ld.vocab.namespaces import MD, NAMED_GRAPHS
 from tests.live_server import LiveServer, live_server  # noqa: F401 (fixture)
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -39,20 +39,26 @@ def test_each_member_is_listed_once_and_the_counts_add_up(built: BuildReport, ki
     assert len(listed) == len(set(listed)) and tree.total == len(listed) > 0
     check_totals(tree)
     # the same members the reasoner says are of the class (asserted or inferred types), as SPARQL counts them
-    typed = {solution["m"].value for solution in store.query(
-        f"SELECT DISTINCT ?m WHERE {{ {{ GRAPH <{NAMED_GRAPHS['asserted']}> {{ ?m a <{cls}> }} }} UNION "
-        f"{{ GRAPH <{NAMED_GRAPHS['inferred']}> {{ ?m a <{cls}> }} }} "
-        f"FILTER(STRSTARTS(STR(?m), 'https://w3id.org/mildip/id/')) }}")}
+    typed = {
+        solution["m"].value
+        for solution in store.query(
+            f"SELECT DISTINCT ?m WHERE {{ {{ GRAPH <{NAMED_GRAPHS['asserted']}> {{ ?m a <{cls}> }} }} UNION "
+            f"{{ GRAPH <{NAMED_GRAPHS['inferred']}> {{ ?m a <{cls}> }} }} "
+            f"FILTER(STRSTARTS(STR(?m), 'https://w3id.org/mildip/id/')) }}"
+        )
+    }
     assert set(listed) == typed
 
 
 def test_instruments_follow_the_taxonomy(built: BuildReport):
     tree = class_tree(open_store(built.release), ox.NamedNode(str(MD.MilitaryDiplomacyActivity)))
     labels = {child.label for child in tree.children}
-    assert len(tree.children) >= 4 and all(child.children or child.members for child in tree.children
-                                           if child.total)
+    assert len(tree.children) >= 4 and all(
+        child.children or child.members for child in tree.children if child.total
+    )
     assert any("exercise" in label.lower() for label in labels) or any(
-        "exercise" in grandchild.label.lower() for child in tree.children for grandchild in child.children)
+        "exercise" in grandchild.label.lower() for child in tree.children for grandchild in child.children
+    )
 
 
 def test_browse_is_in_the_navigation_and_lists_every_kind(live_server: LiveServer):
@@ -72,8 +78,9 @@ def test_a_kind_page_links_its_members_with_counts(live_server: LiveServer):
     assert answer.status_code == 200
     assert '<a href="/id/russia">Russia</a>' in answer.text
     counts = [int(n) for n in re.findall(r'<span class="count"[^>]*>(\d+)</span>', answer.text)]
-    as_json = requests.get(f"{live_server.url}/browse/actors", headers={"Accept": "application/json"},
-                           timeout=30).json()
+    as_json = requests.get(
+        f"{live_server.url}/browse/actors", headers={"Accept": "application/json"}, timeout=30
+    ).json()
     assert counts[0] == as_json["total"] >= 10
     russia = requests.get(f"{live_server.url}/id/russia", headers=HTML, timeout=30)
     assert russia.status_code == 200

@@ -14,21 +14,33 @@ from urllib.parse import quote
 
 import pytest
 
-from mildip_ld.config import DEFAULT_PATHS
-from mildip_ld.queries import named_queries
+from mildip_ld.vocab.config import DEFAULT_PATHS
+from mildip_ld.vocab.queries import named_queries
 from tests.live_server import LiveServer, live_server  # noqa: F401 (fixture)
 
 CHROMIUM = Path(os.environ.get("MILDIP_CHROMIUM", "/usr/bin/chromium"))
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run"]
-QUERY = ("PREFIX md: <https://w3id.org/mildip/ontology#>\n"
-         "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
-         "SELECT ?state ?label WHERE { ?state a md:State ; rdfs:label ?label } ORDER BY ?label LIMIT 7")
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+QUERY = (
+    "PREFIX md: <https://w3id.org/mildip/ontology#>\n"
+    "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+    "SELECT ?state ?label WHERE { ?state a md:State ; rdfs:label ?label } ORDER BY ?label LIMIT 7"
+)
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-pytestmark = [pytest.mark.browser, pytest.mark.server,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} "
-                                 "(apt-get install chromium; .ci/run does it)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)"
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +109,10 @@ def test_example_query_opens_in_a_tab_and_runs(page, live_server: LiveServer):
     page.goto(f"{live_server.url}/")
     page.wait_for_selector(".CodeMirror")
     page.select_option("#examples", chosen.name)
-    page.wait_for_function("name => window.mildipYasgui.getTab().getQuery().includes(name)",
-                           arg=chosen.text.splitlines()[-1].strip())
+    page.wait_for_function(
+        "name => window.mildipYasgui.getTab().getQuery().includes(name)",
+        arg=chosen.text.splitlines()[-1].strip(),
+    )
     page.locator(".yasqe_queryButton:visible").click()
     page.wait_for_selector(".yasr tbody tr")
     assert page.locator(".yasr tbody tr").count() >= 1
@@ -118,8 +132,12 @@ def test_shared_link_reopens_the_same_query(page, live_server: LiveServer):
 FAILING_QUERIES = [
     # (what fails, query, HTTP status, words of the server's message)
     ("syntax", "SELECT * WHERE { ?s ?p }", 400, "malformed query"),
-    ("refused federated call", "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }", 400,
-     "SERVICE endpoint of this query is not allowed"),
+    (
+        "refused federated call",
+        "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
+        400,
+        "SERVICE endpoint of this query is not allowed",
+    ),
     ("too many results", "SELECT * WHERE { ?s ?p ?o }", 422, "more than"),
 ]
 
@@ -128,10 +146,12 @@ def script_errors(page) -> list[str]:
     return [problem for problem in page.problems if problem.startswith("script error")]
 
 
-@pytest.mark.parametrize(("kind", "text", "status", "words"), FAILING_QUERIES,
-                         ids=[q[0] for q in FAILING_QUERIES])
-def test_a_failing_query_shows_its_status_and_message(page, live_server: LiveServer, kind, text, status,
-                                                      words):
+@pytest.mark.parametrize(
+    ("kind", "text", "status", "words"), FAILING_QUERIES, ids=[q[0] for q in FAILING_QUERIES]
+)
+def test_a_failing_query_shows_its_status_and_message(
+    page, live_server: LiveServer, kind, text, status, words
+):
     page.goto(f"{live_server.url}/")
     page.wait_for_selector(".CodeMirror")
     run_query(page, text)
@@ -168,8 +188,10 @@ def test_the_editor_does_not_take_the_focus_and_tab_leaves_it(page, live_server:
     assert "\t" not in page.evaluate("window.mildipYasgui.getTab().getQuery()")  # no tab typed instead
 
 
-LONGEST_QUOTES = ("PREFIX oa: <http://www.w3.org/ns/oa#>\n"
-                  "SELECT ?quote WHERE { ?selector oa:exact ?quote } ORDER BY DESC(STRLEN(?quote)) LIMIT 3")
+LONGEST_QUOTES = (
+    "PREFIX oa: <http://www.w3.org/ns/oa#>\n"
+    "SELECT ?quote WHERE { ?selector oa:exact ?quote } ORDER BY DESC(STRLEN(?quote)) LIMIT 3"
+)
 
 
 def test_quotes_are_shown_in_full_and_wrap_between_words(page, live_server: LiveServer):
@@ -203,8 +225,10 @@ def test_an_analysts_path_search_entity_sentence_explanation(page, live_server: 
 
     page.locator('a.hit-title[href="/id/csto"]').click()
     page.wait_for_selector("h1")
-    assert page.url.endswith("/doc/csto.html") and "Collective Security Treaty Organization" in \
-        page.locator("h1").inner_text()
+    assert (
+        page.url.endswith("/doc/csto.html")
+        and "Collective Security Treaty Organization" in page.locator("h1").inner_text()
+    )
     page.screenshot(path=str(SCREENSHOTS / "2-entity.png"))
 
     reading = page.locator("a.in-context").first
@@ -223,5 +247,7 @@ def test_an_analysts_path_search_entity_sentence_explanation(page, live_server: 
     assert page.locator("li.step-inferred").count() >= 1 and page.locator("a.rule").count() >= 1
     page.screenshot(path=str(SCREENSHOTS / "4-explanation.png"), full_page=True)
     assert not script_errors(page), page.problems
-    assert all((SCREENSHOTS / name).stat().st_size > 10_000 for name in
-               ("1-search.png", "2-entity.png", "3-sentence-in-context.png", "4-explanation.png"))
+    assert all(
+        (SCREENSHOTS / name).stat().st_size > 10_000
+        for name in ("1-search.png", "2-entity.png", "3-sentence-in-context.png", "4-explanation.png")
+    )

@@ -11,7 +11,7 @@ import pyoxigraph as ox
 import pytest
 from rdflib import Dataset
 
-from mildip_ld.build import (
+from mildip_ld.release.build import (
     DATASET_FILE,
     MANIFEST_FILE,
     BuildReport,
@@ -19,9 +19,9 @@ from mildip_ld.build import (
     build,
     current_release,
 )
-from mildip_ld.config import Paths
-from mildip_ld.namespaces import DERIVATIONS, NAMED_GRAPHS
-from mildip_ld.store import open_store
+from mildip_ld.release.store import open_store
+from mildip_ld.vocab.config import Paths
+from mildip_ld.vocab.namespaces import DERIVATIONS, NAMED_GRAPHS
 
 from .conftest import FIXTURES
 

@@ -12,8 +12,10 @@ import pyoxigraph as ox
 import pytest
 from rdflib import Graph, URIRef
 
-from mildip_ld import changes
-from mildip_ld.build import (
+from mildip_ld.cli.main import main
+from mildip_ld.curation.commit import Write, WriteRefusedError, commit
+from mildip_ld.release import changes
+from mildip_ld.release.build import (
     RELEASES_DIR,
     BuildReport,
     UnloggedWritesError,
@@ -22,11 +24,9 @@ from mildip_ld.build import (
     load_release,
     manifest_of,
 )
-from mildip_ld.cli import main
-from mildip_ld.commit import Write, WriteRefusedError, commit
-from mildip_ld.config import Paths
-from mildip_ld.namespaces import ASSERTED, MD, MDR
-from mildip_ld.releases import PreconditionError, check_conditions, etag, parse_tags
+from mildip_ld.release.releases import PreconditionError, check_conditions, etag, parse_tags
+from mildip_ld.vocab.config import Paths
+from mildip_ld.vocab.namespaces import ASSERTED, MD, MDR
 from tests.live_server import build_dir_of
 
 PASSAGE = "https://w3id.org/mildip/id/passage/military-diplomacy-in-russia/l19-s1"
@@ -34,9 +34,11 @@ RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 
 
 def insert(slug: str) -> str:
-    return (f"INSERT DATA {{ GRAPH <{ASSERTED}> {{ <{MDR[slug]}> a <{MD.State}> ; <{RDFS_LABEL}> "
-            f"\"{slug.title()}\"@en ; <{MD.wikidataStatus}> <{MD.noCheckedItem}> ; <{MD.mentionedIn}> "
-            f"<{PASSAGE}> }} }}")
+    return (
+        f"INSERT DATA {{ GRAPH <{ASSERTED}> {{ <{MDR[slug]}> a <{MD.State}> ; <{RDFS_LABEL}> "
+        f'"{slug.title()}"@en ; <{MD.wikidataStatus}> <{MD.noCheckedItem}> ; <{MD.mentionedIn}> '
+        f"<{PASSAGE}> }} }}"
+    )
 
 
 @pytest.fixture
@@ -50,21 +52,31 @@ def project_copy(built: BuildReport, paths: Paths, tmp_path: Path) -> Paths:
 def test_a_patch_reads_back_exactly() -> None:
     """Terms that need escaping survive the round trip (Oxigraph prints and parses them)."""
     graph = ox.NamedNode(str(ASSERTED))
-    tricky = [ox.Literal('a "quoted"\nline\tand \\ backslash'), ox.Literal("Москва", language="ru"),
-              ox.Literal("5", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#positiveInteger")),
-              ox.NamedNode("urn:x:o")]
-    change = changes.Change(id="round-trip", release="29990101T000000000000Z", by='label "with" quotes',
-                            added=[ox.Quad(ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:p"), o, graph)
-                                   for o in tricky],
-                            deleted=[ox.Quad(ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:q"), tricky[0],
-                                             graph)])
+    tricky = [
+        ox.Literal('a "quoted"\nline\tand \\ backslash'),
+        ox.Literal("Москва", language="ru"),
+        ox.Literal("5", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#positiveInteger")),
+        ox.NamedNode("urn:x:o"),
+    ]
+    change = changes.Change(
+        id="round-trip",
+        release="29990101T000000000000Z",
+        by='label "with" quotes',
+        added=[ox.Quad(ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:p"), o, graph) for o in tricky],
+        deleted=[ox.Quad(ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:q"), tricky[0], graph)],
+    )
     back = changes.parse_patch(change.patch(), "test")
     assert back == change
 
 
-@pytest.mark.parametrize("text", ["H id \"x\" .\nTX .\nA <urn:x:s> <urn:x:p> .\nTC .\n",
-                                  "H id \"x\" .\nX something .\n",
-                                  "TX .\nA <urn:x:s> <urn:x:p> <urn:x:o> <urn:x:g> .\nTC .\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'H id "x" .\nTX .\nA <urn:x:s> <urn:x:p> .\nTC .\n',
+        'H id "x" .\nX something .\n',
+        "TX .\nA <urn:x:s> <urn:x:p> <urn:x:o> <urn:x:g> .\nTC .\n",
+    ],
+)
 def test_a_broken_patch_is_refused_with_its_file(text: str) -> None:
     with pytest.raises(changes.ChangeLogError, match="broken.rdfp"):
         changes.parse_patch(text, "broken.rdfp")
@@ -73,9 +85,18 @@ def test_a_broken_patch_is_refused_with_its_file(text: str) -> None:
 def test_a_change_to_another_graph_is_refused_by_the_build(tmp_path: Path) -> None:
     folder = changes.changes_dir(tmp_path)
     folder.mkdir()
-    change = changes.Change(id="ontology", release="r", added=[ox.Quad(
-        ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:p"), ox.NamedNode("urn:x:o"),
-        ox.NamedNode("urn:x:other"))])
+    change = changes.Change(
+        id="ontology",
+        release="r",
+        added=[
+            ox.Quad(
+                ox.NamedNode("urn:x:s"),
+                ox.NamedNode("urn:x:p"),
+                ox.NamedNode("urn:x:o"),
+                ox.NamedNode("urn:x:other"),
+            )
+        ],
+    )
     (folder / change.file_name).write_text(change.patch())
     with pytest.raises(changes.ChangeLogError, match="urn:x:other"):
         changes.apply_log(tmp_path, {ASSERTED: Graph()})
@@ -94,8 +115,9 @@ def test_pending_changes_are_completed_or_removed_by_their_release(tmp_path: Pat
 
 def test_a_build_applies_the_log_and_refuses_to_drop_what_it_lacks(project_copy: Paths) -> None:
     paths = project_copy
-    first = commit(paths.build, Write(update=insert("avalon"), write_id="w1", by="editor"), paths.data,
-                   paths.shapes)
+    first = commit(
+        paths.build, Write(update=insert("avalon"), write_id="w1", by="editor"), paths.data, paths.shapes
+    )
     assert first.release is not None and changes.logged_ids(paths.data) == {"w1"}
     report = build(paths)
     assert report.changes == ["w1"] and (URIRef(MDR.avalon), None, None) in _asserted(report.release)
@@ -110,8 +132,9 @@ def test_a_build_applies_the_log_and_refuses_to_drop_what_it_lacks(project_copy:
 
 def test_retention_keeps_the_releases_whose_writes_are_not_in_data(project_copy: Paths) -> None:
     paths = project_copy
-    holding = commit(paths.build, Write(update=insert("avalon"), write_id="held"), paths.data, paths.shapes,
-                     keep=1).release
+    holding = commit(
+        paths.build, Write(update=insert("avalon"), write_id="held"), paths.data, paths.shapes, keep=1
+    ).release
     next(changes.changes_dir(paths.data).glob("*--held.rdfp")).unlink()
     for slug in ("lemuria", "mu"):
         commit(paths.build, Write(update=insert(slug)), paths.data, paths.shapes, keep=1)
@@ -128,22 +151,27 @@ def test_a_write_can_be_made_conditional_on_the_release(project_copy: Paths) -> 
     with pytest.raises(WriteRefusedError) as refused:
         commit(paths.build, stale, paths.data, paths.shapes)
     assert refused.value.status == 412 and current_release(paths.build).name == release
-    fresh = commit(paths.build, Write(update=insert("avalon"), if_match=[f'"{release}"']), paths.data,
-                   paths.shapes)
+    fresh = commit(
+        paths.build, Write(update=insert("avalon"), if_match=[f'"{release}"']), paths.data, paths.shapes
+    )
     assert manifest_of(fresh.release)["parent"] == release
 
 
 def test_entity_tags_are_parsed_structurally() -> None:
     assert parse_tags('"a", W/"b" ,"c"', "If-Match") == ['"a"', 'W/"b"', '"c"']
     assert parse_tags(" * ", "If-Match") == ["*"] and parse_tags(None, "If-Match") is None
-    for bad in ('a', '"a" "b"', '"a\x01"', ""):
+    for bad in ("a", '"a" "b"', '"a\x01"', ""):
         with pytest.raises(PreconditionError) as refused:
             parse_tags(bad, "If-Match")
         assert refused.value.status == 400
     tag = etag("R1", str(ASSERTED), ox.RdfFormat.TURTLE)
     check_conditions("R1", str(ASSERTED), True, [tag], None, whole_release=False)
-    for stale in (etag("R0", str(ASSERTED), ox.RdfFormat.TURTLE), f"W/{tag}",
-                  etag("R1", "urn:x:other", ox.RdfFormat.TURTLE), '"R1"'):
+    for stale in (
+        etag("R0", str(ASSERTED), ox.RdfFormat.TURTLE),
+        f"W/{tag}",
+        etag("R1", "urn:x:other", ox.RdfFormat.TURTLE),
+        '"R1"',
+    ):
         with pytest.raises(PreconditionError):
             check_conditions("R1", str(ASSERTED), True, [stale], None, whole_release=False)
     with pytest.raises(PreconditionError):
@@ -155,8 +183,9 @@ def _asserted(release: Path) -> Graph:
     return Graph() + load_release(release).graph(ASSERTED)
 
 
-def test_changes_lists_and_discards_only_on_the_operators_word(project_copy: Paths,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_changes_lists_and_discards_only_on_the_operators_word(
+    project_copy: Paths, capsys: pytest.CaptureFixture[str]
+) -> None:
     paths = project_copy
     commit(paths.build, Write(update=insert("avalon"), write_id="w1", by="editor"), paths.data, paths.shapes)
     where = ["--data", str(paths.data), "--build-dir", str(paths.build)]

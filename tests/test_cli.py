@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from mildip_ld.build import BuildReport
-from mildip_ld.cli import main, parser
+from mildip_ld.cli.main import main, parser
+from mildip_ld.release.build import BuildReport
 
-MILDIP = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "mildip"
+MILDIP = Path(sys.executable).parent / "mildip"  # the console script installed beside this Python
 SUBCOMMANDS = sorted(parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
 
 
-def test_console_script_help_lists_every_subcommand():
-    run = subprocess.run([str(MILDIP), "--help"], capture_output=True, text=True, check=True)
+@pytest.mark.parametrize(
+    "command", [[str(MILDIP)], [sys.executable, "-m", "mildip_ld"]], ids=["console-script", "python-m"]
+)
+def test_console_script_help_lists_every_subcommand(command: list[str]):
+    run = subprocess.run([*command, "--help"], capture_output=True, text=True, check=True)
+    assert run.stdout.startswith("usage: mildip")
     for name in SUBCOMMANDS:
         assert name in run.stdout
 
@@ -50,8 +55,18 @@ def test_explain_a_triple_not_in_the_graph_exits_1(built: BuildReport, capsys):
 
 
 def test_explain_as_turtle_is_prov(built: BuildReport, capsys):
-    main(["--build-dir", _build_dir(built), "explain", "mdr:russia", "md:engagesWith", "mdr:india",
-          "--format", "turtle"])
+    main(
+        [
+            "--build-dir",
+            _build_dir(built),
+            "explain",
+            "mdr:russia",
+            "md:engagesWith",
+            "mdr:india",
+            "--format",
+            "turtle",
+        ]
+    )
     out = capsys.readouterr().out
     assert "prov:wasGeneratedBy" in out and "md:RuleApplication" in out
 
@@ -66,8 +81,9 @@ def test_commands_needing_a_build_say_so(tmp_path: Path, capsys):
     assert "run `mildip build` first" in capsys.readouterr().err
 
 
-def test_a_bad_server_setting_names_the_setting_and_where_it_comes_from(built: BuildReport, capsys,
-                                                                       monkeypatch: pytest.MonkeyPatch):
+def test_a_bad_server_setting_names_the_setting_and_where_it_comes_from(
+    built: BuildReport, capsys, monkeypatch: pytest.MonkeyPatch
+):
     build_dir = str(built.release.parent.parent)
     assert main(["--build-dir", build_dir, "serve", "--processes", "0"]) == 2
     said = capsys.readouterr().err
@@ -78,8 +94,9 @@ def test_a_bad_server_setting_names_the_setting_and_where_it_comes_from(built: B
     assert "setting workers = 'many'" in capsys.readouterr().err
 
 
-def test_a_bad_connection_limit_names_its_real_flag(built: BuildReport, capsys,
-                                                    monkeypatch: pytest.MonkeyPatch):
+def test_a_bad_connection_limit_names_its_real_flag(
+    built: BuildReport, capsys, monkeypatch: pytest.MonkeyPatch
+):
     build_dir = str(built.release.parent.parent)
     assert main(["--build-dir", build_dir, "serve", "--head-timeout-s", "0"]) == 2
     assert "--head-timeout-s or MILDIP_HEAD_TIMEOUT_S" in capsys.readouterr().err

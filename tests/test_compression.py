@@ -14,9 +14,18 @@ import requests
 from tests.live_server import LiveServer, live_server  # noqa: F401 (fixture)
 
 QUERY = quote("SELECT * WHERE { ?s ?p ?o } LIMIT 200")
-PATHS = ["/", "/doc/russia.html", "/doc/russia.ttl", f"/sparql?query={QUERY}", "/search?q=russia&format=json",
-         "/static/yasgui/yasgui.min.js", "/void", "/browse/actors", "/read/military-diplomacy-in-russia",
-         "/ontology.html"]
+PATHS = [
+    "/",
+    "/doc/russia.html",
+    "/doc/russia.ttl",
+    f"/sparql?query={QUERY}",
+    "/search?q=russia&format=json",
+    "/static/yasgui/yasgui.min.js",
+    "/void",
+    "/browse/actors",
+    "/read/military-diplomacy-in-russia",
+    "/ontology.html",
+]
 
 
 def raw(server: LiveServer, path: str, encoding: str | None) -> requests.Response:

@@ -12,12 +12,13 @@ import requests
 from rdflib import Dataset, Graph
 from rdflib.compare import isomorphic
 
-from mildip_ld.build import BuildReport, load_release
-from mildip_ld.cli import main
-from mildip_ld.dumps import CHECKSUMS_FILE, DATASET, DumpFile, ensure_dumps, plan
-from mildip_ld.formats import BY_NAME, GRAPH_FORMATS, QUAD_FORMATS
-from mildip_ld.namespaces import NAMED_GRAPHS
-from mildip_ld.settings import PUBLIC_URL
+from mildip_ld.cli.main import main
+from mildip_ld.release.build import BuildReport, load_release
+from mildip_ld.release.dumps import CHECKSUMS_FILE, DATASET, ensure_dumps, plan
+from mildip_ld.release.void import DumpFile
+from mildip_ld.vocab.formats import BY_NAME, GRAPH_FORMATS, QUAD_FORMATS
+from mildip_ld.vocab.namespaces import NAMED_GRAPHS
+from mildip_ld.vocab.settings import PUBLIC_URL
 from tests.live_server import LiveServer, build_dir_of, live_server  # noqa: F401 (fixture)
 
 
@@ -75,8 +76,9 @@ def test_gzip_files_hold_exactly_the_plain_files(files: list[DumpFile], folder: 
 
 
 @pytest.mark.parametrize("fmt", [fmt.name for fmt in QUAD_FORMATS])
-def test_dataset_dumps_round_trip_graph_by_graph(fmt: str, folder: Path, dataset: Dataset,
-                                                 files: list[DumpFile]):
+def test_dataset_dumps_round_trip_graph_by_graph(
+    fmt: str, folder: Path, dataset: Dataset, files: list[DumpFile]
+):
     parsed = Dataset()
     parsed.parse(folder / f"{DATASET}.{BY_NAME[fmt].extension}", format=BY_NAME[fmt].rdflib)
     for name, iri in NAMED_GRAPHS.items():
@@ -104,8 +106,21 @@ def test_second_call_reuses_the_folder(built: BuildReport, files: list[DumpFile]
 
 
 def test_cli_writes_the_same_bytes(built: BuildReport, files: list[DumpFile], tmp_path: Path, capsys):
-    code = main(["--build-dir", str(build_dir_of(built)), "dump", "--format", "turtle,nquads",
-                 "--graph", "asserted", "--graph", "dataset", "-o", str(tmp_path)])
+    code = main(
+        [
+            "--build-dir",
+            str(build_dir_of(built)),
+            "dump",
+            "--format",
+            "turtle,nquads",
+            "--graph",
+            "asserted",
+            "--graph",
+            "dataset",
+            "-o",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     expected = {f.file: f.sha256 for f in files}
     written = sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".json" and p.name != CHECKSUMS_FILE)
@@ -121,6 +136,7 @@ def test_cli_rejects_an_unknown_format(built: BuildReport, capsys):
 
 
 # --- over HTTP, against a real server ---------------------------------------------------------------
+
 
 @pytest.mark.server
 def test_index_as_json_lists_urls_sizes_and_checksums(live_server: LiveServer, files: list[DumpFile]):
@@ -143,15 +159,21 @@ def test_index_as_html_is_a_table(live_server: LiveServer, files: list[DumpFile]
 
 
 @pytest.mark.server
-@pytest.mark.parametrize("name, media_type", [("asserted.ttl", "text/turtle"),
-                                              ("dataset.nq", "application/n-quads"),
-                                              ("dataset.trig", "application/trig"),
-                                              ("ontology.jsonld", "application/ld+json"),
-                                              ("shapes.rdf", "application/rdf+xml"),
-                                              ("provenance.nt", "application/n-triples"),
-                                              ("inferred.ttl.gz", "application/gzip")])
-def test_files_are_served_with_their_media_type_and_bytes(live_server: LiveServer, files: list[DumpFile],
-                                                          name: str, media_type: str):
+@pytest.mark.parametrize(
+    "name, media_type",
+    [
+        ("asserted.ttl", "text/turtle"),
+        ("dataset.nq", "application/n-quads"),
+        ("dataset.trig", "application/trig"),
+        ("ontology.jsonld", "application/ld+json"),
+        ("shapes.rdf", "application/rdf+xml"),
+        ("provenance.nt", "application/n-triples"),
+        ("inferred.ttl.gz", "application/gzip"),
+    ],
+)
+def test_files_are_served_with_their_media_type_and_bytes(
+    live_server: LiveServer, files: list[DumpFile], name: str, media_type: str
+):
     answer = requests.get(f"{live_server.url}/dumps/{name}", timeout=30)
     assert answer.status_code == 200
     assert answer.headers["content-type"].split(";")[0] == media_type
@@ -177,9 +199,16 @@ def test_conditional_requests_get_304(live_server: LiveServer):
 
 
 @pytest.mark.server
-@pytest.mark.parametrize("path", ["/dumps/..%2Fmanifest.json", "/dumps/%2e%2e/dataset.nq",
-                                  "/dumps/nothing.ttl",
-                                  "/dumps/..%2F..%2Fcurrent%2Fdataset.nq", "/dumps/%2Fetc%2Fpasswd"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dumps/..%2Fmanifest.json",
+        "/dumps/%2e%2e/dataset.nq",
+        "/dumps/nothing.ttl",
+        "/dumps/..%2F..%2Fcurrent%2Fdataset.nq",
+        "/dumps/%2Fetc%2Fpasswd",
+    ],
+)
 def test_paths_cannot_leave_the_folder(live_server: LiveServer, path: str):
     answer = requests.get(live_server.url + path, timeout=30)
     assert answer.status_code == 404

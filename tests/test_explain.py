@@ -10,8 +10,7 @@ import pytest
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import OWL, PROV, RDF
 
-from mildip_ld.build import DATASET_FILE, BuildReport
-from mildip_ld.explain import (
+from mildip_ld.pipeline.explain import (
     MODALITIES,
     RANK,
     Derivation,
@@ -24,9 +23,10 @@ from mildip_ld.explain import (
     hedged_statements,
     statement_iri,
 )
-from mildip_ld.explanations import record_triples, release_derivations
-from mildip_ld.infer import infer
-from mildip_ld.namespaces import ASSERTED, DERIVATIONS, INFERRED, MD, MDR, ONTOLOGY, PROVENANCE
+from mildip_ld.pipeline.infer import infer
+from mildip_ld.release.build import DATASET_FILE, BuildReport
+from mildip_ld.release.explanations import record_triples, release_derivations
+from mildip_ld.vocab.namespaces import ASSERTED, DERIVATIONS, INFERRED, MD, MDR, ONTOLOGY, PROVENANCE
 
 OWL_2_RL_RULES = {
     "cax-sco",
@@ -148,11 +148,14 @@ def _least_fixpoint(given: Graph, inferred: Graph, claims: Graph) -> dict[tuple,
     weak: dict[tuple, int] = {}
     for claim, modality in claims.subject_objects(MD.modality):
         for triple in claims.triples((claim, None, None)):
-            if triple[1] not in (MD.statedIn, MD.mentionedIn, MD.modality, MD.hedgeCue) and \
-                    (triple[1], RDF.type, OWL.AnnotationProperty) not in given:
+            if (
+                triple[1] not in (MD.statedIn, MD.mentionedIn, MD.modality, MD.hedgeCue)
+                and (triple[1], RDF.type, OWL.AnnotationProperty) not in given
+            ):
                 weak[triple] = max(weak.get(triple, 0), RANK[modality])
-    instances = {t: [(*axioms, *premises) for _, axioms, premises in candidates(closure, t)]
-                 for t in inferred}
+    instances = {
+        t: [(*axioms, *premises) for _, axioms, premises in candidates(closure, t)] for t in inferred
+    }
     strength: dict[tuple, int] = {}
 
     def of(part: tuple) -> int | None:
@@ -162,8 +165,11 @@ def _least_fixpoint(given: Graph, inferred: Graph, claims: Graph) -> dict[tuple,
     while changed:
         changed = False
         for triple, options in instances.items():
-            ranks = [max((of(part) for part in parts), default=0) for parts in options
-                     if all(of(part) is not None for part in parts)]
+            ranks = [
+                max((of(part) for part in parts), default=0)
+                for parts in options
+                if all(of(part) is not None for part in parts)
+            ]
             if ranks and min(ranks) < strength.get(triple, len(MODALITIES)):
                 strength[triple] = min(ranks)
                 changed = True
@@ -171,7 +177,8 @@ def _least_fixpoint(given: Graph, inferred: Graph, claims: Graph) -> dict[tuple,
 
 
 def test_every_inferred_triple_holds_with_its_strongest_derivation_weakest_premise(
-        dataset: Dataset, given: Graph, support: Support):
+    dataset: Dataset, given: Graph, support: Support
+):
     expected = _least_fixpoint(given, dataset.graph(INFERRED), dataset.graph(ASSERTED))
     assert set(expected) == set(support.derivations)
     found = {triple: RANK[support.modality(triple)] for triple in support.derivations}
@@ -182,18 +189,23 @@ def test_every_inferred_triple_holds_with_its_strongest_derivation_weakest_premi
 def test_the_issues_examples_are_hedged(dataset: Dataset, support: Support):
     asserted = dataset.graph(ASSERTED)
     possible_only = {  # concepts (not claims) that only "may"/"can" claims link to
-        obj for obj in set(asserted.objects()) if isinstance(obj, URIRef)
+        obj
+        for obj in set(asserted.objects())
+        if isinstance(obj, URIRef)
         and asserted.value(obj, MD.modality) is None
-        and {asserted.value(s, MD.modality) for s in asserted.subjects(None, obj)} == {MD.possible}}
+        and {asserted.value(s, MD.modality) for s in asserted.subjects(None, obj)} == {MD.possible}
+    }
     inferred = dataset.graph(INFERRED)
     examples = {(RUSSIA, p, o) for p, o in inferred.predicate_objects(RUSSIA) if o in possible_only}
     assert (RUSSIA, MD.usesTechnology, MDR["technology/advanced-weaponry"]) in examples  # "may" (line 57)
     for triple in examples:  # what only "may"/"can" claims link Russia to holds only as possible
         assert support.modality(triple) == MD.possible, triple
         assert all(d.modality == MD.possible for d in support.derivations[triple])
-    faced = [(actor, challenge)
-             for actor, challenge in dataset.graph(INFERRED).subject_objects(MD.facesChallenge)
-             if asserted.value(challenge, MD.modality) in (MD.likely, MD.possible)]
+    faced = [
+        (actor, challenge)
+        for actor, challenge in dataset.graph(INFERRED).subject_objects(MD.facesChallenge)
+        if asserted.value(challenge, MD.modality) in (MD.likely, MD.possible)
+    ]
     assert len(faced) >= 3  # "can" / "may" challenges: the edge to them is as hedged as they are
     for actor, challenge in faced:
         edge = (actor, MD.facesChallenge, challenge)
@@ -201,8 +213,11 @@ def test_the_issues_examples_are_hedged(dataset: Dataset, support: Support):
 
 
 def test_a_fact_with_a_stated_and_a_hedged_derivation_is_stated(support: Support):
-    mixed = [triple for triple, found in support.derivations.items()
-             if found[0].modality == MD.stated and any(d.modality != MD.stated for d in found)]
+    mixed = [
+        triple
+        for triple, found in support.derivations.items()
+        if found[0].modality == MD.stated and any(d.modality != MD.stated for d in found)
+    ]
     assert mixed
     assert all(support.modality(triple) == MD.stated for triple in mixed)
     assert support.modality((RUSSIA, RDF.type, MD.Actor)) == MD.stated
@@ -226,25 +241,32 @@ def test_the_record_partitions_the_inferred_graph_by_modality(built: BuildReport
 def test_modality_on_a_small_graph_weakest_premise_strongest_derivation():
     """Two activities serve one aim and a chain of likely and forecast claims: the aim Russia pursues
     by a stated and a possible activity is stated; a chain of a likely and a forecast claim is likely."""
-    ontology = Graph().parse(data="""
+    ontology = Graph().parse(
+        data="""
         @prefix md: <https://w3id.org/mildip/ontology#> . @prefix owl: <http://www.w3.org/2002/07/owl#> .
         md:agentIn owl:inverseOf md:hasAgent .
         md:pursuesAim owl:propertyChainAxiom ( md:agentIn md:servesAim ) .
         md:partOf a owl:TransitiveProperty .
-    """, format="turtle")
-    data = Graph().parse(data="""
+    """,
+        format="turtle",
+    )
+    data = Graph().parse(
+        data="""
         @prefix md: <https://w3id.org/mildip/ontology#> . @prefix x: <https://example.org/> .
         x:a md:hasAgent x:russia ; md:servesAim x:trust ; md:modality md:stated .
         x:b md:hasAgent x:russia ; md:servesAim x:trust , x:leverage ; md:modality md:possible .
         x:c md:partOf x:d ; md:modality md:likely .
         x:d md:partOf x:e ; md:modality md:forecast .
-    """, format="turtle")
+    """,
+        format="turtle",
+    )
     inferred = infer(ontology, data).inferred
     given = ontology + data
     support = derive_every(given, inferred, hedged_statements(data, ontology))
     x = "https://example.org/"
-    trust, leverage = ((URIRef(x + "russia"), MD.pursuesAim, URIRef(x + aim))
-                       for aim in ("trust", "leverage"))
+    trust, leverage = (
+        (URIRef(x + "russia"), MD.pursuesAim, URIRef(x + aim)) for aim in ("trust", "leverage")
+    )
     assert support.modality(trust) == MD.stated
     assert sorted(d.modality for d in support.derivations[trust]) == [MD.possible, MD.stated]
     assert support.best(trust).modality == MD.stated
@@ -254,16 +276,21 @@ def test_modality_on_a_small_graph_weakest_premise_strongest_derivation():
     assert (URIRef(x + "b"), MD.modality, MD.possible) not in support.modalities  # records a claim: stated
 
 
-def test_a_release_built_without_a_record_gets_the_same_one_on_reading(built: BuildReport, record: Record,
-                                                                        tmp_path: Path):
+def test_a_release_built_without_a_record_gets_the_same_one_on_reading(
+    built: BuildReport, record: Record, tmp_path: Path
+):
     release = tmp_path / built.release.name
     release.mkdir()
     without = ox.NamedNode(str(DERIVATIONS))
-    quads = [q for q in ox.parse(path=str(built.release / DATASET_FILE), format=ox.RdfFormat.N_QUADS)
-             if q.graph_name != without]
+    quads = [
+        q
+        for q in ox.parse(path=str(built.release / DATASET_FILE), format=ox.RdfFormat.N_QUADS)
+        if q.graph_name != without
+    ]
     ox.serialize(quads, str(release / DATASET_FILE), ox.RdfFormat.N_QUADS)
     derived = release_derivations(release)[2]
     assert derived.support.modalities == record.support.modalities
-    assert {t: set(found) for t, found in derived.support.derivations.items()} == \
-        {t: set(found) for t, found in record.support.derivations.items()}
+    assert {t: set(found) for t, found in derived.support.derivations.items()} == {
+        t: set(found) for t, found in record.support.derivations.items()
+    }
     assert derived.passages == record.passages and derived.applications == record.applications

@@ -1,5 +1,5 @@
 """``/explain`` on a real server: every inferred triple of the article graph is explained over HTTP
-down to asserted triples, and each rule, re-applied with :func:`mildip_ld.explain.conclude` to the
+down to asserted triples, and each rule, re-applied with :func:`mildip_ld.pipeline.explain.conclude` to the
 premises the answer names, yields the statement it explains; asserted triples are reported as
 asserted with their passage; the HTML view, the resource pages' "why?" links, statement IRIs and
 the 400 / 404 answers.
@@ -27,20 +27,20 @@ from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import PROV, RDF, RDFS
 
-from mildip_ld import explanations as explanations_module
-from mildip_ld.build import BuildReport
-from mildip_ld.explain import RULES_SPEC, Record, Triple, conclude, statement_iri
-from mildip_ld.explainpage import MAX_SENTENCES
-from mildip_ld.explanations import (
+from mildip_ld.pipeline.explain import RULES_SPEC, Record, Triple, conclude, statement_iri
+from mildip_ld.release import explanations as explanations_module
+from mildip_ld.release.build import BuildReport
+from mildip_ld.release.explanations import (
     Explanations,
     explain_path_of,
     explanations_for,
     parse_triple,
     release_derivations,
 )
-from mildip_ld.formats import FORMATS
-from mildip_ld.namespaces import ASSERTED, INFERRED, MD, MDR, OA, PROVENANCE, RESOURCE_BASE
-from mildip_ld.terms import to_rdflib
+from mildip_ld.site.explainpage import MAX_SENTENCES
+from mildip_ld.vocab.formats import FORMATS
+from mildip_ld.vocab.namespaces import ASSERTED, INFERRED, MD, MDR, OA, PROVENANCE, RESOURCE_BASE
+from mildip_ld.vocab.terms import to_rdflib
 from tests.live_server import LiveServer, live_server  # noqa: F401 (fixture)
 from tests.test_explain import given  # noqa: F401 (fixture: the asserted, provenance and ontology graphs)
 
@@ -56,14 +56,24 @@ PARTNER = (ACT, MD.hasPartner, MDR["vietnam"])
 CLIENTS = 4
 
 
-def get(server: LiveServer, path: str, headers: dict[str, str] | None = None,
-        session: requests.Session | None = None, **params: str) -> requests.Response:
-    return (session or requests).get(server.url + path, params=params or None, headers=headers or {},
-                                     allow_redirects=False, timeout=60)
+def get(
+    server: LiveServer,
+    path: str,
+    headers: dict[str, str] | None = None,
+    session: requests.Session | None = None,
+    **params: str,
+) -> requests.Response:
+    return (session or requests).get(
+        server.url + path, params=params or None, headers=headers or {}, allow_redirects=False, timeout=60
+    )
 
 
-def explain(server: LiveServer, triple: Triple, headers: dict[str, str] | None = None,
-            session: requests.Session | None = None) -> requests.Response:
+def explain(
+    server: LiveServer,
+    triple: Triple,
+    headers: dict[str, str] | None = None,
+    session: requests.Session | None = None,
+) -> requests.Response:
     return get(server, explain_path_of(triple), headers, session)
 
 
@@ -121,15 +131,20 @@ def check_explanation(graph: Graph, triple: Triple, given: Graph, asserted: Grap
         passages = list(graph.objects(node, PROV.wasDerivedFrom))  # provenance: the passage or document
         assert passages, (triple, current)
         if current in asserted:  # a claim: the sentences that state it, quoted
-            quotes = [graph.value(selector, OA.exact)
-                      for passage in passages for selector in graph.objects(passage, OA.hasSelector)]
+            quotes = [
+                graph.value(selector, OA.exact)
+                for passage in passages
+                for selector in graph.objects(passage, OA.hasSelector)
+            ]
             assert any(quotes), (triple, current)
 
 
 # --- every inferred triple -----------------------------------------------------------------------------
 
-def test_every_inferred_triple_is_explained_down_to_asserted_triples(live_server: LiveServer,
-                                                                      dataset: Dataset, given: Graph):
+
+def test_every_inferred_triple_is_explained_down_to_asserted_triples(
+    live_server: LiveServer, dataset: Dataset, given: Graph
+):
     inferred = sorted(dataset.graph(INFERRED))
     assert len(inferred) > 3000
     local = threading.local()
@@ -150,12 +165,15 @@ def test_every_inferred_triple_is_explained_down_to_asserted_triples(live_server
         check_explanation(turtle_graph(body), triple, given, dataset.graph(ASSERTED))
     latencies = sorted(seconds for *_, seconds in answers)
     median, p95 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.95)]
-    print(f"\n/explain over {len(answers)} inferred triples, {CLIENTS} clients: "
-          f"median {median * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms")
+    print(
+        f"\n/explain over {len(answers)} inferred triples, {CLIENTS} clients: "
+        f"median {median * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms"
+    )
 
 
 def test_derivations_are_computed_once_per_release_under_concurrent_first_requests(
-        built: BuildReport, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    built: BuildReport, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
     calls = []
     compute = Explanations.of_release
 
@@ -175,6 +193,7 @@ def test_derivations_are_computed_once_per_release_under_concurrent_first_reques
 
 # --- formats, asserted triples, HTML -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fmt", FORMATS, ids=[fmt.name for fmt in FORMATS])
 def test_the_explanation_is_served_in_every_rdf_format(live_server: LiveServer, fmt):
     turtle = turtle_graph(explain(live_server, ENGAGES, TURTLE).content)
@@ -184,15 +203,16 @@ def test_the_explanation_is_served_in_every_rdf_format(live_server: LiveServer, 
     parsed = Dataset() if fmt.datasets else Graph()
     parsed.parse(data=answer.content, format=fmt.rdflib)
     graph = Graph()
-    for s, p, o, *_ in (parsed.quads() if fmt.datasets else parsed):
+    for s, p, o, *_ in parsed.quads() if fmt.datasets else parsed:
         graph.add((s, p, o))
     assert isomorphic(graph, turtle)
     by_parameter = get(live_server, explain_path_of(ENGAGES) + f"&format={fmt.extension}")
     assert by_parameter.headers["content-type"].split(";")[0] == fmt.media_type
 
 
-def test_an_asserted_triple_is_reported_as_asserted_with_its_passage(live_server: LiveServer,
-                                                                      dataset: Dataset):
+def test_an_asserted_triple_is_reported_as_asserted_with_its_passage(
+    live_server: LiveServer, dataset: Dataset
+):
     answer = explain(live_server, PARTNER, TURTLE)
     assert answer.status_code == 200
     graph = turtle_graph(answer.content)
@@ -209,8 +229,9 @@ def test_an_asserted_triple_is_reported_as_asserted_with_its_passage(live_server
     assert html.escape(str(quote), quote=False) in page.text and "inferred by OWL 2 RL rule" not in page.text
 
 
-def test_the_html_view_shows_the_rule_the_axiom_and_the_premises_down_to_the_source(live_server: LiveServer,
-                                                                                    dataset: Dataset):
+def test_the_html_view_shows_the_rule_the_axiom_and_the_premises_down_to_the_source(
+    live_server: LiveServer, dataset: Dataset
+):
     page = explain(live_server, ENGAGES, BROWSER)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.headers["content-security-policy"]
@@ -228,8 +249,9 @@ def test_the_html_view_shows_the_rule_the_axiom_and_the_premises_down_to_the_sou
         assert premise.status_code == 200 and "inferred by OWL 2 RL rule" in premise.text
 
 
-def test_every_inferred_triple_on_a_resource_page_links_to_its_explanation(live_server: LiveServer,
-                                                                           dataset: Dataset):
+def test_every_inferred_triple_on_a_resource_page_links_to_its_explanation(
+    live_server: LiveServer, dataset: Dataset
+):
     page = get(live_server, "/doc/russia.html", BROWSER)
     # the inferred graph's section, its groups by property included (a value per <li>)
     section = page.text.split('id="graph-inferred"', 1)[1].split('<section class="graph', 1)[0]
@@ -249,15 +271,20 @@ def test_every_inferred_triple_on_a_resource_page_links_to_its_explanation(live_
 
 # --- parameters, statement IRIs, errors --------------------------------------------------------------
 
-@pytest.mark.parametrize("s, p, o", [
-    (str(ENGAGES[0]), str(ENGAGES[1]), str(ENGAGES[2])),
-    (f"<{ENGAGES[0]}>", f"<{ENGAGES[1]}>", f"<{ENGAGES[2]}>"),
-    ("mdr:russia", "md:engagesWith", "mdr:vietnam"),
-])
+
+@pytest.mark.parametrize(
+    "s, p, o",
+    [
+        (str(ENGAGES[0]), str(ENGAGES[1]), str(ENGAGES[2])),
+        (f"<{ENGAGES[0]}>", f"<{ENGAGES[1]}>", f"<{ENGAGES[2]}>"),
+        ("mdr:russia", "md:engagesWith", "mdr:vietnam"),
+    ],
+)
 def test_iris_plain_bracketed_or_as_curies(live_server: LiveServer, s: str, p: str, o: str):
     answer = get(live_server, "/explain", TURTLE, s=s, p=p, o=o)
     assert answer.status_code == 200 and (statement_iri(ENGAGES), RDF.subject, ENGAGES[0]) in turtle_graph(
-        answer.content)
+        answer.content
+    )
 
 
 def test_literal_objects_in_n_triples_syntax(live_server: LiveServer, dataset: Dataset):
@@ -271,7 +298,7 @@ def test_literal_objects_in_n_triples_syntax(live_server: LiveServer, dataset: D
 
 
 def test_statement_iris_dereference_to_their_explanation(live_server: LiveServer):
-    path = "/id/" + str(statement_iri(ENGAGES))[len(RESOURCE_BASE):]
+    path = "/id/" + str(statement_iri(ENGAGES))[len(RESOURCE_BASE) :]
     assert path.startswith("/id/statement/")
     rdf = get(live_server, path, TURTLE)
     assert rdf.status_code == 303 and "accept" in rdf.headers["vary"].lower()
@@ -284,10 +311,10 @@ def test_statement_iris_dereference_to_their_explanation(live_server: LiveServer
     assert derivation.status_code == 303 and derivation.headers["location"] == rdf.headers["location"]
     for application in graph.objects(statement_iri(ENGAGES), PROV.wasGeneratedBy):  # each recorded one
         assert str(application).startswith(str(statement_iri(ENGAGES)) + "/derivation/")
-        answer = get(live_server, "/id/" + str(application)[len(RESOURCE_BASE):], TURTLE)
+        answer = get(live_server, "/id/" + str(application)[len(RESOURCE_BASE) :], TURTLE)
         assert answer.status_code == 303 and answer.headers["location"] == rdf.headers["location"]
     assert get(live_server, path + "/derivation/000000000000", TURTLE).status_code == 404
-    asserted = "/id/" + str(statement_iri(PARTNER))[len(RESOURCE_BASE):]
+    asserted = "/id/" + str(statement_iri(PARTNER))[len(RESOURCE_BASE) :]
     assert get(live_server, asserted, TURTLE).status_code == 303
     assert get(live_server, asserted + "/derivation", TURTLE).status_code == 404  # nothing derived it
     assert get(live_server, "/id/statement/000000000000000000000000", TURTLE).status_code == 404
@@ -302,19 +329,25 @@ def test_a_triple_not_in_the_graph_is_404_with_a_clear_message(live_server: Live
     assert page.status_code == 404 and "Not in the graph" in page.text
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"s": "mdr:russia", "p": "md:engagesWith"}, "parameter o is missing"),
-    ({"s": "", "p": "md:engagesWith", "o": "mdr:vietnam"}, "parameter s is missing"),
-    ({"s": '"Russia"', "p": "md:engagesWith", "o": "mdr:vietnam"}, "must be an IRI"),
-    ({"s": "mdr:russia", "p": '"engages"', "o": "mdr:vietnam"}, "must be an IRI"),
-    ({"s": "_:b0", "p": "md:engagesWith", "o": "mdr:vietnam"}, "blank node"),
-    ({"s": "https://w3id.org/mildip/id/rus sia", "p": "md:engagesWith", "o": "mdr:vietnam"}, "not an IRI"),
-    ({"s": "<russia>", "p": "md:engagesWith", "o": "mdr:vietnam"}, "not an IRI"),
-    ({"s": "mdr:russia", "p": "md:engagesWith", "o": "mdr:vietnam , mdr:china"}, "one RDF term"),
-    ({"s": "mdr:russia", "p": "md:engagesWith", "o": '"unterminated'}, "not an IRI"),
-    ({"s": "x" * 5000, "p": "md:engagesWith", "o": "mdr:vietnam"}, "longer than"),
-    ({"s": "mdr:russia", "p": "md:engagesWith", "o": "mdr:vietnam", "format": "png"}, "unknown format"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"s": "mdr:russia", "p": "md:engagesWith"}, "parameter o is missing"),
+        ({"s": "", "p": "md:engagesWith", "o": "mdr:vietnam"}, "parameter s is missing"),
+        ({"s": '"Russia"', "p": "md:engagesWith", "o": "mdr:vietnam"}, "must be an IRI"),
+        ({"s": "mdr:russia", "p": '"engages"', "o": "mdr:vietnam"}, "must be an IRI"),
+        ({"s": "_:b0", "p": "md:engagesWith", "o": "mdr:vietnam"}, "blank node"),
+        (
+            {"s": "https://w3id.org/mildip/id/rus sia", "p": "md:engagesWith", "o": "mdr:vietnam"},
+            "not an IRI",
+        ),
+        ({"s": "<russia>", "p": "md:engagesWith", "o": "mdr:vietnam"}, "not an IRI"),
+        ({"s": "mdr:russia", "p": "md:engagesWith", "o": "mdr:vietnam , mdr:china"}, "one RDF term"),
+        ({"s": "mdr:russia", "p": "md:engagesWith", "o": '"unterminated'}, "not an IRI"),
+        ({"s": "x" * 5000, "p": "md:engagesWith", "o": "mdr:vietnam"}, "longer than"),
+        ({"s": "mdr:russia", "p": "md:engagesWith", "o": "mdr:vietnam", "format": "png"}, "unknown format"),
+    ],
+)
 def test_malformed_parameters_are_400(live_server: LiveServer, params: dict[str, str], message: str):
     answer = get(live_server, "/explain", TURTLE, **params)
     assert answer.status_code == 400 and message in answer.text, answer.text
@@ -332,11 +365,15 @@ def record(built: BuildReport) -> Record:
     return release_derivations(built.release)[2]
 
 
-def test_a_hedged_fact_is_shown_hedged_with_the_one_sentence_it_rests_on(live_server: LiveServer,
-                                                                        dataset: Dataset):
+def test_a_hedged_fact_is_shown_hedged_with_the_one_sentence_it_rests_on(
+    live_server: LiveServer, dataset: Dataset
+):
     asserted = dataset.graph(ASSERTED)
-    (activity,) = {a for a in asserted.subjects(MD.involvesTechnology, HEDGED[2])
-                   if (a, MD.hasAgent, HEDGED[0]) in asserted}
+    (activity,) = {
+        a
+        for a in asserted.subjects(MD.involvesTechnology, HEDGED[2])
+        if (a, MD.hasAgent, HEDGED[0]) in asserted
+    }
     assert asserted.value(activity, MD.modality) == MD.possible
     passage = asserted.value(activity, MD.statedIn)
     graph = turtle_graph(explain(live_server, HEDGED, TURTLE).content)
@@ -351,8 +388,9 @@ def test_a_hedged_fact_is_shown_hedged_with_the_one_sentence_it_rests_on(live_se
     assert html.escape(str(quote), quote=False) in page
 
 
-def test_a_fact_supported_by_several_sentences_lists_every_one(live_server: LiveServer, dataset: Dataset,
-                                                               record: Record):
+def test_a_fact_supported_by_several_sentences_lists_every_one(
+    live_server: LiveServer, dataset: Dataset, record: Record
+):
     asserted = dataset.graph(ASSERTED)
     by_aim: dict[URIRef, set] = {}
     for activity in asserted.subjects(MD.hasAgent, MDR["russia"]):  # Russia pursues what its activities serve
@@ -367,8 +405,10 @@ def test_a_fact_supported_by_several_sentences_lists_every_one(live_server: Live
     assert expected <= found and found == set(record.passages[triple])
     assert len(set(graph.objects(root, PROV.wasGeneratedBy))) == len(record.support.derivations[triple]) > 1
     page = explain(live_server, triple, BROWSER).text
-    assert f"supported by {len(found)} sentences, through {len(record.support.derivations[triple])} " \
-           "derivations" in page
+    assert (
+        f"supported by {len(found)} sentences, through {len(record.support.derivations[triple])} "
+        "derivations" in page
+    )
     assert "Other derivations" in page
     provenance = dataset.graph(PROVENANCE)
     lines = sorted(int(provenance.value(passage, MD.lineNumber)) for passage in found)
@@ -381,8 +421,9 @@ def test_a_fact_supported_by_several_sentences_lists_every_one(live_server: Live
         assert graph.value(quote, OA.exact) == provenance.value(quote, OA.exact) is not None
 
 
-def test_a_resource_page_marks_each_hedged_inferred_triple_and_counts_its_sentences(live_server: LiveServer,
-                                                                                     record: Record):
+def test_a_resource_page_marks_each_hedged_inferred_triple_and_counts_its_sentences(
+    live_server: LiveServer, record: Record
+):
     page = get(live_server, "/doc/russia.html", BROWSER).text
     section = page.split('id="graph-inferred"', 1)[1].split('<section class="graph ', 1)[0]
     hedged = 0
@@ -397,8 +438,11 @@ def test_a_resource_page_marks_each_hedged_inferred_triple_and_counts_its_senten
         assert (badge is not None) == (modality != MD.stated), triple
         hedged += badge is not None
         count = len(record.passages[triple])
-        said = f"supported by {count} sentence{'' if count == 1 else 's'}<" if count else \
-            "rests on no source sentence"
+        said = (
+            f"supported by {count} sentence{'' if count == 1 else 's'}<"
+            if count
+            else "rests on no source sentence"
+        )
         assert said in row, triple
     assert hedged >= 3  # the issue's examples: a technology, an aim, challenges
     assert 'href="/id/statement/' not in page  # the record's statement nodes are not listed as triples

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.routing import BaseRoute
 
-from mildip_ld.build import BuildReport
-from mildip_ld.endpoint import create_app
-from mildip_ld.settings import Settings
+from mildip_ld.release.build import BuildReport
+from mildip_ld.site.app import create_app
+from mildip_ld.vocab.settings import Settings
 from tests.live_server import LiveServer, build_dir_of, live_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.server
@@ -44,27 +44,74 @@ def _templates(routes: list[BaseRoute]) -> Iterator[str]:
 def templates(built: BuildReport) -> list[str]:
     """Every path template of the application, e.g. ``/doc/{path:path}``."""
     found = sorted(set(_templates(create_app(Settings(build_dir=build_dir_of(built))).routes)))
-    for expected in ("/id/{path:path}", "/doc/{path:path}", "/ontology/{version}", "/static/{path:path}",
-                     "/graph/{name}", "/explain", "/void", "/dumps/{name}", "/store", "/sparql"):
+    for expected in (
+        "/id/{path:path}",
+        "/doc/{path:path}",
+        "/ontology/{version}",
+        "/static/{path:path}",
+        "/graph/{name}",
+        "/explain",
+        "/void",
+        "/dumps/{name}",
+        "/store",
+        "/sparql",
+    ):
         assert expected in found, (expected, found)  # the walk above found the routes
     return found
 
 
-SAMPLES = ["russia", "russia.html", "russia.ttl", "passage/military-diplomacy-in-russia/l1-s1", "asserted",
-           "0.1.0", "yasgui/yasgui.min.js", "dataset.nq", "index.json", "..", ".", "", "a b", "%", "é", "<>",
-           "\\", "#", "?", "\0", "\ufffd", "\U0001f600", "x" * 300]
+SAMPLES = [
+    "russia",
+    "russia.html",
+    "russia.ttl",
+    "passage/military-diplomacy-in-russia/l1-s1",
+    "asserted",
+    "0.1.0",
+    "yasgui/yasgui.min.js",
+    "dataset.nq",
+    "index.json",
+    "..",
+    ".",
+    "",
+    "a b",
+    "%",
+    "é",
+    "<>",
+    "\\",
+    "#",
+    "?",
+    "\0",
+    "\ufffd",
+    "\U0001f600",
+    "x" * 300,
+]
 ALPHABET = st.characters(codec="utf-8", exclude_categories=["Cs"])
 """Code points a path segment may spell (each is sent percent-encoded as UTF-8)."""
 encoded_text = st.one_of(st.sampled_from(SAMPLES), st.text(ALPHABET, max_size=40)).map(
-    lambda text: quote(text.encode("utf-8", "surrogatepass"), safe=""))
+    lambda text: quote(text.encode("utf-8", "surrogatepass"), safe="")
+)
 raw_bytes = st.binary(max_size=40).map(lambda data: "".join(f"%{byte:02X}" for byte in data))
 """Any bytes, invalid UTF-8 and NUL included, percent-encoded."""
 segment = st.one_of(encoded_text, raw_bytes, st.sampled_from(["%2e%2e", "%2F", "..", "%2e", "%"]))
-MEDIA = ["text/html", "text/turtle", "application/ld+json", "application/n-triples", "application/trig",
-         "application/json", "*/*", "image/png", "", "text/html;q=0", "text/*;q=0.5, */*;q=0.1", ";;;,,,",
-         "application/rdf+xml;q=x"]
-accept = st.one_of(st.sampled_from(MEDIA),
-                   st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40).map(str.strip))
+MEDIA = [
+    "text/html",
+    "text/turtle",
+    "application/ld+json",
+    "application/n-triples",
+    "application/trig",
+    "application/json",
+    "*/*",
+    "image/png",
+    "",
+    "text/html;q=0",
+    "text/*;q=0.5, */*;q=0.1",
+    ";;;,,,",
+    "application/rdf+xml;q=x",
+]
+accept = st.one_of(
+    st.sampled_from(MEDIA),
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40).map(str.strip),
+)
 KEYS = ["format", "s", "p", "o", "graph", "default", "query", "x"]
 
 
@@ -112,9 +159,22 @@ def test_page_routes_never_fail(client: httpx.Client, templates: list[str]) -> N
     check()
 
 
-@pytest.mark.parametrize("path", ["/id/a%20b", "/id/%00", "/id/%ff", "/ontology/a%20b", "/static/%00",
-                                  "/doc/%ff.html", "/doc/a%7Bb.ttl", "/doc/russia.%00", "/queries/%00.rq",
-                                  "/static/" + "a" * 5000, "/ontology/%ff"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/id/a%20b",
+        "/id/%00",
+        "/id/%ff",
+        "/ontology/a%20b",
+        "/static/%00",
+        "/doc/%ff.html",
+        "/doc/a%7Bb.ttl",
+        "/doc/russia.%00",
+        "/queries/%00.rq",
+        "/static/" + "a" * 5000,
+        "/ontology/%ff",
+    ],
+)
 def test_the_paths_the_attacker_found(client: httpx.Client, path: str) -> None:
     """The reported 500s: each is now a 4xx that names the problem."""
     answer = client.get(path, headers={"Accept": "text/plain"})

@@ -1,6 +1,6 @@
 """Hostile requests against a real server with a 2 s query limit, with /health watched all along.
 
-Each request of :mod:`mildip_ld.hostile` must get its status and message within its time limit;
+Each request of :mod:`benchmarks.hostile` must get its status and message within its time limit;
 then all of them at once; then a slowloris. A separate process polls /health every 20 ms from the
 first test to the last, and the last test asserts that every probe answered within 100 ms.
 SERVICE and LOAD name a loopback recorder, which must never be called.
@@ -19,10 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mildip_ld.build import BuildReport
-from mildip_ld.healthprobe import HealthProbe
-from mildip_ld.hostile import Answer, Hostile, acceptable, catalogue, send
-from mildip_ld.loadtest import percentile
+from benchmarks.healthprobe import HealthProbe
+from benchmarks.hostile import Answer, Hostile, acceptable, catalogue, send
+from benchmarks.loadtest import percentile
+from mildip_ld.release.build import BuildReport
 from tests.live_server import LiveServer, Recorder, build_dir_of, recorder, serve  # noqa: F401
 
 pytestmark = pytest.mark.server
@@ -58,8 +58,15 @@ def hostile_server(built: BuildReport, server_log: Path) -> Iterator[LiveServer]
     """Writes enabled (on a copy of the build), 2 s query limit, 1,000 results, 1 MB bodies."""
     copy = server_log.parent / "build"
     shutil.copytree(build_dir_of(built), copy, symlinks=True)
-    yield from serve(copy, server_log, update_token=TOKEN, query_timeout_s=str(QUERY_LIMIT_S),
-                     max_results=str(MAX_RESULTS), max_body_bytes="1000000", workers="2")
+    yield from serve(
+        copy,
+        server_log,
+        update_token=TOKEN,
+        query_timeout_s=str(QUERY_LIMIT_S),
+        max_results=str(MAX_RESULTS),
+        max_body_bytes="1000000",
+        workers="2",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +84,13 @@ def hostile_requests(recorder: Recorder, hostile_server: LiveServer) -> dict[str
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_hostile_request(name: str, hostile_requests: dict[str, Hostile], hostile_server: LiveServer,
-                         health: HealthProbe, recorder: Recorder) -> None:
+def test_hostile_request(
+    name: str,
+    hostile_requests: dict[str, Hostile],
+    hostile_server: LiveServer,
+    health: HealthProbe,
+    recorder: Recorder,
+) -> None:
     hostile = hostile_requests[name]
     with httpx.Client() as client:
         started = time.perf_counter()
@@ -93,11 +105,13 @@ def test_catalogue_is_large_enough() -> None:
     assert len(NAMES) >= 30 and len(set(NAMES)) == len(NAMES)
 
 
-def test_all_at_once(hostile_requests: dict[str, Hostile], hostile_server: LiveServer, health: HealthProbe,
-                     recorder: Recorder) -> None:
+def test_all_at_once(
+    hostile_requests: dict[str, Hostile], hostile_server: LiveServer, health: HealthProbe, recorder: Recorder
+) -> None:
     """Every hostile request at the same time: each gets its answer, or 503 when every worker stayed
     busy (never a 500), and the workers are all back afterwards."""
     with httpx.Client(limits=httpx.Limits(max_connections=64)) as client, ThreadPoolExecutor(16) as pool:
+
         def answer(hostile: Hostile) -> tuple[Hostile, Answer]:
             return hostile, send(client, hostile_server.url, hostile, token=TOKEN)
 
@@ -122,8 +136,12 @@ def test_slow_clients_do_not_block_others(hostile_server: LiveServer, health: He
             connection.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n")
             sockets.append(connection)
         time.sleep(1.0)
-        answer = httpx.get(f"{hostile_server.url}/sparql", params={"query": "ASK {}"},
-                           headers={"Accept": "application/sparql-results+json"}, timeout=5)
+        answer = httpx.get(
+            f"{hostile_server.url}/sparql",
+            params={"query": "ASK {}"},
+            headers={"Accept": "application/sparql-results+json"},
+            timeout=5,
+        )
         assert answer.status_code == 200 and answer.json()["boolean"] is True
     finally:
         for connection in sockets:
@@ -131,8 +149,11 @@ def test_slow_clients_do_not_block_others(hostile_server: LiveServer, health: He
 
 
 def test_the_token_is_never_logged_or_echoed(hostile_server: LiveServer, server_log: Path) -> None:
-    answer = httpx.post(f"{hostile_server.url}/sparql", data={"update": "CLEAR GRAPH <urn:x:none>"},
-                        headers={"Authorization": f"Bearer {TOKEN}x"})
+    answer = httpx.post(
+        f"{hostile_server.url}/sparql",
+        data={"update": "CLEAR GRAPH <urn:x:none>"},
+        headers={"Authorization": f"Bearer {TOKEN}x"},
+    )
     assert answer.status_code == 403 and TOKEN not in answer.text
     assert TOKEN not in httpx.get(f"{hostile_server.url}/metrics").text
     assert TOKEN not in server_log.read_text(errors="replace")
@@ -146,13 +167,17 @@ def test_health_answered_within_100_ms_throughout(health: HealthProbe) -> None:
     latencies = health.stop()
     assert len(latencies) > 200, "the probe did not run alongside the hostile requests"
     median = statistics.median(latencies) * 1000
-    print(f"\n/health under attack: {len(latencies)} probes, median {median:.1f} ms, "
-          f"p99 {percentile(latencies, .99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms, "
-          f"statuses {dict(health.statuses)}")
+    print(
+        f"\n/health under attack: {len(latencies)} probes, median {median:.1f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms, "
+        f"statuses {dict(health.statuses)}"
+    )
     assert set(health.statuses) == {200}, "/health must say ok or degraded (200) while workers are replaced"
     stalls = sum(control >= HEALTH_LIMIT_S / 2 for control in health.controls)
     print(f"control server beside it: max {max(health.controls) * 1000:.1f} ms, {stalls} machine stall(s)")
-    slow = [f"{latency * 1000:.0f} ms (control {control * 1000:.0f} ms) during "
-            f"{next((name for started, name in reversed(EVENTS) if started <= sent), '?')}"
-            for sent, latency, control in health.slow(HEALTH_LIMIT_S)]
+    slow = [
+        f"{latency * 1000:.0f} ms (control {control * 1000:.0f} ms) during "
+        f"{next((name for started, name in reversed(EVENTS) if started <= sent), '?')}"
+        for sent, latency, control in health.slow(HEALTH_LIMIT_S)
+    ]
     assert not slow, f"/health slower than 100 ms while the machine was not stalled: {slow}"

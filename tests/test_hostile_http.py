@@ -1,4 +1,4 @@
-"""Hostile HTTP/1.1 connections against a real server (:mod:`mildip_ld.http_limits`), over raw sockets.
+"""Hostile HTTP/1.1 connections against a real server (:mod:`mildip_ld.server.http_limits`), over raw sockets.
 
 Huge and numerous header fields are refused with 431 as soon as the limit is crossed, heads
 dribbled slower than the head time limit get 408 and are closed, idle kept-alive connections are
@@ -24,9 +24,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from mildip_ld.build import BuildReport
-from mildip_ld.healthprobe import HealthProbe
-from mildip_ld.loadtest import percentile
+from benchmarks.healthprobe import HealthProbe
+from benchmarks.loadtest import percentile
+from mildip_ld.release.build import BuildReport
 from tests.live_server import LiveServer, build_dir_of, serve
 
 pytestmark = pytest.mark.server
@@ -45,18 +45,25 @@ HEALTH_LIMIT_S = 0.100
 ASK = "ASK { ?s ?p ?o }"
 ATTACK_S = 6 * HEAD_TIMEOUT_S
 """How long the attackers run beside the /health probe (long enough for heads to time out)."""
-JENA_ACCEPT = (b"Accept: application/sparql-results+json, application/sparql-results+xml;q=0.9, "
-               b"text/tab-separated-values;q=0.7, text/csv;q=0.5, application/json;q=0.2, "
-               b"application/xml;q=0.2, */*;q=0.1\r\n")
+JENA_ACCEPT = (
+    b"Accept: application/sparql-results+json, application/sparql-results+xml;q=0.9, "
+    b"text/tab-separated-values;q=0.7, text/csv;q=0.5, application/json;q=0.2, "
+    b"application/xml;q=0.2, */*;q=0.1\r\n"
+)
 
 
 @pytest.fixture(scope="module")
 def server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from serve(build_dir_of(built), tmp_path_factory.mktemp("hostile-http") / "server.log",
-                     max_url_bytes=str(MAX_URL_BYTES), max_head_bytes=str(MAX_HEAD_BYTES),
-                     max_headers=str(MAX_HEADERS), head_timeout_s=str(HEAD_TIMEOUT_S),
-                     keep_alive_timeout_s=str(KEEP_ALIVE_TIMEOUT_S),
-                     max_requests_per_connection=str(MAX_REQUESTS))
+    yield from serve(
+        build_dir_of(built),
+        tmp_path_factory.mktemp("hostile-http") / "server.log",
+        max_url_bytes=str(MAX_URL_BYTES),
+        max_head_bytes=str(MAX_HEAD_BYTES),
+        max_headers=str(MAX_HEADERS),
+        head_timeout_s=str(HEAD_TIMEOUT_S),
+        keep_alive_timeout_s=str(KEEP_ALIVE_TIMEOUT_S),
+        max_requests_per_connection=str(MAX_REQUESTS),
+    )
 
 
 class _Lent:
@@ -135,11 +142,13 @@ def test_a_header_over_the_limit_is_refused_before_the_head_ends(server: LiveSer
 
 def test_an_8_mib_header_is_answered_431_and_the_connection_closed(server: LiveServer) -> None:
     with Connection(server) as connection:
+
         def stream_it() -> None:
             try:
                 connection.send(head(connection)[:-2] + b"X-Big: " + b"b" * HUGE + b"\r\n\r\n")
             except OSError:  # the server stopped reading and closed: expected
                 pass
+
         sender = threading.Thread(target=stream_it, daemon=True)
         sender.start()
         status, fields, _ = connection.answer()
@@ -179,7 +188,7 @@ def test_heads_exactly_at_the_limits_are_served(server: LiveServer) -> None:
         connection.send(at_limit)
         assert connection.answer()[0] == 200
         for start in range(0, len(at_limit), 1000):  # in pieces: counted while it arrives too
-            connection.send(at_limit[start:start + 1000])
+            connection.send(at_limit[start : start + 1000])
             time.sleep(0.01)
         assert connection.answer()[0] == 200
         connection.send(padded_head(connection, MAX_HEAD_BYTES + 1))
@@ -190,19 +199,29 @@ def test_the_longest_query_string_accepted_still_works(server: LiveServer) -> No
     """A browser-like GET with a query string of exactly the URL limit fits in the head limit;
     one byte more is refused by the URL limit (414), not by the head limit."""
     with Connection(server) as connection:
+
         def get(size: int) -> int:
             text = quote(ASK + " #", safe="")
             query = b"query=%s" % text.encode()
             query += b"c" * (size - len(query))
             assert len(query) == size
-            connection.send(head(connection, b"/sparql?" + query, JENA_ACCEPT
-                                 + b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101\r\n"
-                                 + b"Accept-Language: en-GB,en;q=0.8\r\nAccept-Encoding: gzip, deflate\r\n"
-                                 + b"Cookie: session=" + b"k" * 512 + b"\r\n"))
+            connection.send(
+                head(
+                    connection,
+                    b"/sparql?" + query,
+                    JENA_ACCEPT
+                    + b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101\r\n"
+                    + b"Accept-Language: en-GB,en;q=0.8\r\nAccept-Encoding: gzip, deflate\r\n"
+                    + b"Cookie: session="
+                    + b"k" * 512
+                    + b"\r\n",
+                )
+            )
             status, _, body = connection.answer()
             if status == 200:
                 assert b'"boolean":true' in body
             return status
+
         assert get(MAX_URL_BYTES) == 200
         assert get(MAX_URL_BYTES + 1) == 414
 
@@ -268,25 +287,34 @@ def test_a_connection_serves_at_most_the_request_limit(server: LiveServer) -> No
         assert connection.closed_by_server()
 
 
-def java_post(connection: Connection, content_type: bytes, body: bytes, *, chunked: bool = False,
-              extra: bytes = b"") -> bytes:
+def java_post(
+    connection: Connection, content_type: bytes, body: bytes, *, chunked: bool = False, extra: bytes = b""
+) -> bytes:
     """The head of a POST /sparql as Java's HttpClient (Apache Jena's RDFConnection) sends it on a
     new cleartext connection: HTTP/2 is its default, so it offers an h2c upgrade."""
     framing = b"Transfer-Encoding: chunked\r\n" if chunked else b"Content-Length: %d\r\n" % len(body)
-    return (b"POST /sparql HTTP/1.1\r\n"
-            b"Connection: Upgrade, HTTP2-Settings\r\n" + framing + b"Host: %s\r\n" % connection.host
-            + b"HTTP2-Settings: AAEAAEAAAAIAAAABAAMAAABkAAQBAAAAAAUAAEAA\r\n"
-            b"Upgrade: h2c\r\n"
-            b"User-Agent: Java-http-client/21.0.5\r\n"
-            b"Content-Type: %s\r\n" % content_type + JENA_ACCEPT + extra + b"\r\n")
+    return (
+        b"POST /sparql HTTP/1.1\r\n"
+        b"Connection: Upgrade, HTTP2-Settings\r\n"
+        + framing
+        + b"Host: %s\r\n" % connection.host
+        + b"HTTP2-Settings: AAEAAEAAAAIAAAABAAMAAABkAAQBAAAAAAUAAEAA\r\n"
+        b"Upgrade: h2c\r\n"
+        b"User-Agent: Java-http-client/21.0.5\r\n"
+        b"Content-Type: %s\r\n" % content_type + JENA_ACCEPT + extra + b"\r\n"
+    )
 
 
-@pytest.mark.parametrize("content_type, body", [
-    (b"application/sparql-query", ASK.encode()),
-    (b"application/x-www-form-urlencoded", b"query=" + quote(ASK, safe="").encode()),
-])
-def test_a_java_h2c_upgrade_offer_is_served_as_http_1_1(server: LiveServer, content_type: bytes,
-                                                        body: bytes) -> None:
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        (b"application/sparql-query", ASK.encode()),
+        (b"application/x-www-form-urlencoded", b"query=" + quote(ASK, safe="").encode()),
+    ],
+)
+def test_a_java_h2c_upgrade_offer_is_served_as_http_1_1(
+    server: LiveServer, content_type: bytes, body: bytes
+) -> None:
     """Head and body in one write, the body in a later write, and chunked: the body arrives each
     time, the answer is HTTP/1.1, and the connection goes on serving requests."""
     with Connection(server) as connection:
@@ -303,8 +331,11 @@ def test_a_java_h2c_upgrade_offer_is_served_as_http_1_1(server: LiveServer, cont
         connection.send(body)
         assert connection.answer()[0] == 200
     with Connection(server) as connection:
-        connection.send(java_post(connection, content_type, body, chunked=True)
-                        + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) + head(connection))
+        connection.send(
+            java_post(connection, content_type, body, chunked=True)
+            + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+            + head(connection)
+        )
         status, _, answer = connection.answer()
         assert status == 200 and b'"boolean":true' in answer
         assert connection.answer()[0] == 200  # the pipelined GET after the body
@@ -356,8 +387,10 @@ def test_health_answers_within_100_ms_while_heads_attack(server: LiveServer) -> 
     each) for several head time limits: every /health probe answers 200, and the probes over
     100 ms that a stall of the whole machine does not explain are at most 1% (the p99 bound)."""
     stop = threading.Event()
-    attackers = [threading.Thread(target=attack, args=(server, stop), daemon=True)
-                 for attack in (_stream_huge_heads, _stream_huge_heads, _dribble_heads, _dribble_heads)]
+    attackers = [
+        threading.Thread(target=attack, args=(server, stop), daemon=True)
+        for attack in (_stream_huge_heads, _stream_huge_heads, _dribble_heads, _dribble_heads)
+    ]
     with HealthProbe(server.url) as probe:
         for attacker in attackers:
             attacker.start()
@@ -368,8 +401,10 @@ def test_health_answers_within_100_ms_while_heads_attack(server: LiveServer) -> 
         attacker.join(10)
     assert len(latencies) >= 50, "too few /health probes ran during the attack"
     unexplained = probe.slow(HEALTH_LIMIT_S)
-    print(f"\n/health under head attacks: {len(latencies)} probes, median "
-          f"{statistics.median(latencies) * 1000:.1f} ms, p99 {percentile(latencies, .99) * 1000:.1f} ms, "
-          f"max {max(latencies) * 1000:.1f} ms, {len(unexplained)} slow beside a fast control")
+    print(
+        f"\n/health under head attacks: {len(latencies)} probes, median "
+        f"{statistics.median(latencies) * 1000:.1f} ms, p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
+        f"max {max(latencies) * 1000:.1f} ms, {len(unexplained)} slow beside a fast control"
+    )
     assert set(probe.statuses) == {200}, f"/health failed under attack: {dict(probe.statuses)}"
     assert len(unexplained) <= len(latencies) // 100, f"/health over 100 ms: {unexplained}"

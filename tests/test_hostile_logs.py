@@ -23,11 +23,11 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mildip_ld.build import BuildReport
-from mildip_ld.errorlog import OneLineErrorsMiddleware
-from mildip_ld.hostile import catalogue, send
-from mildip_ld.namespaces import ASSERTED, PROVENANCE
-from mildip_ld.protocol import parse_form
+from benchmarks.hostile import catalogue, send
+from mildip_ld.release.build import BuildReport
+from mildip_ld.server.errorlog import OneLineErrorsMiddleware
+from mildip_ld.server.protocol import parse_form
+from mildip_ld.vocab.namespaces import ASSERTED, PROVENANCE
 from tests.live_server import LiveServer, Recorder, build_dir_of, recorder, serve  # noqa: F401
 
 TOKEN = "logs-test-token"
@@ -53,17 +53,25 @@ def logged_server(built: BuildReport, server_log: Path) -> Iterator[LiveServer]:
     """Writes enabled (so that /store reads its bodies), a 2 s query limit, on a copy of the build."""
     copy = server_log.parent / "build"
     shutil.copytree(build_dir_of(built), copy, symlinks=True)
-    yield from serve(copy, server_log, update_token=TOKEN, query_timeout_s="2", max_results="1000",
-                     max_body_bytes="1000000")
+    yield from serve(
+        copy,
+        server_log,
+        update_token=TOKEN,
+        query_timeout_s="2",
+        max_results="1000",
+        max_body_bytes="1000000",
+    )
 
 
 def abandon(server: LiveServer, method: str, path: str, content_type: str) -> None:
     """Send a request's head declaring a large body, a few bytes of it, then close the connection."""
     url = httpx.URL(server.url)
     with socket.create_connection((url.host, url.port), timeout=5) as connection:
-        connection.sendall(f"{method} {path} HTTP/1.1\r\nHost: {url.netloc.decode()}\r\n"
-                           f"Content-Type: {content_type}\r\nContent-Length: {DECLARED_BYTES}\r\n"
-                           f"Authorization: Bearer {TOKEN}\r\n\r\nSELECT".encode())
+        connection.sendall(
+            f"{method} {path} HTTP/1.1\r\nHost: {url.netloc.decode()}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {DECLARED_BYTES}\r\n"
+            f"Authorization: Bearer {TOKEN}\r\n\r\nSELECT".encode()
+        )
         time.sleep(0.05)  # the server starts reading the body before the connection closes
 
 
@@ -86,8 +94,12 @@ def assert_no_traceback(lines: list[str]) -> None:
 @pytest.mark.server
 def test_abandoned_bodies_write_one_line_each(logged_server: LiveServer, server_log: Path) -> None:
     offset = server_log.stat().st_size
-    requests = [(method, path, content_type) for _ in range(ROUNDS) for path, content_type in ABANDONED
-                for method in (("POST", "PUT") if path.startswith("/store") else ("POST",))]
+    requests = [
+        (method, path, content_type)
+        for _ in range(ROUNDS)
+        for path, content_type in ABANDONED
+        for method in (("POST", "PUT") if path.startswith("/store") else ("POST",))
+    ]
     for request in requests:
         abandon(logged_server, *request)
     lines = new_lines(server_log, offset, until=len(requests))
@@ -99,22 +111,28 @@ def test_abandoned_bodies_write_one_line_each(logged_server: LiveServer, server_
         assert sum(f'"{method} {path.split("?")[0]}' in line for line in gone) >= 1
     metrics = httpx.get(f"{logged_server.url}/metrics").text
     assert f'mildip_query_errors_total{{reason="client_disconnected"}} {len(requests)}.0' in metrics
-    answer = httpx.get(logged_server.sparql, params={"query": "ASK {}"},
-                       headers={"Accept": "application/sparql-results+json"}, timeout=10)
+    answer = httpx.get(
+        logged_server.sparql,
+        params={"query": "ASK {}"},
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=10,
+    )
     assert answer.status_code == 200 and answer.json()["boolean"] is True
     assert httpx.get(f"{logged_server.url}/health", timeout=10).json()["status"] == "ok"
 
 
 @pytest.mark.server
-def test_hostile_requests_write_no_traceback(logged_server: LiveServer, server_log: Path,
-                                             recorder: Recorder) -> None:
+def test_hostile_requests_write_no_traceback(
+    logged_server: LiveServer, server_log: Path, recorder: Recorder
+) -> None:
     """Every hostile request at once, then an abandoned one: the log holds no traceback."""
     host = httpx.URL(logged_server.url).netloc.decode()
     hostile = catalogue(recorder.url, host, max_results=1000)
     offset = server_log.stat().st_size
     with httpx.Client(limits=httpx.Limits(max_connections=32)) as client, ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(lambda one: send(client, logged_server.url, one, token=TOKEN).status,
-                                 hostile))
+        statuses = list(
+            pool.map(lambda one: send(client, logged_server.url, one, token=TOKEN).status, hostile)
+        )
     assert 500 not in statuses
     abandon(logged_server, "POST", "/sparql", "application/sparql-query")  # marks the end of the log
     lines = new_lines(server_log, offset, until=1)

@@ -1,4 +1,4 @@
-"""Attacks on the pages through the render gate (:mod:`mildip_ld.render_gate`), on real servers:
+"""Attacks on the pages through the render gate (:mod:`mildip_ld.server.render_gate`), on real servers:
 VoID with a new Host header each time is rendered once and names none of them; a render past the
 concurrency bound, or past its time limit, is refused with 503 and Retry-After (and the render is
 kept when it ends); a kept page is the page rendered; a new release empties the cache."""
@@ -14,9 +14,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mildip_ld.build import BuildReport
-from mildip_ld.dumps import DUMPS_DIR
-from mildip_ld.settings import PUBLIC_URL
+from mildip_ld.release.build import BuildReport
+from mildip_ld.release.dumps import DUMPS_DIR
+from mildip_ld.vocab.settings import PUBLIC_URL
 from tests.live_server import LiveServer, build_dir_of, serve
 from tests.test_release_follow import _add_mark, _publish_copy
 
@@ -47,8 +47,13 @@ def fresh(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def narrow(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One render at a time, none waiting, each awaited at most half a second."""
     folder = tmp_path_factory.mktemp("narrow")
-    yield from serve(_copy_without_dumps(built, folder), folder / "narrow.log", render_concurrency="1",
-                     render_queue="0", render_timeout_s="0.5")
+    yield from serve(
+        _copy_without_dumps(built, folder),
+        folder / "narrow.log",
+        render_concurrency="1",
+        render_queue="0",
+        render_timeout_s="0.5",
+    )
 
 
 def renders(server: LiveServer, what: str, outcome: str) -> float:
@@ -92,11 +97,13 @@ def test_a_kept_page_is_the_page_rendered(fresh: LiveServer) -> None:
     assert renders(fresh, "resource", "rendered") == before + 1 and renders(fresh, "resource", "hit") >= 1
     assert first.status_code == second.status_code == 200
     assert first.content == second.content and "<h1>Russia</h1>" in first.text
-    assert {k: v for k, v in first.headers.items() if k != "date"} == \
-        {k: v for k, v in second.headers.items() if k != "date"}
+    assert {k: v for k, v in first.headers.items() if k != "date"} == {
+        k: v for k, v in second.headers.items() if k != "date"
+    }
     assert "default-src 'self'" in second.headers["content-security-policy"]
-    again = httpx.get(f"{fresh.url}/doc/russia.html", headers={"If-None-Match": first.headers["etag"]},
-                      timeout=60)
+    again = httpx.get(
+        f"{fresh.url}/doc/russia.html", headers={"If-None-Match": first.headers["etag"]}, timeout=60
+    )
     assert again.status_code == 304 and again.content == b""
 
 
@@ -110,8 +117,10 @@ def test_the_largest_page_is_bounded_and_links_to_all_its_statements(fresh: Live
 
 def test_graph_store_reads_are_rendered_once(fresh: LiveServer) -> None:
     url = f"{fresh.url}/store?graph=https://w3id.org/mildip/graph/ontology"
-    answers = [httpx.get(url, headers={"Accept": "text/turtle", "Host": f"h{n}.example"}, timeout=60)
-               for n in range(3)]
+    answers = [
+        httpx.get(url, headers={"Accept": "text/turtle", "Host": f"h{n}.example"}, timeout=60)
+        for n in range(3)
+    ]
     assert all(answer.status_code == 200 for answer in answers)
     assert len({answer.content for answer in answers}) == 1
     assert renders(fresh, "graph_store", "rendered") == 1

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from mildip_ld.build import BuildReport
-from mildip_ld.namespaces import ASSERTED
+from mildip_ld.release.build import BuildReport
+from mildip_ld.vocab.namespaces import ASSERTED
 from tests.live_server import LiveServer, build_dir_of, serve
 
 TOKEN = "parse-test-token"
@@ -62,8 +62,10 @@ class Listener:
 
 
 def _http(status: str, content_type: str, body: bytes) -> bytes:
-    return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-            f"Connection: close\r\n\r\n").encode() + body
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        f"Connection: close\r\n\r\n"
+    ).encode() + body
 
 
 FAILURES: dict[str, bytes | None] = {
@@ -99,14 +101,19 @@ def closed_url() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory, listeners: dict[str, Listener],
-           closed_url: str) -> Iterator[LiveServer]:
+def server(
+    built: BuildReport,
+    tmp_path_factory: pytest.TempPathFactory,
+    listeners: dict[str, Listener],
+    closed_url: str,
+) -> Iterator[LiveServer]:
     """Writes enabled (on a copy of the build); SERVICE allowed to the failing endpoints only."""
     copy = tmp_path_factory.mktemp("parse") / "build"
     shutil.copytree(build_dir_of(built), copy, symlinks=True)
     allowed = [closed_url] + [listener.url for name, listener in listeners.items() if name != "canary"]
-    yield from serve(copy, copy.parent / "server.log", update_token=TOKEN,
-                     service_allowlist=" ".join(allowed))
+    yield from serve(
+        copy, copy.parent / "server.log", update_token=TOKEN, service_allowlist=" ".join(allowed)
+    )
 
 
 def _post(server: LiveServer, text: str, field_name: str = "query", token: bool = False) -> httpx.Response:
@@ -123,29 +130,35 @@ def _attack(url: str) -> str:
 
 
 @pytest.mark.server
-def test_the_ssrf_query_is_refused_and_the_canary_sees_nothing(server: LiveServer,
-                                                              listeners: dict[str, Listener]) -> None:
+def test_the_ssrf_query_is_refused_and_the_canary_sees_nothing(
+    server: LiveServer, listeners: dict[str, Listener]
+) -> None:
     canary = listeners["canary"]
     attack = _attack(canary.url)
     answers = [_get(server, attack), _get(server, attack), _post(server, attack)]
     assert [answer.status_code for answer in answers] == [400, 400, 400]
     assert all("not allowed" in answer.text for answer in answers)
     assert all(CACHE not in answer.headers for answer in answers)
-    variants = [attack.replace("SERVICE", "service silent"),
-                f"SELECT * WHERE {{ # ended by CR\r SERVICE <{canary.url}> {{ ?s ?p ?o }}\n}}",
-                f'SELECT * WHERE {{ BIND("\\u0022 AS ?x) BIND(" AS ?y) SERVICE <{canary.url}> {{}} '
-                f'BIND(" AS ?z) BIND(\\u0022" AS ?w) }}']
+    variants = [
+        attack.replace("SERVICE", "service silent"),
+        f"SELECT * WHERE {{ # ended by CR\r SERVICE <{canary.url}> {{ ?s ?p ?o }}\n}}",
+        f'SELECT * WHERE {{ BIND("\\u0022 AS ?x) BIND(" AS ?y) SERVICE <{canary.url}> {{}} '
+        f'BIND(" AS ?z) BIND(\\u0022" AS ?w) }}',
+    ]
     assert [_post(server, variant).status_code for variant in variants] == [400, 400, 400]
     assert canary.connections == []
 
 
 @pytest.mark.server
-def test_the_same_trick_in_an_update_is_refused_and_writes_nothing(server: LiveServer,
-                                                                   listeners: dict[str, Listener]) -> None:
+def test_the_same_trick_in_an_update_is_refused_and_writes_nothing(
+    server: LiveServer, listeners: dict[str, Listener]
+) -> None:
     canary = listeners["canary"]
     subject = f"urn:x:ssrf-{uuid.uuid4()}"
-    update = (f"INSERT {{ GRAPH <{ASSERTED}> {{ <{subject}> <{LABEL}> ?o }} }} WHERE {{ {HIDE} "
-              f"SERVICE <{canary.url}> {{ ?s ?p ?o }} }} #'")
+    update = (
+        f"INSERT {{ GRAPH <{ASSERTED}> {{ <{subject}> <{LABEL}> ?o }} }} WHERE {{ {HIDE} "
+        f"SERVICE <{canary.url}> {{ ?s ?p ?o }} }} #'"
+    )
     refused = _post(server, update, "update", token=True)
     assert refused.status_code == 400 and "not allowed" in refused.text
     assert _post(server, f"ASK {{ <{subject}> ?p ?o }}").json()["boolean"] is False
@@ -164,11 +177,15 @@ def test_volatile_calls_hidden_by_the_trick_are_not_cached(server: LiveServer, c
 
 
 @pytest.mark.server
-@pytest.mark.parametrize("nest", [
-    lambda depth: "SELECT * WHERE " + "{" * depth + " ?s ?p ?o " + "}" * depth + " LIMIT 1",
-    lambda depth: "ASK { FILTER(" + "(" * (depth - 2) + "true" + ")" * (depth - 2) + ") }",
-    lambda depth: "ASK { FILTER(" + "STR(" * (depth - 2) + "1" + ")" * (depth - 2) + " = '1') }",
-], ids=["groups", "parentheses", "function-calls"])
+@pytest.mark.parametrize(
+    "nest",
+    [
+        lambda depth: "SELECT * WHERE " + "{" * depth + " ?s ?p ?o " + "}" * depth + " LIMIT 1",
+        lambda depth: "ASK { FILTER(" + "(" * (depth - 2) + "true" + ")" * (depth - 2) + ") }",
+        lambda depth: "ASK { FILTER(" + "STR(" * (depth - 2) + "1" + ")" * (depth - 2) + " = '1') }",
+    ],
+    ids=["groups", "parentheses", "function-calls"],
+)
 def test_the_nesting_limit_holds_at_100(server: LiveServer, nest: Callable[[int], str]) -> None:
     assert _post(server, nest(100)).status_code == 200
     too_deep = _post(server, nest(101))
@@ -183,33 +200,45 @@ def test_the_quadratic_ask_is_refused(server: LiveServer) -> None:
     assert len(query.encode()) <= 100_000
     started = time.perf_counter()
     answer = _post(server, query)
-    print(f"ASK {{ a.a.… }} of {len(query)} bytes answered {answer.status_code} in "
-          f"{time.perf_counter() - started:.3f} s")
+    print(
+        f"ASK {{ a.a.… }} of {len(query)} bytes answered {answer.status_code} in "
+        f"{time.perf_counter() - started:.3f} s"
+    )
     assert answer.status_code == 400 and "could not be checked" in answer.text
 
 
 @pytest.mark.server
-def test_failed_federated_calls_look_the_same_whatever_the_cause(server: LiveServer, closed_url: str,
-                                                                 listeners: dict[str, Listener]) -> None:
+def test_failed_federated_calls_look_the_same_whatever_the_cause(
+    server: LiveServer, closed_url: str, listeners: dict[str, Listener]
+) -> None:
     urls = [closed_url] + [listeners[name].url for name in FAILURES]
-    answers = [_post(server, f"{form} {{ SERVICE <{url}> {{ ?s ?p ?o }} }}") for url in urls
-               for form in ("SELECT * WHERE", "ASK")]  # ASK is evaluated at once, SELECT lazily
+    answers = [
+        _post(server, f"{form} {{ SERVICE <{url}> {{ ?s ?p ?o }} }}")
+        for url in urls
+        for form in ("SELECT * WHERE", "ASK")
+    ]  # ASK is evaluated at once, SELECT lazily
     assert all(listeners[name].connections for name in FAILURES), "each endpoint was really called"
-    assert {(answer.status_code, answer.content) for answer in answers} == {(answers[0].status_code,
-                                                                             answers[0].content)}
+    assert {(answer.status_code, answer.content) for answer in answers} == {
+        (answers[0].status_code, answers[0].content)
+    }
     assert answers[0].status_code == 502 and b"the cause is not disclosed" in answers[0].content
     for url in urls:
         assert url.split("//")[1].split("/")[0].encode() not in answers[0].content
 
 
 @pytest.mark.server
-def test_refused_endpoints_look_the_same_whatever_they_name(server: LiveServer,
-                                                            listeners: dict[str, Listener]) -> None:
-    endpoints = [listeners["canary"].url, _closed_port_url(), "http://localhost:22/", "http://10.0.0.1/",
-                 "http://[::1]:8080/x"]
+def test_refused_endpoints_look_the_same_whatever_they_name(
+    server: LiveServer, listeners: dict[str, Listener]
+) -> None:
+    endpoints = [
+        listeners["canary"].url,
+        _closed_port_url(),
+        "http://localhost:22/",
+        "http://10.0.0.1/",
+        "http://[::1]:8080/x",
+    ]
     answers = [_post(server, f"SELECT * WHERE {{ SERVICE <{url}> {{ ?s ?p ?o }} }}") for url in endpoints]
     answers.append(_post(server, "SELECT * WHERE { BIND(<http://127.0.0.1:1/> AS ?e) SERVICE ?e { } }"))
     assert len({(answer.status_code, answer.content) for answer in answers}) == 1
     assert answers[0].status_code == 400 and b"not allowed" in answers[0].content
     assert listeners["canary"].connections == []
-

@@ -10,15 +10,29 @@ import re
 import pytest
 import requests
 
-from mildip_ld.build import BuildReport
-from mildip_ld.search_index import MAX_QUERY_CHARS, MAX_WORDS, SearchError, match_expression, search
+from mildip_ld.release.build import BuildReport
+from mildip_ld.release.search_index import MAX_QUERY_CHARS, MAX_WORDS, SearchError, match_expression, search
 from tests.live_server import LiveServer, live_server  # noqa: F401 (fixture)
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
-@pytest.mark.parametrize("text", ['"', 'NEAR(a b)', 'a OR b', 'label:russia', '*', '^russia', 'a AND',
-                                  '(((', 'NOT russia', "russia' --", '"russia" OR "csto"'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"',
+        "NEAR(a b)",
+        "a OR b",
+        "label:russia",
+        "*",
+        "^russia",
+        "a AND",
+        "(((",
+        "NOT russia",
+        "russia' --",
+        '"russia" OR "csto"',
+    ],
+)
 def test_fts5_syntax_in_the_text_is_only_words(built: BuildReport, text: str):
     """Every operator is either dropped (punctuation) or a plain word: the search runs, never fails,
     and finds what the words alone find."""
@@ -45,17 +59,22 @@ def test_limits_are_refused_with_the_reason():
     assert match_expression(" ".join(["word"] * MAX_WORDS)) is not None  # the limit itself is allowed
 
 
-
 def test_search_text_is_escaped_in_the_page(live_server: LiveServer):
-    text = '<script>alert(1)</script> russia'
+    text = "<script>alert(1)</script> russia"
     answer = requests.get(f"{live_server.url}/search", params={"q": text}, headers=HTML, timeout=30)
     assert answer.status_code == 200
     assert "<script>alert" not in answer.text and html.escape(text, quote=True) in answer.text
 
 
-@pytest.mark.parametrize("params, words", [({"q": "x" * 201}, "characters"), ({"q": "a " * 13}, "words"),
-                                            ({"q": "russia", "page": "0"}, "page"),
-                                            ({"q": "russia", "page": "1e9"}, "page")])
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"q": "x" * 201}, "characters"),
+        ({"q": "a " * 13}, "words"),
+        ({"q": "russia", "page": "0"}, "page"),
+        ({"q": "russia", "page": "1e9"}, "page"),
+    ],
+)
 def test_bad_searches_are_400_naming_the_limit(live_server: LiveServer, params, words):
     for headers, kind in ((HTML, "text/html"), ({"Accept": "application/json"}, "application/json")):
         answer = requests.get(f"{live_server.url}/search", params=params, headers=headers, timeout=30)

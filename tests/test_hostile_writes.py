@@ -21,9 +21,9 @@ import httpx
 import pyoxigraph as ox
 import pytest
 
-from mildip_ld.build import BuildReport, current_release
-from mildip_ld.namespaces import ASSERTED, MD, MDR, RDFS
-from mildip_ld.write_parse import ParseRefusedError, parse_triples
+from mildip_ld.curation.write_parse import ParseRefusedError, parse_triples
+from mildip_ld.release.build import BuildReport, current_release
+from mildip_ld.vocab.namespaces import ASSERTED, MD, MDR, RDFS
 from tests.live_server import LiveServer, serve
 from tests.test_staging import _plant_leftovers
 from tests.test_writes import (
@@ -90,16 +90,22 @@ def hostile_build(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="module")
 def server(hostile_build: tuple[Path, list[Path]]) -> Iterator[LiveServer]:
     build_dir, _ = hostile_build
-    yield from serve(build_dir, build_dir.parent / "server.log", update_token=TOKEN,
-                     parse_timeout_s=str(PARSE_TIMEOUT_S))
+    yield from serve(
+        build_dir, build_dir.parent / "server.log", update_token=TOKEN, parse_timeout_s=str(PARSE_TIMEOUT_S)
+    )
 
 
 @pytest.fixture(scope="module")
 def memory_server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server whose parse has time enough to meet its (smaller) memory budget first."""
     build_dir = copy_build(built, tmp_path_factory.mktemp("hostile-memory"))
-    yield from serve(build_dir, build_dir.parent / "server.log", update_token=TOKEN,
-                     parse_timeout_s="120", parse_memory_mb="1024")
+    yield from serve(
+        build_dir,
+        build_dir.parent / "server.log",
+        update_token=TOKEN,
+        parse_timeout_s="120",
+        parse_memory_mb="1024",
+    )
 
 
 def stored(server: LiveServer) -> tuple[str, set[str]]:
@@ -136,12 +142,15 @@ def writer_is_free(server: LiveServer, slug: str) -> None:
 
 
 def rdf_xml(inner: str, doctype: str = "") -> bytes:
-    return (f'<?xml version="1.0"?>{doctype}<rdf:RDF xmlns:rdf="{RDF_NS}" xmlns:r="{RDFS}">'
-            f'<rdf:Description rdf:about="urn:x:s">{inner}</rdf:Description></rdf:RDF>').encode()
+    return (
+        f'<?xml version="1.0"?>{doctype}<rdf:RDF xmlns:rdf="{RDF_NS}" xmlns:r="{RDFS}">'
+        f'<rdf:Description rdf:about="urn:x:s">{inner}</rdf:Description></rdf:RDF>'
+    ).encode()
 
 
-def test_serve_removed_the_staging_leftovers(server: LiveServer,
-                                             hostile_build: tuple[Path, list[Path]]) -> None:
+def test_serve_removed_the_staging_leftovers(
+    server: LiveServer, hostile_build: tuple[Path, list[Path]]
+) -> None:
     build_dir, leftovers = hostile_build
     assert not any(path.exists() or path.is_symlink() for path in leftovers)
     assert current_release(build_dir).name == release_name(server)
@@ -149,7 +158,8 @@ def test_serve_removed_the_staging_leftovers(server: LiveServer,
 
 def test_billion_laughs_is_refused_at_once(server: LiveServer) -> None:
     entities = '<!ENTITY l0 "lollollollollollollollollollol">' + "".join(
-        f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+        f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10)
+    )
     bomb = rdf_xml("<r:label>&l9;</r:label>", f"<!DOCTYPE rdf:RDF [{entities}]>")
     assert len(bomb) <= 1024  # 30 GB once expanded
     refused_at_once(server, bomb, RDF_XML, 400, "RDF/XML with a DTD or entity declarations is not accepted")
@@ -157,17 +167,20 @@ def test_billion_laughs_is_refused_at_once(server: LiveServer) -> None:
 
 
 def test_quadratic_blowup_is_refused_at_once(server: LiveServer) -> None:
-    bomb = rdf_xml(f"<r:label>{'&a;' * 10_000}</r:label>",
-                   f'<!DOCTYPE rdf:RDF [<!ENTITY a "{"x" * 20_000}">]>')
+    bomb = rdf_xml(
+        f"<r:label>{'&a;' * 10_000}</r:label>", f'<!DOCTYPE rdf:RDF [<!ENTITY a "{"x" * 20_000}">]>'
+    )
     assert len(bomb) <= 51_200  # 200 MB once expanded
     refused_at_once(server, bomb, RDF_XML, 400, "RDF/XML with a DTD or entity declarations is not accepted")
     writer_is_free(server, "quadratia")
 
 
 def test_external_entities_fetch_nothing(server: LiveServer, canary: Canary) -> None:
-    documents = (rdf_xml("<r:label>&e;</r:label>", f'<!DOCTYPE rdf:RDF [<!ENTITY e SYSTEM "{canary.url}">]>'),
-                 rdf_xml("<r:label>x</r:label>", f'<!DOCTYPE rdf:RDF SYSTEM "{canary.url}/dtd">'),
-                 rdf_xml("", f'<!DOCTYPE rdf:RDF [<!ENTITY % p SYSTEM "{canary.url}/p"> %p;]>'))
+    documents = (
+        rdf_xml("<r:label>&e;</r:label>", f'<!DOCTYPE rdf:RDF [<!ENTITY e SYSTEM "{canary.url}">]>'),
+        rdf_xml("<r:label>x</r:label>", f'<!DOCTYPE rdf:RDF SYSTEM "{canary.url}/dtd">'),
+        rdf_xml("", f'<!DOCTYPE rdf:RDF [<!ENTITY % p SYSTEM "{canary.url}/p"> %p;]>'),
+    )
     for document in documents:
         refused_at_once(server, document, RDF_XML, 400, "DTD or entity declarations")
     assert canary.connections == []
@@ -176,8 +189,12 @@ def test_external_entities_fetch_nothing(server: LiveServer, canary: Canary) -> 
 
 def test_remote_jsonld_contexts_fetch_nothing(server: LiveServer, canary: Canary) -> None:
     remote = f"{canary.url}/context.jsonld"
-    for context in (remote, [remote], {"@import": remote},
-                    {"label": {"@id": str(RDFS.label), "@context": remote}}):
+    for context in (
+        remote,
+        [remote],
+        {"@import": remote},
+        {"label": {"@id": str(RDFS.label), "@context": remote}},
+    ):
         document = {"@context": context, "@id": "urn:x:s", "label": {"@id": "urn:x:o"}}
         refused_at_once(server, json.dumps(document).encode(), JSON_LD, 400, "remote @context")
     nested = {"@id": "urn:x:s", str(RDFS.seeAlso): {"@context": remote, "@id": "urn:x:o"}}
@@ -200,8 +217,13 @@ def test_deep_nesting_is_refused_at_once(server: LiveServer) -> None:
     deep_node = "".join(f'{{"@id": "urn:x:n{i}", "urn:x:p": ' for i in range(5000)) + "1" + "}" * 5000
     for body in ("[" * 100_000 + "]" * 100_000, deep_node):  # the second crashes Oxigraph's JSON-LD parser
         refused_at_once(server, body.encode(), JSON_LD, 400, "nested deeper than the limit of 100 levels")
-    deep_xml = (f'<rdf:RDF xmlns:rdf="{RDF_NS}" xmlns:e="urn:e:">' + "<rdf:Description><e:p>" * 10_000
-                + "x" + "</e:p></rdf:Description>" * 10_000 + "</rdf:RDF>")
+    deep_xml = (
+        f'<rdf:RDF xmlns:rdf="{RDF_NS}" xmlns:e="urn:e:">'
+        + "<rdf:Description><e:p>" * 10_000
+        + "x"
+        + "</e:p></rdf:Description>" * 10_000
+        + "</rdf:RDF>"
+    )
     refused_at_once(server, deep_xml.encode(), RDF_XML, 400, "deeper than the limit of 100 levels")
     writer_is_free(server, "profundia")
 

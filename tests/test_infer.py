@@ -5,11 +5,11 @@ from __future__ import annotations
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
-from mildip_ld.build import BuildReport
-from mildip_ld.infer import infer
-from mildip_ld.loader import ProjectData
-from mildip_ld.namespaces import ASSERTED, INFERRED, MD, MDR, ONTOLOGY, PROVENANCE, WD
-from mildip_ld.validate import data_graph
+from mildip_ld.pipeline.infer import infer
+from mildip_ld.pipeline.loader import ProjectData
+from mildip_ld.pipeline.validate import data_graph
+from mildip_ld.release.build import BuildReport
+from mildip_ld.vocab.namespaces import ASSERTED, INFERRED, MD, MDR, ONTOLOGY, PROVENANCE, WD
 
 RUSSIA = MDR["russia"]
 
@@ -26,12 +26,16 @@ def test_inferred_graph_is_disjoint_from_every_input_graph(dataset: Dataset):
 
 def test_engagement_partners_are_derived_both_ways(dataset: Dataset):
     asserted, inferred, _ = _graphs(dataset)
-    pairs = {(agent, partner)
-             for activity, agent in asserted.subject_objects(MD.hasAgent)
-             for partner in asserted.objects(activity, MD.hasPartner)}
-    pairs |= {(supplier, recipient)
-              for activity, supplier in asserted.subject_objects(MD.hasSupplier)
-              for recipient in asserted.objects(activity, MD.hasRecipient)}
+    pairs = {
+        (agent, partner)
+        for activity, agent in asserted.subject_objects(MD.hasAgent)
+        for partner in asserted.objects(activity, MD.hasPartner)
+    }
+    pairs |= {
+        (supplier, recipient)
+        for activity, supplier in asserted.subject_objects(MD.hasSupplier)
+        for recipient in asserted.objects(activity, MD.hasRecipient)
+    }
     assert pairs, "no activity with an agent and a partner"
     for agent, partner in pairs:
         assert (agent, MD.engagesWith, partner) in inferred
@@ -44,10 +48,12 @@ def test_states_engaging_with_russia_come_from_exercises_agreements_and_arms_tra
     both = asserted + inferred
     engaging = set(inferred.subjects(MD.engagesWith, RUSSIA))
     for kind in (MD.JointExercise, MD.BilateralDefenceAgreement, MD.ArmsTransfer):
-        via_kind = {partner
-                    for activity in both.subjects(RDF.type, kind)
-                    if (activity, MD.hasAgent, RUSSIA) in both
-                    for partner in both.objects(activity, MD.hasPartner)}
+        via_kind = {
+            partner
+            for activity in both.subjects(RDF.type, kind)
+            if (activity, MD.hasAgent, RUSSIA) in both
+            for partner in both.objects(activity, MD.hasPartner)
+        }
         assert via_kind, f"no {kind} with a partner of Russia"
         assert via_kind <= engaging
         assert not {(RUSSIA, MD.engagesWith, partner) for partner in via_kind} & set(asserted)

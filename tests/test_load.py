@@ -1,17 +1,17 @@
 """The load test, short: 4, 16 and 64 clients for a second and a half each, the example queries
 mixed with hostile requests; then writes beside readers. Zero 5xx, zero lost writes.
 
-``make bench`` runs the long version (:func:`mildip_ld.bench.load_section`) and prints the figures.
+``make bench`` runs the long version (:func:`benchmarks.bench.load_section`) and prints the figures.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from mildip_ld.bench import load_queries
-from mildip_ld.config import Paths
-from mildip_ld.hostile import catalogue
-from mildip_ld.loadtest import Call, run_levels, run_writes, table, write_table
+from benchmarks.bench import load_queries
+from benchmarks.hostile import catalogue
+from benchmarks.loadtest import Call, run_levels, run_writes, table, write_table
+from mildip_ld.vocab.config import Paths
 from tests.live_server import LiveServer, live_server, update_server  # noqa: F401
 
 pytestmark = pytest.mark.server
@@ -20,8 +20,9 @@ pytestmark = pytest.mark.server
 def the_mix(paths: Paths) -> tuple[list[Call], list[Call]]:
     """The example queries (the federated one left out) and the cheap hostile requests."""
     queries, _ = load_queries(paths.queries)
-    return [Call.query(name, text) for name, text in queries.items()], \
-        [Call.from_hostile(entry) for entry in catalogue() if entry.cheap]
+    return [Call.query(name, text) for name, text in queries.items()], [
+        Call.from_hostile(entry) for entry in catalogue() if entry.cheap
+    ]
 
 
 def test_load_levels_have_no_server_errors(live_server: LiveServer, paths: Paths) -> None:

@@ -32,4 +32,3 @@ def test_the_live_server_fixtures_and_helpers_start_processes():
     assert conftest.starts_processes(SAMPLES["calls the helper"])  # Popen, through a test helper
     assert not conftest.starts_processes(SAMPLES["runs a command"])  # a command run to its end is no server
     assert not conftest.starts_processes(live_servers.build_dir_of)
-

@@ -5,10 +5,10 @@ from __future__ import annotations
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, SKOS
 
-from mildip_ld.config import Paths
-from mildip_ld.loader import ProjectData
-from mildip_ld.mentions import MENTIONS_FILE, generated_text, mention_index, name_pattern, normalise
-from mildip_ld.namespaces import MD, MDR, OA
+from mildip_ld.pipeline.loader import ProjectData
+from mildip_ld.pipeline.mentions import MENTIONS_FILE, generated_text, mention_index, name_pattern, normalise
+from mildip_ld.vocab.config import Paths
+from mildip_ld.vocab.namespaces import MD, MDR, OA
 
 PASSAGE = "https://w3id.org/mildip/id/passage/military-diplomacy-in-russia/"
 
@@ -31,7 +31,7 @@ def _words(text: str) -> list[str]:
 
 def _names_phrase(passage_words: list[str], name: str) -> bool:
     target = _words(name)
-    return any(passage_words[i:i + len(target)] == target for i in range(len(passage_words)))
+    return any(passage_words[i : i + len(target)] == target for i in range(len(passage_words)))
 
 
 def test_the_committed_index_is_the_generated_one(paths: Paths):
@@ -45,9 +45,12 @@ def test_every_name_in_the_text_has_its_index_entry(project: ProjectData):
     for root in (MD.Aim, MD.Outcome, MD.Technology, MD.Region, MD.HistoricalPeriod, MD.GeopoliticalFactor):
         entity_types |= set(project.ontology.graph.transitive_subjects(RDFS.subClassOf, root))
     entities = {s for s, o in asserted.subject_objects(RDF.type) if o in entity_types}
-    quotes = {p: _words(str(provenance.value(s, OA.exact)))
-              for p in provenance.subjects(OA.hasSource, None)
-              for s in provenance.objects(p, OA.hasSelector) if provenance.value(s, OA.exact) is not None}
+    quotes = {
+        p: _words(str(provenance.value(s, OA.exact)))
+        for p in provenance.subjects(OA.hasSource, None)
+        for s in provenance.objects(p, OA.hasSelector)
+        if provenance.value(s, OA.exact) is not None
+    }
     missing, found = [], 0
     for entity in entities:
         names = [str(n) for p in (RDFS.label, SKOS.altLabel) for n in asserted.objects(entity, p)]
@@ -63,9 +66,12 @@ def test_every_name_in_the_text_has_its_index_entry(project: ProjectData):
 def test_russia_is_mentioned_in_every_sentence_that_names_it(project: ProjectData):
     asserted, provenance = project.asserted.graph, project.provenance.graph
     russia = name_pattern("Russia")
-    naming = {p for p in provenance.subjects(OA.hasSource, None)
-              for s in provenance.objects(p, OA.hasSelector)
-              if russia.search(normalise(str(provenance.value(s, OA.exact) or "")))}
+    naming = {
+        p
+        for p in provenance.subjects(OA.hasSource, None)
+        for s in provenance.objects(p, OA.hasSelector)
+        if russia.search(normalise(str(provenance.value(s, OA.exact) or "")))
+    }
     assert len(naming) == 91
     assert set(asserted.objects(MDR["russia"], MD.mentionedIn)) >= naming
 
@@ -79,8 +85,12 @@ def test_names_match_whole_words_and_typographic_apostrophes():
     data.add((russia, RDFS.label, Literal("Russia", lang="en")))
     data.add((nato, RDF.type, MD.Actor))
     data.add((nato, SKOS.altLabel, Literal("NATO's expansion", lang="en")))
-    texts = {"a": "Russia\u2019s allies.", "b": "The Russian military.", "c": "NATO\u2019s expansion began.",
-             "d": "Prussia."}
+    texts = {
+        "a": "Russia\u2019s allies.",
+        "b": "The Russian military.",
+        "c": "NATO\u2019s expansion began.",
+        "d": "Prussia.",
+    }
     for slug, text in texts.items():
         passage, selector = URIRef(PASSAGE + slug), URIRef(PASSAGE + slug + "#quote")
         provenance.add((passage, OA.hasSource, MDR["source/x"]))

@@ -27,8 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mildip_ld.build import BuildReport
-from mildip_ld.launch import LOOPBACK, free_port, stop
+from benchmarks.launch import LOOPBACK, free_port, stop
+from mildip_ld.release.build import BuildReport
 from tests.live_server import LiveServer, build_dir_of, serve
 
 from .conftest import ROOT
@@ -39,9 +39,12 @@ CLIENT_TIMEOUT_S = 2
 """The test's client_header_timeout and client_body_timeout (10 s in the repository's file)."""
 JSON = "application/sparql-results+json"
 
-pytestmark = [pytest.mark.server,
-              pytest.mark.skipif(NGINX is None, reason="the nginx binary is missing: apt-get install nginx "
-                                                       "(.ci/run installs it)")]
+pytestmark = [
+    pytest.mark.server,
+    pytest.mark.skipif(
+        NGINX is None, reason="the nginx binary is missing: apt-get install nginx (.ci/run installs it)"
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -91,19 +94,42 @@ def rendered(config: str, values: dict[str, str]) -> str:
 def main_config(folder: Path, site: Path) -> str:
     """The nginx.conf around the site file: foreground, its own pid, logs and temporary folders."""
     user = f"{pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name}"
-    temp = "\n".join(f"    {kind}_temp_path {folder / kind};"
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return (f"daemon off;\nuser {user};\nworker_processes 1;\npid {folder / 'nginx.pid'};\n"
-            f"error_log {folder / 'error.log'} info;\nevents {{ worker_connections 256; }}\n"
-            f"http {{\n    access_log {folder / 'access.log'};\n{temp}\n    include {site};\n}}\n")
+    temp = "\n".join(
+        f"    {kind}_temp_path {folder / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return (
+        f"daemon off;\nuser {user};\nworker_processes 1;\npid {folder / 'nginx.pid'};\n"
+        f"error_log {folder / 'error.log'} info;\nevents {{ worker_connections 256; }}\n"
+        f"http {{\n    access_log {folder / 'access.log'};\n{temp}\n    include {site};\n}}\n"
+    )
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 and its key, made with openssl."""
     certificate, key = folder / "proxy.pem", folder / "proxy.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return certificate, key
 
 
@@ -130,10 +156,19 @@ def proxy(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Itera
         certificate, key = self_signed(folder)
         port = free_port()
         site = folder / "mildip.conf"
-        site.write_text(rendered(CONFIG.read_text(), {
-            "server": f"{LOOPBACK}:{httpx.URL(backend.url).port}", "listen": f"{LOOPBACK}:{port} ssl",
-            "ssl_certificate": str(certificate), "ssl_certificate_key": str(key),
-            "client_header_timeout": f"{CLIENT_TIMEOUT_S}s", "client_body_timeout": f"{CLIENT_TIMEOUT_S}s"}))
+        site.write_text(
+            rendered(
+                CONFIG.read_text(),
+                {
+                    "server": f"{LOOPBACK}:{httpx.URL(backend.url).port}",
+                    "listen": f"{LOOPBACK}:{port} ssl",
+                    "ssl_certificate": str(certificate),
+                    "ssl_certificate_key": str(key),
+                    "client_header_timeout": f"{CLIENT_TIMEOUT_S}s",
+                    "client_body_timeout": f"{CLIENT_TIMEOUT_S}s",
+                },
+            )
+        )
         (folder / "nginx.conf").write_text(main_config(folder, site))
         command = [str(NGINX), "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(error_log)]
         checked = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
@@ -152,9 +187,11 @@ def test_answers_pass_through_unchanged(proxy: Proxy) -> None:
     """A query by GET, a query by POST and a dump download: same status, type and bytes as direct."""
     select = "SELECT ?class (COUNT(*) AS ?n) WHERE { ?s a ?class } GROUP BY ?class ORDER BY ?class"
     posted = {"Accept": JSON, "Content-Type": "application/sparql-query"}
-    requests = [("GET", "/sparql", {"params": {"query": select}, "headers": {"Accept": JSON}}),
-                ("POST", "/sparql", {"content": select.encode(), "headers": posted}),
-                ("GET", "/dumps/dataset.nq", {})]
+    requests = [
+        ("GET", "/sparql", {"params": {"query": select}, "headers": {"Accept": JSON}}),
+        ("POST", "/sparql", {"content": select.encode(), "headers": posted}),
+        ("GET", "/dumps/dataset.nq", {}),
+    ]
     with proxy.client("127.0.0.2") as through, httpx.Client(base_url=proxy.backend.url, timeout=30) as direct:
         for method, path, options in requests:
             proxied = through.request(method, path, **options)
@@ -181,13 +218,16 @@ def test_forwarded_for_and_proto_are_set_by_the_proxy(proxy: Proxy) -> None:
 
 def test_oversized_heads_and_bodies_are_refused_by_nginx(proxy: Proxy) -> None:
     with proxy.client("127.0.0.4") as client:
-        header = client.get("/sparql", params={"query": "ASK {} # big-header"},
-                            headers={"X-Big": "a" * 20_000})
+        header = client.get(
+            "/sparql", params={"query": "ASK {} # big-header"}, headers={"X-Big": "a" * 20_000}
+        )
         line = client.get("/sparql", params={"query": "ASK {} # big-line " + "a" * 20_000})
         metrics = client.get("/metrics")
     with proxy.connect("127.0.0.4") as connection:  # a body over client_max_body_size, declared
-        connection.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
-                           b"Content-Length: 11000000\r\n\r\n")
+        connection.sendall(
+            b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+            b"Content-Length: 11000000\r\n\r\n"
+        )
         body = connection.recv(4096)
     assert header.status_code in (400, 431) and "Header" in header.text
     assert line.status_code == 414
@@ -216,8 +256,10 @@ def test_too_many_requests_at_once_get_429(proxy: Proxy) -> None:
     try:
         for _ in range(16):
             connection = proxy.connect("127.0.0.7")
-            connection.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\n"
-                               b"Content-Type: application/sparql-query\r\nContent-Length: 100\r\n\r\nASK")
+            connection.sendall(
+                b"POST /sparql HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/sparql-query\r\nContent-Length: 100\r\n\r\nASK"
+            )
             waiting.append(connection)
         time.sleep(0.2)
         with proxy.client("127.0.0.7") as client:
@@ -235,7 +277,7 @@ def test_a_dribbled_head_is_cut_by_client_header_timeout(proxy: Proxy) -> None:
     deadline, sent = time.monotonic() + 3 * CLIENT_TIMEOUT_S, 0
     try:
         while time.monotonic() < deadline:
-            connection.sendall(head[sent:sent + 1])
+            connection.sendall(head[sent : sent + 1])
             sent += 1
             time.sleep(0.2)
         connection.settimeout(5)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import requests
 from rdflib.namespace import OWL, RDF, RDFS
 
-from mildip_ld.build import BuildReport
-from mildip_ld.namespaces import MD, ONTOLOGY_IRI
-from mildip_ld.ontodoc import document, ontology_graph
-from mildip_ld.store import open_store
+from mildip_ld.release.build import BuildReport
+from mildip_ld.release.store import open_store
+from mildip_ld.site.ontodoc import document, ontology_graph
+from mildip_ld.vocab.namespaces import MD, ONTOLOGY_IRI
 from tests.live_server import LiveServer, live_server  # noqa: F401 (fixture)
 
 

@@ -5,15 +5,26 @@ from __future__ import annotations
 from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 
-from mildip_ld.loader import ProjectData
-from mildip_ld.namespaces import MD, ONTOLOGY_IRI
+from mildip_ld.pipeline.loader import ProjectData
+from mildip_ld.vocab.namespaces import MD, ONTOLOGY_IRI
 
 # OWL vocabulary the ontology may use: declarations and axioms that OWL 2 RL supports in the
 # positions we use them (no existentials, unions or cardinalities in superclass position).
-OWL_2_RL_USED = {OWL.Ontology, OWL.versionIRI, OWL.versionInfo, OWL.priorVersion, OWL.Class,
-                 OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, OWL.inverseOf,
-                 OWL.propertyChainAxiom, OWL.FunctionalProperty, OWL.TransitiveProperty,
-                 OWL.SymmetricProperty}
+OWL_2_RL_USED = {
+    OWL.Ontology,
+    OWL.versionIRI,
+    OWL.versionInfo,
+    OWL.priorVersion,
+    OWL.Class,
+    OWL.ObjectProperty,
+    OWL.DatatypeProperty,
+    OWL.AnnotationProperty,
+    OWL.inverseOf,
+    OWL.propertyChainAxiom,
+    OWL.FunctionalProperty,
+    OWL.TransitiveProperty,
+    OWL.SymmetricProperty,
+}
 
 
 def terms(graph: Graph) -> set[URIRef]:
@@ -47,7 +58,8 @@ def test_no_iri_is_both_a_class_and_a_property(project: ProjectData):
     graph = project.ontology.graph
     classes = set(graph.subjects(RDF.type, OWL.Class))
     properties = set(graph.subjects(RDF.type, OWL.ObjectProperty)) | set(
-        graph.subjects(RDF.type, OWL.DatatypeProperty))
+        graph.subjects(RDF.type, OWL.DatatypeProperty)
+    )
     assert classes and properties and not classes & properties
 
 
@@ -70,8 +82,15 @@ def test_every_instrument_sits_under_a_broader_kind(project: ProjectData):
     instruments = set(graph.transitive_subjects(RDFS.subClassOf, MD.MilitaryDiplomacyActivity))
     instruments.discard(MD.MilitaryDiplomacyActivity)
     assert len(instruments) > 25
-    assert {MD.JointExercise, MD.ArmsTransfer, MD.MilitaryEducationExchange, MD.BilateralDefenceAgreement,
-            MD.SecurityDialogue, MD.ForumParticipation, MD.IntelligenceSharing} <= instruments
+    assert {
+        MD.JointExercise,
+        MD.ArmsTransfer,
+        MD.MilitaryEducationExchange,
+        MD.BilateralDefenceAgreement,
+        MD.SecurityDialogue,
+        MD.ForumParticipation,
+        MD.IntelligenceSharing,
+    } <= instruments
     for instrument in instruments:
         assert graph.value(instrument, RDFS.subClassOf) is not None
 
@@ -88,9 +107,16 @@ def test_no_two_terms_align_to_the_same_cco_term(project: ProjectData):
 
 def test_the_instruments_of_the_literature_are_defined_with_their_source(project: ProjectData):
     graph = project.ontology.graph
-    literature = {MD.DefenceAttachePosting, MD.ShipVisit, MD.PeacekeepingOperation, MD.ArmsControlAgreement,
-                  MD.ConfidenceBuildingMeasure, MD.StaffTalks, MD.PersonnelPlacement,
-                  MD.NonProliferationCooperation}
+    literature = {
+        MD.DefenceAttachePosting,
+        MD.ShipVisit,
+        MD.PeacekeepingOperation,
+        MD.ArmsControlAgreement,
+        MD.ConfidenceBuildingMeasure,
+        MD.StaffTalks,
+        MD.PersonnelPlacement,
+        MD.NonProliferationCooperation,
+    }
     instruments = set(graph.transitive_subjects(RDFS.subClassOf, MD.MilitaryDiplomacyActivity))
     assert literature <= instruments
     for instrument in literature:

@@ -14,11 +14,14 @@ import requests
 from rdflib import Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 
-from mildip_ld.build import BuildReport, load_release
-from mildip_ld.config import DEFAULT_PATHS
-from mildip_ld.describe import Describer
-from mildip_ld.dumps import ensure_dumps
-from mildip_ld.namespaces import (
+from mildip_ld.release.build import BuildReport, load_release
+from mildip_ld.release.dumps import ensure_dumps
+from mildip_ld.release.store import open_store
+from mildip_ld.release.void import DATASET, LINKSET, WIKIDATA
+from mildip_ld.site.describe import Describer
+from mildip_ld.site.querypage import GRAPH_DOWNLOADS, RESULT_DOWNLOADS
+from mildip_ld.vocab.config import DEFAULT_PATHS
+from mildip_ld.vocab.namespaces import (
     DERIVATIONS,
     INFERRED,
     MD,
@@ -28,11 +31,8 @@ from mildip_ld.namespaces import (
     RESOURCE_BASE,
     WD,
 )
-from mildip_ld.queries import named_queries
-from mildip_ld.querypage import GRAPH_DOWNLOADS, RESULT_DOWNLOADS
-from mildip_ld.settings import PUBLIC_URL
-from mildip_ld.store import open_store
-from mildip_ld.void import DATASET, LINKSET, WIKIDATA
+from mildip_ld.vocab.queries import named_queries
+from mildip_ld.vocab.settings import PUBLIC_URL
 from tests.live_server import LiveServer, live_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.server
@@ -42,8 +42,12 @@ DCAT = Namespace("http://www.w3.org/ns/dcat#")
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 RUSSIA = URIRef(RESOURCE_BASE + "russia")
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}  # a browser's
-RDF_TYPES = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/n-triples": "nt",
-             "application/rdf+xml": "xml"}
+RDF_TYPES = {
+    "text/turtle": "turtle",
+    "application/ld+json": "json-ld",
+    "application/n-triples": "nt",
+    "application/rdf+xml": "xml",
+}
 
 
 def get(server: LiveServer, path: str, **headers: str) -> requests.Response:
@@ -55,8 +59,9 @@ def follow(server: LiveServer, path: str, accept: str) -> requests.Response:
     first = get(server, path, Accept=accept)
     assert first.status_code == 303, (path, first.status_code, first.text[:200])
     assert "accept" in first.headers["vary"].lower()
-    return requests.get(urljoin(server.url + path, first.headers["location"]), headers={"Accept": accept},
-                        timeout=60)
+    return requests.get(
+        urljoin(server.url + path, first.headers["location"]), headers={"Accept": accept}, timeout=60
+    )
 
 
 def minted_iris(dataset: Dataset) -> set[str]:
@@ -71,6 +76,7 @@ def minted_iris(dataset: Dataset) -> set[str]:
 
 # --- resources: 303 to documents --------------------------------------------------------------------
 
+
 def test_browser_gets_303_to_the_html_document(live_server: LiveServer):
     first = get(live_server, "/id/russia", **HTML)
     assert first.status_code == 303 and first.headers["location"] == "/doc/russia.html"
@@ -78,11 +84,18 @@ def test_browser_gets_303_to_the_html_document(live_server: LiveServer):
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
 
 
-@pytest.mark.parametrize("media_type, extension", [("text/turtle", "ttl"), ("application/ld+json", "jsonld"),
-                                                   ("application/n-triples", "nt"),
-                                                   ("application/rdf+xml", "rdf")])
-def test_rdf_clients_get_303_to_rdf_that_describes_the_resource(live_server: LiveServer, media_type: str,
-                                                                 extension: str):
+@pytest.mark.parametrize(
+    "media_type, extension",
+    [
+        ("text/turtle", "ttl"),
+        ("application/ld+json", "jsonld"),
+        ("application/n-triples", "nt"),
+        ("application/rdf+xml", "rdf"),
+    ],
+)
+def test_rdf_clients_get_303_to_rdf_that_describes_the_resource(
+    live_server: LiveServer, media_type: str, extension: str
+):
     assert get(live_server, "/id/russia", Accept=media_type).headers["location"] == f"/doc/russia.{extension}"
     answer = follow(live_server, "/id/russia", media_type)
     assert answer.headers["content-type"].split(";")[0] == media_type
@@ -126,9 +139,10 @@ def test_every_minted_iri_dereferences(live_server: LiveServer, dataset: Dataset
     assert len(iris) > 100
     session = requests.Session()
     for iri in iris:
-        path = "/id/" + quote(iri[len(RESOURCE_BASE):])
-        answer = session.get(live_server.url + path, headers={"Accept": "text/turtle"}, allow_redirects=True,
-                             timeout=60)
+        path = "/id/" + quote(iri[len(RESOURCE_BASE) :])
+        answer = session.get(
+            live_server.url + path, headers={"Accept": "text/turtle"}, allow_redirects=True, timeout=60
+        )
         assert answer.status_code == 200, iri
         assert answer.headers["content-type"].startswith("text/turtle"), iri
         assert URIRef(iri) in set(Graph().parse(data=answer.content, format="turtle").all_nodes()), iri
@@ -137,12 +151,13 @@ def test_every_minted_iri_dereferences(live_server: LiveServer, dataset: Dataset
 def test_every_minted_iri_has_an_html_page(live_server: LiveServer, dataset: Dataset):
     session = requests.Session()
     for iri in sorted(minted_iris(dataset)):
-        answer = session.get(f"{live_server.url}/doc/{quote(iri[len(RESOURCE_BASE):])}.html", timeout=60)
+        answer = session.get(f"{live_server.url}/doc/{quote(iri[len(RESOURCE_BASE) :])}.html", timeout=60)
         assert answer.status_code == 200, iri
         assert f"<code>{iri}</code>" in answer.text, iri
 
 
 # --- the HTML page of a resource --------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def russia_page(live_server: LiveServer) -> requests.Response:
@@ -191,24 +206,38 @@ def test_passage_page_shows_its_quote_and_selectors(live_server: LiveServer):
 
 # --- the ontology -----------------------------------------------------------------------------------
 
+
 def test_ontology_html_documents_classes_and_properties(live_server: LiveServer):
     page = get(live_server, "/ontology", **HTML)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     text = page.text
     assert 'id="State"' in text and "A sovereign political entity" in text
-    member_of = text[text.index('id="memberOf"'):]
-    member_of = member_of[:member_of.index("</article>")]
-    for expected in ("md:Actor", "md:InternationalOrganization", "md:hasMember", "md:hasMembership",
-                     "md:organization"):
+    member_of = text[text.index('id="memberOf"') :]
+    member_of = member_of[: member_of.index("</article>")]
+    for expected in (
+        "md:Actor",
+        "md:InternationalOrganization",
+        "md:hasMember",
+        "md:hasMembership",
+        "md:organization",
+    ):
         assert expected in member_of
     assert page.headers["content-security-policy"]
 
 
-@pytest.mark.parametrize("path, accept", [("/ontology", "text/turtle"), ("/ontology.ttl", "*/*"),
-                                          ("/ontology", "application/ld+json"), ("/ontology.rdf", "*/*"),
-                                          ("/ontology/0.2.0", "text/turtle")])
-def test_ontology_rdf_is_the_ontology_graph(live_server: LiveServer, dataset: Dataset, path: str,
-                                            accept: str):
+@pytest.mark.parametrize(
+    "path, accept",
+    [
+        ("/ontology", "text/turtle"),
+        ("/ontology.ttl", "*/*"),
+        ("/ontology", "application/ld+json"),
+        ("/ontology.rdf", "*/*"),
+        ("/ontology/0.2.0", "text/turtle"),
+    ],
+)
+def test_ontology_rdf_is_the_ontology_graph(
+    live_server: LiveServer, dataset: Dataset, path: str, accept: str
+):
     answer = get(live_server, path, Accept=accept)
     assert answer.status_code == 200
     media_type = answer.headers["content-type"].split(";")[0]
@@ -229,6 +258,7 @@ def test_named_graph_iris_redirect_to_their_dumps(live_server: LiveServer):
 
 
 # --- VoID -------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def void_graph(live_server: LiveServer, built: BuildReport) -> Graph:
@@ -251,12 +281,16 @@ def test_void_counts_every_triple_of_the_dataset(void_graph: Graph, built: Build
 
 
 def test_void_partitions_count_classes_and_properties(void_graph: Graph, dataset: Dataset):
-    partitions = {void_graph.value(p, VOID["class"]): void_graph.value(p, VOID.entities).toPython()
-                  for p in void_graph.objects(DATASET, VOID.classPartition)}
+    partitions = {
+        void_graph.value(p, VOID["class"]): void_graph.value(p, VOID.entities).toPython()
+        for p in void_graph.objects(DATASET, VOID.classPartition)
+    }
     states = {quad[0] for quad in dataset.quads((None, RDF.type, MD.State))}
     assert partitions[MD.State] == len(states) > 10
-    properties = {void_graph.value(p, VOID.property): void_graph.value(p, VOID.triples).toPython()
-                  for p in void_graph.objects(DATASET, VOID.propertyPartition)}
+    properties = {
+        void_graph.value(p, VOID.property): void_graph.value(p, VOID.triples).toPython()
+        for p in void_graph.objects(DATASET, VOID.propertyPartition)
+    }
     assert properties[RDFS.label] == sum(1 for _ in dataset.quads((None, RDFS.label, None, None)))
     assert sum(properties.values()) == void_graph.value(DATASET, VOID.triples).toPython()
 
@@ -265,20 +299,25 @@ def test_void_has_a_wikidata_linkset(void_graph: Graph, dataset: Dataset):
     assert (LINKSET, RDF.type, VOID.Linkset) in void_graph
     assert (LINKSET, VOID.linkPredicate, SKOS.exactMatch) in void_graph
     assert (LINKSET, VOID.objectsTarget, WIKIDATA) in void_graph
-    links = {(s, o) for s, _, o, _ in dataset.quads((None, SKOS.exactMatch, None, None))
-             if str(o).startswith(str(WD))}
+    links = {
+        (s, o)
+        for s, _, o, _ in dataset.quads((None, SKOS.exactMatch, None, None))
+        if str(o).startswith(str(WD))
+    }
     assert void_graph.value(LINKSET, VOID.triples).toPython() == len(links) > 20
 
 
-def test_void_describes_endpoint_and_every_dump(void_graph: Graph, live_server: LiveServer,
-                                                built: BuildReport):
+def test_void_describes_endpoint_and_every_dump(
+    void_graph: Graph, live_server: LiveServer, built: BuildReport
+):
     """The access URLs are built on the public_url setting (by default the w3id IRIs), not on the
     request's Host."""
     assert (DATASET, VOID.sparqlEndpoint, URIRef(f"{PUBLIC_URL}sparql")) in void_graph
     assert void_graph.value(DATASET, URIRef("http://purl.org/dc/terms/license")) is not None
     files = [f for f in ensure_dumps(built.release) if f.graph != "void"]
-    downloads = {void_graph.value(d, DCAT.downloadURL): d
-                 for d in void_graph.subjects(RDF.type, DCAT.Distribution)}
+    downloads = {
+        void_graph.value(d, DCAT.downloadURL): d for d in void_graph.subjects(RDF.type, DCAT.Distribution)
+    }
     assert len(downloads) == len(files)
     for entry in files:
         distribution = downloads[URIRef(f"{PUBLIC_URL}dumps/{entry.file}")]
@@ -290,8 +329,10 @@ def test_void_describes_endpoint_and_every_dump(void_graph: Graph, live_server: 
     assert URIRef(f"{PUBLIC_URL}dumps/dataset.nq.gz") in dumps
 
 
-@pytest.mark.parametrize("accept, parser", [("application/ld+json", "json-ld"),
-                                            ("application/n-triples", "nt"), ("application/rdf+xml", "xml")])
+@pytest.mark.parametrize(
+    "accept, parser",
+    [("application/ld+json", "json-ld"), ("application/n-triples", "nt"), ("application/rdf+xml", "xml")],
+)
 def test_void_by_content_negotiation(live_server: LiveServer, void_graph: Graph, accept: str, parser: str):
     answer = get(live_server, "/.well-known/void", Accept=accept)
     assert answer.headers["content-type"].split(";")[0] == accept
@@ -307,6 +348,7 @@ def test_void_is_included_in_the_dumps(live_server: LiveServer, void_graph: Grap
 
 
 # --- the query page and the example queries ---------------------------------------------------------
+
 
 def test_query_page_loads_its_own_assets(live_server: LiveServer):
     page = get(live_server, "/", **HTML)
@@ -350,16 +392,18 @@ def test_download_links_name_formats_the_endpoint_serves(live_server: LiveServer
             assert answer.status_code == 200, (name, answer.text[:200])
 
 
-@pytest.mark.parametrize("accept, location", [
-    ("text/turtle;q=0.5, application/rdf+xml", "/doc/russia.rdf"),
-    ("application/n-triples, text/html;q=0.1", "/doc/russia.nt"),
-    ("application/trig", "/doc/russia.trig"),
-    ("*/*", "/doc/russia.html"),
-    ("image/png", "/doc/russia.html"),  # nothing acceptable: the HTML page rather than a 406
-])
+@pytest.mark.parametrize(
+    "accept, location",
+    [
+        ("text/turtle;q=0.5, application/rdf+xml", "/doc/russia.rdf"),
+        ("application/n-triples, text/html;q=0.1", "/doc/russia.nt"),
+        ("application/trig", "/doc/russia.trig"),
+        ("*/*", "/doc/russia.html"),
+        ("image/png", "/doc/russia.html"),  # nothing acceptable: the HTML page rather than a 406
+    ],
+)
 def test_negotiation_follows_q_values(live_server: LiveServer, accept: str, location: str):
     assert get(live_server, "/id/russia", Accept=accept).headers["location"] == location
-
 
 
 def test_curated_wikidata_links_are_not_attributed_to_a_sentence(built: BuildReport):

@@ -7,8 +7,8 @@ import asyncio
 import psutil
 import pytest
 
-from mildip_ld.build import BuildReport
-from mildip_ld.pool import PoolBusyError, QueryTimeoutError, WorkerConfig, WorkerDiedError, WorkerPool
+from mildip_ld.engine.pool import PoolBusyError, QueryTimeoutError, WorkerConfig, WorkerDiedError, WorkerPool
+from mildip_ld.release.build import BuildReport
 
 JSON = "application/sparql-results+json"
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
@@ -61,6 +61,7 @@ def test_busy_pool_and_deadline(built: BuildReport) -> None:
 
 def test_a_job_may_wait_for_a_worker_longer_than_it_may_run(built: BuildReport) -> None:
     """The write parser's case: a short budget to run, a long wait while a killed worker is replaced."""
+
     async def scenario() -> None:
         pool = WorkerPool(WorkerConfig(str(built.release)), 1)
         await pool.start()

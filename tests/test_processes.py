@@ -13,8 +13,8 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mildip_ld.build import BuildReport
-from mildip_ld.settings import Settings
+from mildip_ld.release.build import BuildReport
+from mildip_ld.vocab.settings import Settings
 from tests.live_server import LiveServer, serve
 from tests.test_hostile_http import Connection, head
 from tests.test_writes import TOKEN, copy_build, insert_state, update
@@ -30,8 +30,13 @@ MAX_TRIES = 400
 @pytest.fixture(scope="module")
 def two_processes(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("processes")
-    yield from serve(copy_build(built, folder), folder / "server.log", processes=str(PROCESSES),
-                     update_token=TOKEN, max_head_bytes=str(MAX_HEAD_BYTES))
+    yield from serve(
+        copy_build(built, folder),
+        folder / "server.log",
+        processes=str(PROCESSES),
+        update_token=TOKEN,
+        max_head_bytes=str(MAX_HEAD_BYTES),
+    )
 
 
 def _metric(server: LiveServer, name: str, **labels: str) -> float:
@@ -53,8 +58,12 @@ def _ask_until_every_process_answered(server: LiveServer) -> set[bool]:
     cache (so each has answered it); the answers seen."""
     start, answers = _misses(server), set()
     for _ in range(MAX_TRIES):
-        reply = httpx.get(server.sparql, params={"query": ASK_STATE},
-                          headers={"Accept": "application/sparql-results+json"}, timeout=30)
+        reply = httpx.get(
+            server.sparql,
+            params={"query": ASK_STATE},
+            headers={"Accept": "application/sparql-results+json"},
+            timeout=30,
+        )
         assert reply.status_code == 200, reply.text
         answers.add(reply.json()["boolean"])
         if _misses(server) - start >= PROCESSES:
@@ -64,7 +73,7 @@ def _ask_until_every_process_answered(server: LiveServer) -> set[bool]:
 
 def test_each_process_has_its_own_query_workers(two_processes: LiveServer) -> None:
     tree = psutil.Process(two_processes.pid).children(recursive=True)
-    workers = [p for p in tree if "mildip_ld.worker" in " ".join(p.cmdline())]
+    workers = [p for p in tree if "mildip_ld.engine.worker" in " ".join(p.cmdline())]
     assert len({worker.ppid() for worker in workers}) == PROCESSES
     assert _metric(two_processes, "mildip_workers") == 2 * PROCESSES  # summed over the processes
 
@@ -87,8 +96,14 @@ def test_metrics_count_the_requests_of_every_process(two_processes: LiveServer) 
 
 
 def test_settings_pass_to_every_process_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    given = Settings(port=8123, processes=3, access_log=False, update_token="secret",
-                     service_allowlist=["https://query.wikidata.org/sparql"], query_timeout_s=2.5)
+    given = Settings(
+        port=8123,
+        processes=3,
+        access_log=False,
+        update_token="secret",
+        service_allowlist=["https://query.wikidata.org/sparql"],
+        query_timeout_s=2.5,
+    )
     for key in [key for key in os.environ if key.startswith("MILDIP_")]:
         monkeypatch.delenv(key)
     for key, value in given.environment().items():

@@ -8,15 +8,18 @@ import pty
 import subprocess
 import sys
 
-from mildip_ld.config import DEFAULT_PATHS
+from mildip_ld.vocab.config import DEFAULT_PATHS
 
-STEPS = "import time\nfrom mildip_ld.progress import shown\nwith shown('working') as step:\n" \
-        "    step('load 0.10 s')\n    time.sleep(0.3)\n    step('infer 0.20 s')\n"
+STEPS = (
+    "import time\nfrom mildip_ld.cli.progress import shown\nwith shown('working') as step:\n"
+    "    step('load 0.10 s')\n    time.sleep(0.3)\n    step('infer 0.20 s')\n"
+)
 
 
 def test_in_a_log_the_steps_are_plain_lines(tmp_path):
-    done = subprocess.run([sys.executable, "-c", STEPS], capture_output=True, text=True, timeout=60,
-                          cwd=DEFAULT_PATHS.root)
+    done = subprocess.run(
+        [sys.executable, "-c", STEPS], capture_output=True, text=True, timeout=60, cwd=DEFAULT_PATHS.root
+    )
     assert done.returncode == 0
     assert done.stderr.splitlines() == ["load 0.10 s", "infer 0.20 s"]
     assert "\x1b" not in done.stderr and "\r" not in done.stderr
@@ -24,9 +27,14 @@ def test_in_a_log_the_steps_are_plain_lines(tmp_path):
 
 def test_on_a_terminal_a_status_line_shows_the_work(tmp_path):
     leader, follower = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-c", STEPS], stdin=follower, stdout=follower,
-                               stderr=follower, cwd=DEFAULT_PATHS.root,
-                               env={**os.environ, "TERM": "xterm", "COLUMNS": "100"})
+    process = subprocess.Popen(
+        [sys.executable, "-c", STEPS],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        cwd=DEFAULT_PATHS.root,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
+    )
     os.close(follower)
     output = b""
     while True:

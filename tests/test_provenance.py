@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from rdflib import Literal, URIRef
 
-from mildip_ld.loader import ProjectData, oxigraph_copy
-from mildip_ld.namespaces import MD, OA
-from mildip_ld.provenance import check_quotes, segment, sha256_of, source_iri
+from mildip_ld.pipeline.loader import ProjectData, oxigraph_copy
+from mildip_ld.pipeline.provenance import check_quotes, segment, sha256_of, source_iri
+from mildip_ld.vocab.namespaces import MD, OA
 
 from .conftest import NO_SHARED, ROOT, SHARED
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mildip_ld.build import BuildReport
-from mildip_ld.cli import EXIT_ERROR, EXIT_OK, main
-from mildip_ld.launch import LOOPBACK, free_port
-from mildip_ld.namespaces import GRAPH_BASE
-from mildip_ld.publish import PublishError, graph_iri, publish, target_url
+from benchmarks.launch import LOOPBACK, free_port
+from mildip_ld.cli.main import EXIT_ERROR, EXIT_OK, main
+from mildip_ld.release.build import BuildReport
+from mildip_ld.release.publish import PublishError, graph_iri, publish, target_url
+from mildip_ld.vocab.namespaces import GRAPH_BASE
 from tests.live_server import build_dir_of
 from tests.oxigraph_server import OxigraphServer, oxigraph_server
 
@@ -24,8 +24,9 @@ def oxigraph(tmp_path: Path) -> Iterator[OxigraphServer]:
     yield from oxigraph_server(tmp_path / "store", tmp_path / "oxigraph.log")
 
 
-def test_every_graph_arrives_with_the_manifest_counts(built: BuildReport, oxigraph: OxigraphServer,
-                                                      capsys: pytest.CaptureFixture[str]):
+def test_every_graph_arrives_with_the_manifest_counts(
+    built: BuildReport, oxigraph: OxigraphServer, capsys: pytest.CaptureFixture[str]
+):
     status = main(["--build-dir", str(build_dir_of(built)), "publish", "--to", oxigraph.store])
     assert status == EXIT_OK
     expected = {GRAPH_BASE + name: count for name, count in built.counts.items()}
@@ -39,16 +40,19 @@ def test_every_graph_arrives_with_the_manifest_counts(built: BuildReport, oxigra
 def test_publishing_again_replaces_and_one_graph_can_go_alone(built: BuildReport, oxigraph: OxigraphServer):
     publish(built.release, oxigraph.store)
     pushed = publish(built.release, oxigraph.store, graphs=["inferred"], content_type="text/turtle")
-    assert [(done.graph, done.triples) for done in pushed] == [(graph_iri("inferred"),
-                                                                built.counts["inferred"])]
+    assert [(done.graph, done.triples) for done in pushed] == [
+        (graph_iri("inferred"), built.counts["inferred"])
+    ]
     assert pushed[0].status in (201, 204)
     assert oxigraph.graph_counts()[graph_iri("inferred")] == built.counts["inferred"]  # replaced, not doubled
 
 
-def test_a_refusal_is_an_error_naming_the_request(built: BuildReport, oxigraph: OxigraphServer,
-                                                  capsys: pytest.CaptureFixture[str]):
-    status = main(["--build-dir", str(build_dir_of(built)), "publish",
-                   "--to", f"{oxigraph.url}/no-such-path"])
+def test_a_refusal_is_an_error_naming_the_request(
+    built: BuildReport, oxigraph: OxigraphServer, capsys: pytest.CaptureFixture[str]
+):
+    status = main(
+        ["--build-dir", str(build_dir_of(built)), "publish", "--to", f"{oxigraph.url}/no-such-path"]
+    )
     assert status == EXIT_ERROR
     said = capsys.readouterr().err
     assert "error: PUT " in said and "answered 404" in said

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from mildip_ld.build import BuildReport
-from mildip_ld.queries import NamedQuery, named_queries
-from mildip_ld.store import open_store
+from mildip_ld.release.build import BuildReport
+from mildip_ld.release.store import open_store
+from mildip_ld.vocab.queries import NamedQuery, named_queries
 
 from .conftest import ROOT, WIKIDATA_REFERENCE
 
@@ -160,8 +160,10 @@ def test_inferred_about_russia_shows_how_firmly_each_holds_and_its_sentences(sto
 
 
 def test_derived_facts_from_stated_claims_only_leave_out_every_hedged_one(store: ox.Store):
-    stated, hedged = ({(row["subject"], row["property"], row["value"]) for row in rows(store, name)}
-                      for name in ("derived-from-stated-claims", "hedged-derivations"))
+    stated, hedged = (
+        {(row["subject"], row["property"], row["value"]) for row in rows(store, name)}
+        for name in ("derived-from-stated-claims", "hedged-derivations")
+    )
     assert (MDR + "russia", MD + "engagesWith", MDR + "china") in stated
     assert (MDR + "russia", MD + "usesTechnology", MDR + "technology/advanced-weaponry") in hedged
     assert stated and hedged and not stated & hedged
@@ -183,6 +185,7 @@ def test_supporting_sentences_are_every_sentence_of_an_engagement_of_russia_with
 
 
 # --- issue 16: aims apart from outcomes, memberships, relations, derived views ------------------
+
 
 def test_line_18_promotes_common_interests_among_nations_not_russias_own(store: ox.Store):
     quote = "promotion of common interests"
@@ -209,8 +212,10 @@ def test_countering_is_encoded_only_as_a_countered_factor(store: ox.Store):
     assert not [label for label in aims if "counter" in label.lower()]
     factors = rows(store, "countered-factors")
     countering = {r["quote"] for r in factors if r["factorLabel"] == "Western influence"}
-    for quote in ("Countering Western influence is another vital aspect of military diplomacy.",
-                  "In countering Western influence, Russia leverages military diplomacy"):
+    for quote in (
+        "Countering Western influence is another vital aspect of military diplomacy.",
+        "In countering Western influence, Russia leverages military diplomacy",
+    ):
         assert any(quote in q for q in countering), quote
 
 
@@ -224,13 +229,20 @@ def test_every_state_placed_in_an_organization_is_a_member(store: ox.Store):
 
 
 def test_arms_trade_is_often_accompanied_by_training_and_advisory_support(store: ox.Store):
-    relations = {(r["activityLabel"], r["relation"].rsplit("#", 1)[1], r["otherLabel"])
-                 for r in rows(store, "activity-relations")}
+    relations = {
+        (r["activityLabel"], r["relation"].rsplit("#", 1)[1], r["otherLabel"])
+        for r in rows(store, "activity-relations")
+    }
     trade = "Russia's arms trade: military equipment"
-    accompanying = {other for label, relation, other in relations
-                    if relation == "accompaniedBy" and label.startswith(trade)}
-    assert accompanying == {"military training accompanying Russia's arms trade",
-                            "advisory support accompanying Russia's arms trade"}
+    accompanying = {
+        other
+        for label, relation, other in relations
+        if relation == "accompaniedBy" and label.startswith(trade)
+    }
+    assert accompanying == {
+        "military training accompanying Russia's arms trade",
+        "advisory support accompanying Russia's arms trade",
+    }
     often = {r["claimLabel"] for r in rows(store, "frequency-qualified") if r["cue"] == "often"}
     assert "advisory support accompanying Russia's arms trade" in often
     increasingly = [r for r in rows(store, "frequency-qualified") if r["cue"] == "increasingly"]
@@ -249,19 +261,26 @@ def test_economic_challenges_lead_to_restricted_funding_which_limits_participati
 def test_peace_mission_is_a_named_event_of_the_practice_of_exercising_with_china(store: ox.Store):
     kinds = {r["exerciseLabel"]: r["kind"] for r in rows(store, "joint-exercises")}
     assert [label for label, kind in kinds.items() if kind == "named event"] == [
-        '"Peace Mission" joint military drills of Russia and China']
+        '"Peace Mission" joint military drills of Russia and China'
+    ]
     occurrence = [r for r in rows(store, "activity-relations") if r["relation"].endswith("occurrenceOf")]
     practice = "joint exercises of Russia and its armed forces with China"
     assert [r["otherLabel"] for r in occurrence] == [practice]
 
 
 def test_derived_views_answer_by_instrument_and_by_region(store: ox.Store):
-    by_kind = {(r["partnerLabel"], r["kindLabel"]) for r in rows(store, "engagement-by-instrument")
-               if r["agentLabel"] == "Russia"}
+    by_kind = {
+        (r["partnerLabel"], r["kindLabel"])
+        for r in rows(store, "engagement-by-instrument")
+        if r["agentLabel"] == "Russia"
+    }
     assert ("India", "equipment and material cooperation") in by_kind
     assert ("China", "military exercise") in by_kind
     by_region = {(r["regionLabel"], r["partnerLabel"]) for r in rows(store, "partners-by-region")}
     assert ("Eastern Europe", "Serbia") in by_region and ("Asia-Pacific", "Vietnam") in by_region
-    ends = {(r["endLabel"], r["how"]) for r in rows(store, "aims-and-outcomes-by-end")
-            if r["agentLabel"] == "Russia"}
+    ends = {
+        (r["endLabel"], r["how"])
+        for r in rows(store, "aims-and-outcomes-by-end")
+        if r["agentLabel"] == "Russia"
+    }
     assert ("alliances and partnerships", "aim") in ends and ("alliances and partnerships", "outcome") in ends

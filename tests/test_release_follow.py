@@ -12,12 +12,16 @@ import httpx
 import pyoxigraph as ox
 import pytest
 
-from mildip_ld.build import BuildReport, _publish, current_release
-from mildip_ld.store import STORE_DIR
+from mildip_ld.release.build import BuildReport, _publish, current_release
+from mildip_ld.release.store import STORE_DIR
 from tests.live_server import LiveServer, build_dir_of, serve
 
-MARK = ox.Quad(ox.NamedNode("https://example.org/follow-test"), ox.NamedNode("https://example.org/p"),
-               ox.Literal("published beside the server"), ox.NamedNode("https://example.org/follow-graph"))
+MARK = ox.Quad(
+    ox.NamedNode("https://example.org/follow-test"),
+    ox.NamedNode("https://example.org/p"),
+    ox.Literal("published beside the server"),
+    ox.NamedNode("https://example.org/follow-graph"),
+)
 ASK_MARK = 'ASK { <https://example.org/follow-test> <https://example.org/p> "published beside the server" }'
 
 
@@ -47,8 +51,12 @@ def _add_mark(staging: Path) -> None:
 
 
 def _ask(server: LiveServer) -> httpx.Response:
-    return httpx.get(server.sparql, params={"query": ASK_MARK},
-                     headers={"Accept": "application/sparql-results+json"}, timeout=30)
+    return httpx.get(
+        server.sparql,
+        params={"query": ASK_MARK},
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=30,
+    )
 
 
 def test_a_release_published_beside_the_server_is_served_at_the_next_request(follower: LiveServer) -> None:
@@ -67,8 +75,9 @@ def test_a_release_published_beside_the_server_is_served_at_the_next_request(fol
 def test_a_release_that_cannot_be_served_is_skipped(follower: LiveServer) -> None:
     served = httpx.get(f"{follower.url}/health", timeout=10).json()["release"]
 
-    _publish_copy(follower.build_dir, "29990102T000000000000Z",
-                  lambda staging: shutil.rmtree(staging / STORE_DIR))
+    _publish_copy(
+        follower.build_dir, "29990102T000000000000Z", lambda staging: shutil.rmtree(staging / STORE_DIR)
+    )
 
     assert _ask(follower).status_code == 200
     health = httpx.get(f"{follower.url}/health", timeout=10).json()

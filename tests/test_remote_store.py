@@ -12,12 +12,12 @@ import httpx
 import pytest
 from rdflib import Graph
 
-from mildip_ld.bench import load_queries
-from mildip_ld.build import BuildReport
-from mildip_ld.config import Paths
-from mildip_ld.launch import LOOPBACK, ServerFailedError, free_port
-from mildip_ld.namespaces import GRAPH_BASE, INFERRED, MDR
-from mildip_ld.publish import publish
+from benchmarks.bench import load_queries
+from benchmarks.launch import LOOPBACK, ServerFailedError, free_port
+from mildip_ld.release.build import BuildReport
+from mildip_ld.release.publish import publish
+from mildip_ld.vocab.config import Paths
+from mildip_ld.vocab.namespaces import GRAPH_BASE, INFERRED, MDR
 from tests.live_server import LiveServer, build_dir_of, live_server, serve  # noqa: F401
 from tests.oxigraph_server import OxigraphServer, oxigraph_server
 
@@ -37,23 +37,27 @@ def remote(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(scope="module")
-def remote_api(built: BuildReport, remote: OxigraphServer,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def remote_api(
+    built: BuildReport, remote: OxigraphServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """Our server in front of the remote store, with a short time limit and a small answer cap."""
     log = tmp_path_factory.mktemp("remote-api") / "serve.log"
-    yield from serve(build_dir_of(built), log, store=f"sparql:{remote.query}", query_timeout_s="2",
-                     max_results="1000")
+    yield from serve(
+        build_dir_of(built), log, store=f"sparql:{remote.query}", query_timeout_s="2", max_results="1000"
+    )
 
 
 def rows(server: LiveServer, query: str, **params: str) -> list[str]:
-    answer = httpx.get(server.sparql, params={"query": query, **params}, headers={"Accept": JSON_RESULTS},
-                       timeout=60)
+    answer = httpx.get(
+        server.sparql, params={"query": query, **params}, headers={"Accept": JSON_RESULTS}, timeout=60
+    )
     assert answer.status_code == 200, answer.text
     return sorted(json.dumps(row, sort_keys=True) for row in answer.json()["results"]["bindings"])
 
 
-def test_every_example_query_has_the_embedded_stores_answer(remote_api: LiveServer, live_server: LiveServer,
-                                                             paths: Paths):
+def test_every_example_query_has_the_embedded_stores_answer(
+    remote_api: LiveServer, live_server: LiveServer, paths: Paths
+):
     queries, federated = load_queries(paths.queries)  # the federated one calls Wikidata: refused by both
     assert federated == ["wikidata-federated"]
     compared = 0
@@ -76,8 +80,9 @@ def test_graph_answers_and_dataset_parameters_are_forwarded(remote_api: LiveServ
     describe = f"DESCRIBE <{MDR.russia}>"
     graphs = []
     for server in (remote_api, live_server):
-        answer = httpx.get(server.sparql, params={"query": describe}, headers={"Accept": "text/turtle"},
-                           timeout=30)
+        answer = httpx.get(
+            server.sparql, params={"query": describe}, headers={"Accept": "text/turtle"}, timeout=30
+        )
         assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/turtle")
         graphs.append(Graph().parse(data=answer.text, format="turtle"))
     assert len(graphs[0]) == len(graphs[1]) > 0
@@ -93,8 +98,9 @@ def test_graph_answers_and_dataset_parameters_are_forwarded(remote_api: LiveServ
 
 def test_the_apis_refusals_and_limits_hold(remote_api: LiveServer):
     def status(query: str) -> tuple[int, str]:
-        answer = httpx.get(remote_api.sparql, params={"query": query}, headers={"Accept": JSON_RESULTS},
-                           timeout=30)
+        answer = httpx.get(
+            remote_api.sparql, params={"query": query}, headers={"Accept": JSON_RESULTS}, timeout=30
+        )
         return answer.status_code, answer.text
 
     code, text = status("SELEC ?x WHERE { ?x ?y ?z }")

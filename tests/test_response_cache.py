@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mildip_ld.build import BuildReport
-from mildip_ld.metrics import Metrics
-from mildip_ld.namespaces import ASSERTED, MDR
-from mildip_ld.query_safety import check
-from mildip_ld.response_cache import ENTRY_OVERHEAD_BYTES, Entry, ResponseCache
+from mildip_ld.engine.query_safety import check
+from mildip_ld.release.build import BuildReport
+from mildip_ld.server.metrics import Metrics
+from mildip_ld.server.response_cache import ENTRY_OVERHEAD_BYTES, Entry, ResponseCache
+from mildip_ld.vocab.namespaces import ASSERTED, MDR
 from tests.live_server import LiveServer, build_dir_of, live_server, serve, update_server  # noqa: F401
 
 LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
@@ -55,25 +55,34 @@ def test_long_keys_count_against_the_budget() -> None:
     assert cache.size <= 2**20 and len(cache.entries) < 1000
 
 
-@pytest.mark.parametrize("query, repeatable", [
-    ("SELECT * WHERE { ?s ?p ?o }", True),
-    ("SELECT (NOW() AS ?t) WHERE {}", False),
-    ("SELECT (rand() AS ?r) WHERE {}", False),
-    ("SELECT (UUID() AS ?u) (STRUUID() AS ?v) WHERE {}", False),
-    ("SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }", False),
-    ('SELECT * WHERE { ?s ?p "NOW()" } # RAND()', True),  # in a string or a comment: not a call
-    ("PREFIX ex: <http://example.org/> SELECT * WHERE { ?s ex:now ?o }", True),
-])
+@pytest.mark.parametrize(
+    "query, repeatable",
+    [
+        ("SELECT * WHERE { ?s ?p ?o }", True),
+        ("SELECT (NOW() AS ?t) WHERE {}", False),
+        ("SELECT (rand() AS ?r) WHERE {}", False),
+        ("SELECT (UUID() AS ?u) (STRUUID() AS ?v) WHERE {}", False),
+        ("SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }", False),
+        ('SELECT * WHERE { ?s ?p "NOW()" } # RAND()', True),  # in a string or a comment: not a call
+        ("PREFIX ex: <http://example.org/> SELECT * WHERE { ?s ex:now ?o }", True),
+    ],
+)
 def test_check_tells_repeatable_queries(query: str, repeatable: bool) -> None:
     assert check(query, "query").repeatable is repeatable
 
 
 # --- over HTTP ------------------------------------------------------------------------------------
 
-def _get(server: LiveServer, query: str, headers: dict[str, str] | None = None, **params: str
-         ) -> httpx.Response:
-    answer = httpx.get(server.sparql, params={"query": query, **params},
-                       headers={"Accept": JSON_RESULTS} | (headers or {}), timeout=30)
+
+def _get(
+    server: LiveServer, query: str, headers: dict[str, str] | None = None, **params: str
+) -> httpx.Response:
+    answer = httpx.get(
+        server.sparql,
+        params={"query": query, **params},
+        headers={"Accept": JSON_RESULTS} | (headers or {}),
+        timeout=30,
+    )
     assert answer.status_code < 500, answer.text
     return answer
 
@@ -91,8 +100,9 @@ def _hits(server: LiveServer) -> float:
 
 def _answered(server: LiveServer) -> float:
     metrics = httpx.get(f"{server.url}/metrics").text
-    found = re.search(r'^mildip_http_requests_total\{method="GET",route="/sparql",status="200"\} (\S+)$',
-                      metrics, re.M)
+    found = re.search(
+        r'^mildip_http_requests_total\{method="GET",route="/sparql",status="200"\} (\S+)$', metrics, re.M
+    )
     return float(found.group(1)) if found else 0.0
 
 
@@ -137,8 +147,10 @@ def test_volatile_queries_errors_and_posts_are_never_kept(live_server: LiveServe
     assert [_get(live_server, broken).status_code for _ in range(2)] == [400, 400]
     assert CACHE not in _get(live_server, broken).headers
     query = _fresh("post")
-    posted = [httpx.post(live_server.sparql, data={"query": query}, headers={"Accept": JSON_RESULTS})
-              for _ in range(2)]
+    posted = [
+        httpx.post(live_server.sparql, data={"query": query}, headers={"Accept": JSON_RESULTS})
+        for _ in range(2)
+    ]
     assert all(answer.status_code == 200 and CACHE not in answer.headers for answer in posted)
 
 
@@ -149,8 +161,12 @@ def test_a_write_is_seen_at_once(update_server: LiveServer) -> None:
     assert _get(update_server, ask).json()["boolean"] is False
     assert _get(update_server, ask).headers[CACHE] == "hit"
     insert = f'INSERT DATA {{ GRAPH <{ASSERTED}> {{ <{subject}> <{LABEL}> "cached?" }} }}'
-    written = httpx.post(update_server.sparql, data={"update": insert},
-                         headers={"Authorization": "Bearer test-token"}, timeout=60)
+    written = httpx.post(
+        update_server.sparql,
+        data={"update": insert},
+        headers={"Authorization": "Bearer test-token"},
+        timeout=60,
+    )
     assert written.status_code == 204, written.text
     after = _get(update_server, ask)
     assert after.json()["boolean"] is True and after.headers[CACHE] == "miss"
@@ -158,8 +174,9 @@ def test_a_write_is_seen_at_once(update_server: LiveServer) -> None:
 
 @pytest.fixture(scope="module")
 def uncached_server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from serve(build_dir_of(built), tmp_path_factory.mktemp("logs") / "uncached.log",
-                     response_cache_mb="0")
+    yield from serve(
+        build_dir_of(built), tmp_path_factory.mktemp("logs") / "uncached.log", response_cache_mb="0"
+    )
 
 
 @pytest.mark.server

@@ -1,4 +1,4 @@
-"""The network wall (:mod:`mildip_ld.sandbox`): query workers and the writer, started exactly as
+"""The network wall (:mod:`mildip_ld.engine.sandbox`): query workers and the writer, started exactly as
 the pool starts them, cannot reach a loopback canary unless the SERVICE allow-list names its port.
 
 Each canary is a listening socket of this test process; it is read without blocking once the
@@ -22,13 +22,13 @@ from typing import Any
 import httpx
 import pytest
 
-from mildip_ld.build import BuildReport
-from mildip_ld.config import Paths
-from mildip_ld.launch import LOOPBACK, free_port, running, serve_command
-from mildip_ld.pool import WorkerConfig, WorkerPool, _Worker, worker_command
-from mildip_ld.sandbox import LayerRefusedError, landlock_abi
-from mildip_ld.worker import frame, read_frame
-from mildip_ld.writer import WriterConfig
+from benchmarks.launch import LOOPBACK, free_port, running, serve_command
+from mildip_ld.curation.writer import WriterConfig
+from mildip_ld.engine.pool import WorkerConfig, WorkerPool, _Worker, worker_command
+from mildip_ld.engine.sandbox import LayerRefusedError, landlock_abi
+from mildip_ld.engine.worker import frame, read_frame
+from mildip_ld.release.build import BuildReport
+from mildip_ld.vocab.config import Paths
 from tests.live_server import LiveServer, Recorder, build_dir_of, live_server, recorder  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +90,7 @@ def endpoint(canary: socket.socket) -> str:
 
 def probe_pool(tmp_path: Path, allowlist: list[str], scenario: Callable[[WorkerPool], Any]) -> None:
     """Run ``scenario`` on a real pool of one probe worker (tests/sandbox_probe.py)."""
+
     async def run() -> None:
         pool = WorkerPool(WorkerConfig(str(tmp_path), service_allowlist=allowlist), 1, module=PROBE)
         await pool.start()
@@ -106,10 +107,12 @@ async def attempt(pool: WorkerPool, op: str, canary_port: int) -> dict[str, Any]
     return json.loads(reply.body)
 
 
-def test_a_worker_reaches_no_network_without_an_allow_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                           ) -> None:
+def test_a_worker_reaches_no_network_without_an_allow_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)  # the probe module is found from the project's folder
     with tcp_canary() as tcp, udp_canary() as udp:
+
         async def scenario(pool: WorkerPool) -> None:
             assert pool.confinement is not None and pool.confinement.name == "landlock+netns"
             assert await attempt(pool, "tcp", port(tcp)) == {"ok": False, "errno": "EACCES"}
@@ -123,6 +126,7 @@ def test_a_worker_reaches_no_network_without_an_allow_list(tmp_path: Path, monke
 def test_an_allow_list_opens_its_ports_and_no_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     with tcp_canary() as allowed, tcp_canary() as other:
+
         async def scenario(pool: WorkerPool) -> None:
             assert pool.confinement is not None and pool.confinement.name == "landlock"
             assert pool.confinement.ports == [port(allowed)]
@@ -135,28 +139,33 @@ def test_an_allow_list_opens_its_ports_and_no_other(tmp_path: Path, monkeypatch:
 
 
 def _service_job(url: str) -> dict[str, Any]:
-    return {"op": "query", "text": f"SELECT * WHERE {{ SERVICE <{url}> {{ ?s ?p ?o }} }}",
-            "results": JSON_RESULTS}
+    return {
+        "op": "query",
+        "text": f"SELECT * WHERE {{ SERVICE <{url}> {{ ?s ?p ?o }} }}",
+        "results": JSON_RESULTS,
+    }
 
 
 async def _start_bypassing_the_parse(confined_to: Any, told: Any, module: str) -> _Worker:
     """``module`` started by the pool's own command for ``confined_to``, but told ``told`` (whose
     allow-list lets the SERVICE check pass): the first wall is down, only the kernel's stands."""
-    process = await asyncio.create_subprocess_exec(*worker_command(confined_to, module), stdin=PIPE,
-                                                   stdout=PIPE)
+    process = await asyncio.create_subprocess_exec(
+        *worker_command(confined_to, module), stdin=PIPE, stdout=PIPE
+    )
     worker = _Worker(process)
     await worker.start(told)
     return worker
 
 
-def test_the_kernel_stops_a_service_call_the_parse_let_through(built: BuildReport, recorder: Recorder
-                                                               ) -> None:
+def test_the_kernel_stops_a_service_call_the_parse_let_through(
+    built: BuildReport, recorder: Recorder
+) -> None:
     release = str(built.release)
     told = WorkerConfig(release, service_allowlist=[recorder.url])
 
     async def scenario() -> None:
         for confined_to, hits in ((WorkerConfig(release), 0), (told, 1)):
-            worker = await _start_bypassing_the_parse(confined_to, told, "mildip_ld.worker")
+            worker = await _start_bypassing_the_parse(confined_to, told, "mildip_ld.engine.worker")
             try:
                 reply = await worker.call(_service_job(recorder.url))
             finally:
@@ -169,20 +178,22 @@ def test_the_kernel_stops_a_service_call_the_parse_let_through(built: BuildRepor
     asyncio.run(scenario())
 
 
-def test_the_writer_is_confined_too(built: BuildReport, paths: Paths, recorder: Recorder, tmp_path: Path
-                                    ) -> None:
+def test_the_writer_is_confined_too(
+    built: BuildReport, paths: Paths, recorder: Recorder, tmp_path: Path
+) -> None:
     """The writer starts in the sandbox its allow-list calls for; an update's SERVICE is refused
     whatever the allow-list says (updates run on rdflib's engine), and nothing is called."""
     build = tmp_path / "build"
     shutil.copytree(build_dir_of(built), build, symlinks=True)
     folders = str(build), str(paths.data), str(paths.shapes)
     told = WriterConfig(*folders, service_allowlist=[recorder.url])
-    update = (f"INSERT {{ GRAPH <urn:x:g> {{ ?s ?p ?o }} }} WHERE {{ SERVICE <{recorder.url}> "
-              f"{{ ?s ?p ?o }} }}")
+    update = (
+        f"INSERT {{ GRAPH <urn:x:g> {{ ?s ?p ?o }} }} WHERE {{ SERVICE <{recorder.url}> {{ ?s ?p ?o }} }}"
+    )
 
     async def scenario() -> None:
         for confined_to, name in ((WriterConfig(*folders), "landlock+netns"), (told, "landlock")):
-            worker = await _start_bypassing_the_parse(confined_to, told, "mildip_ld.writer")
+            worker = await _start_bypassing_the_parse(confined_to, told, "mildip_ld.curation.writer")
             try:
                 assert worker.confinement.name == name
                 reply = await worker.call({"op": "update", "text": update})
@@ -216,17 +227,22 @@ def _talk(command: list[str], jobs: list[dict[str, Any]]) -> tuple[dict[str, Any
     return confinement, answers
 
 
-@pytest.mark.parametrize(("refused", "applied", "error"), [
-    ("unshare", ["landlock"], "EACCES"),       # Landlock alone stops TCP
-    ("landlock", ["netns"], "ENETUNREACH"),    # the namespace alone stops TCP
-])
+@pytest.mark.parametrize(
+    ("refused", "applied", "error"),
+    [
+        ("unshare", ["landlock"], "EACCES"),  # Landlock alone stops TCP
+        ("landlock", ["netns"], "ENETUNREACH"),  # the namespace alone stops TCP
+    ],
+)
 def test_each_layer_holds_alone(refused: str, applied: list[str], error: str) -> None:
     launcher = worker_command(WorkerConfig("unused"), PROBE)
     with tcp_canary() as tcp:
-        confinement, answers = _talk([sys.executable, REFUSE, refused, "--", *launcher],
-                                     [{"op": "tcp", "port": port(tcp)}])
+        confinement, answers = _talk(
+            [sys.executable, REFUSE, refused, "--", *launcher], [{"op": "tcp", "port": port(tcp)}]
+        )
         assert confinement["applied"] == applied and list(confinement["refused"]) == [
-            "netns" if refused == "unshare" else "landlock"]
+            "netns" if refused == "unshare" else "landlock"
+        ]
         assert answers == [{"ok": False, "errno": error}]
         assert reached(tcp) == 0
 
@@ -238,8 +254,9 @@ interpreter may live in root's home; the process then runs as nobody, without an
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
 def test_an_unprivileged_worker_is_confined_too() -> None:
-    readable = subprocess.run([*AS_NOBODY, sys.executable, "-c", f"import {PROBE}"], cwd=ROOT,
-                              capture_output=True)
+    readable = subprocess.run(
+        [*AS_NOBODY, sys.executable, "-c", f"import {PROBE}"], cwd=ROOT, capture_output=True
+    )
     if readable.returncode:
         pytest.skip(f"nobody cannot read the project: {readable.stderr.decode()[-200:]}")
     launcher = worker_command(WorkerConfig("unused"), PROBE)
@@ -259,8 +276,9 @@ def test_health_names_the_sandbox(live_server: LiveServer) -> None:  # noqa: F81
 
 
 @pytest.mark.server
-def test_a_refused_sandbox_is_one_loud_warning_and_health_says_none(built: BuildReport, tmp_path: Path
-                                                                    ) -> None:
+def test_a_refused_sandbox_is_one_loud_warning_and_health_says_none(
+    built: BuildReport, tmp_path: Path
+) -> None:
     port_number, log = free_port(), tmp_path / "serve.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith("MILDIP_")}
     serve = serve_command(port_number, build_dir_of(built))
@@ -268,8 +286,12 @@ def test_a_refused_sandbox_is_one_loud_warning_and_health_says_none(built: Build
     url = f"http://{LOOPBACK}:{port_number}"
     with running(command, f"{url}/health", env=env, timeout=120, log=log):
         health = httpx.get(f"{url}/health", timeout=10).json()
-        answer = httpx.get(f"{url}/sparql", params={"query": "ASK { ?s ?p ?o }"},
-                           headers={"Accept": JSON_RESULTS}, timeout=30)
+        answer = httpx.get(
+            f"{url}/sparql",
+            params={"query": "ASK { ?s ?p ?o }"},
+            headers={"Accept": JSON_RESULTS},
+            timeout=30,
+        )
     assert health["network_sandbox"] == "none" and health["status"] == "ok"
     assert answer.status_code == 200 and answer.json()["boolean"] is True  # the workers still run
     warnings = [line for line in log.read_text().splitlines() if line.startswith("WARNING")]

@@ -1,4 +1,5 @@
-"""`mildip scalebench` at its smallest size with one repetition (a smoke test: no time is asserted),
+"""`python -m benchmarks scalebench` at its smallest size with one repetition (a smoke test: no time is
+asserted),
 and the pieces of its report."""
 
 from __future__ import annotations
@@ -9,20 +10,42 @@ from pathlib import Path
 
 import pytest
 
-from mildip_ld.cli import EXIT_OK, main
-from mildip_ld.engines import forked_sample
-from mildip_ld.scalebench import LOOKUP, SERVERS, latency_ratio, markdown, power, targets
-from mildip_ld.scaleoptions import parse_sizes
+from benchmarks.cli import main
+from benchmarks.engines import forked_sample
+from benchmarks.scalebench import LOOKUP, SERVERS, latency_ratio, markdown, power, targets
+from benchmarks.scaleoptions import parse_sizes
+from mildip_ld.cli.main import EXIT_OK
 
 
 @pytest.mark.server
 @pytest.mark.bench
-def test_one_small_run_measures_every_server_on_every_query(tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]):
+def test_one_small_run_measures_every_server_on_every_query(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     json_file, markdown_file = tmp_path / "bench.json", tmp_path / "bench.md"
-    status = main(["scalebench", "--sizes", "1e4", "--repeats", "1", "--budget", "1", "--limit", "3",
-                   "--seconds", "1", "--cold-starts", "1", "--work", str(tmp_path / "work"),
-                   "--json", str(json_file), "--markdown", str(markdown_file)])
+    status = main(
+        [
+            "scalebench",
+            "--sizes",
+            "1e4",
+            "--repeats",
+            "1",
+            "--budget",
+            "1",
+            "--limit",
+            "3",
+            "--seconds",
+            "1",
+            "--cold-starts",
+            "1",
+            "--work",
+            str(tmp_path / "work"),
+            "--json",
+            str(json_file),
+            "--markdown",
+            str(markdown_file),
+        ]
+    )
     assert status == EXIT_OK
     report = json.loads(json_file.read_text())
     assert "wikidata-federated" in report["left_out"] and LOOKUP in report["queries"]
@@ -59,26 +82,63 @@ def test_a_run_past_the_limit_is_stopped_and_the_runs_before_kept():
     assert failed["status"] == "error" and "ZeroDivisionError" in failed["error"]
 
 
-def _size(n: int, ours_rate: float, peer_rates: dict[str, float], ours_ms: float,
-          peer_ms: dict[str, float | None], validate: float = 100.0, peak: int = 3 * 2**30) -> dict:
+def _size(
+    n: int,
+    ours_rate: float,
+    peer_rates: dict[str, float],
+    ours_ms: float,
+    peer_ms: dict[str, float | None],
+    validate: float = 100.0,
+    peak: int = 3 * 2**30,
+) -> dict:
     def server(rate: float, ms: float | None) -> dict:
         sample = {"status": "timeout"} if ms is None else {"status": "ok", "times": [ms / 1000], "rows": 5}
-        return {"startup_seconds": 1.0, "rss_bytes": 2**20, "lookup": {"requests_per_second": rate},
-                "queries": {LOOKUP: {"status": "ok", "times": [0.001], "rows": 1}, "regions": sample}}
-    return {"n": n, "cold_start_seconds": [0.9, 1.1, 1.0],
-            "build": {"quads": 2 * n, "synth_seconds": 1.0, "peak_rss_bytes": peak,
-                      "timings": {"load": 1, "validate": validate, "infer": 50, "write": 1, "index": 1,
-                                  "total": 9}},
-            "servers": {"ours": server(ours_rate, ours_ms), "ours-cached": server(5 * ours_rate, 1.0),
-                        **{peer: server(peer_rates[peer], peer_ms[peer]) for peer in peer_rates}}}
+        return {
+            "startup_seconds": 1.0,
+            "rss_bytes": 2**20,
+            "lookup": {"requests_per_second": rate},
+            "queries": {LOOKUP: {"status": "ok", "times": [0.001], "rows": 1}, "regions": sample},
+        }
+
+    return {
+        "n": n,
+        "cold_start_seconds": [0.9, 1.1, 1.0],
+        "build": {
+            "quads": 2 * n,
+            "synth_seconds": 1.0,
+            "peak_rss_bytes": peak,
+            "timings": {"load": 1, "validate": validate, "infer": 50, "write": 1, "index": 1, "total": 9},
+        },
+        "servers": {
+            "ours": server(ours_rate, ours_ms),
+            "ours-cached": server(5 * ours_rate, 1.0),
+            **{peer: server(peer_rates[peer], peer_ms[peer]) for peer in peer_rates},
+        },
+    }
 
 
 def test_targets_are_judged_from_the_figures():
-    report = {"options": {"limit": 30.0}, "sizes": [
-        _size(10**5, 3000, {"oxigraph": 4000, "rdflib-endpoint": 100}, 10,
-              {"oxigraph": 8, "rdflib-endpoint": 200}),
-        _size(10**6, 1000, {"oxigraph": 4000, "rdflib-endpoint": 100}, 100,
-              {"oxigraph": 50, "rdflib-endpoint": None}, validate=280, peak=5 * 2**30)]}
+    report = {
+        "options": {"limit": 30.0},
+        "sizes": [
+            _size(
+                10**5,
+                3000,
+                {"oxigraph": 4000, "rdflib-endpoint": 100},
+                10,
+                {"oxigraph": 8, "rdflib-endpoint": 200},
+            ),
+            _size(
+                10**6,
+                1000,
+                {"oxigraph": 4000, "rdflib-endpoint": 100},
+                100,
+                {"oxigraph": 50, "rdflib-endpoint": None},
+                validate=280,
+                peak=5 * 2**30,
+            ),
+        ],
+    }
     rows = targets(report)
     lookup = [met for target, _, met in rows if target.startswith("lookup")]
     # ours: 1000 < 4000 / 1.5 at 10^6; ours-cached: 5000 is not; both at least 5x rdflib-endpoint
@@ -89,16 +149,25 @@ def test_targets_are_judged_from_the_figures():
     assert analytic[1][2] is True  # a hit takes 1 ms
     assert analytic[2][2] is True  # rdflib-endpoint timed out: ours is at most 100 ms / 30 s of it
     reference = next((shown, met) for target, shown, met in rows if target.startswith("reference"))
-    assert reference == ("10^5: 0/0 analytic (all 1 queries: worst regions 0.04x); "
-                         "10^6: 1/1 analytic, worst regions 0.00x (all 1 queries: worst regions 0.00x)", None)
+    assert reference == (
+        "10^5: 0/0 analytic (all 1 queries: worst regions 0.04x); "
+        "10^6: 1/1 analytic, worst regions 0.00x (all 1 queries: worst regions 0.00x)",
+        None,
+    )
     by_name = {target: met for target, _, met in rows}
     assert by_name["validation + inference of 10^6 triples under 5 minutes"] is False  # 280 + 50 s
     assert by_name["peak memory of the 10^6 build under 4 GiB"] is False
     assert by_name["cold start of `mildip serve` on an existing store under 2 s"] is True
     options = {"limit": 30.0, "seed": 1, "repeats": 5, "budget": 10, "clients": 4, "seconds": 5}
-    whole = {**report, "options": options, "date": "d", "left_out": [], "notes": [],
-             "machine": {"cores": 2, "memory_bytes": 2**34, "system": "s", "python": "3"},
-             "queries": {LOOKUP: "", "regions": ""}}
+    whole = {
+        **report,
+        "options": options,
+        "date": "d",
+        "left_out": [],
+        "notes": [],
+        "machine": {"cores": 2, "memory_bytes": 2**34, "system": "s", "python": "3"},
+        "queries": {LOOKUP: "", "regions": ""},
+    }
     table = markdown(whole)
     assert "| regions | 5 | 100.0 / 100.0 | 1.0 / 1.0 | 50.0 / 50.0 | > 30 s | 2.00 | < 0.003 |" in table
     assert "| peak memory of the 10^6 build under 4 GiB | 5.00 GiB | no |" in table

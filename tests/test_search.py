@@ -11,8 +11,8 @@ import requests
 from rdflib import Literal
 from rdflib.namespace import SKOS
 
-from mildip_ld.build import BuildReport
-from mildip_ld.search_index import (
+from mildip_ld.release.build import BuildReport
+from mildip_ld.release.search_index import (
     INDEX_FILE,
     search,
 )
@@ -36,8 +36,11 @@ def test_an_entity_is_found_by_its_label_first(built: BuildReport):
 
 
 def test_an_entity_is_found_by_its_alternative_label(built: BuildReport, dataset):
-    alternatives = sorted((str(s), str(o)) for s, _, o, _ in dataset.quads((None, SKOS.altLabel, None, None))
-                          if isinstance(o, Literal) and re.fullmatch(r"[A-Z]{3,6}", str(o)))
+    alternatives = sorted(
+        (str(s), str(o))
+        for s, _, o, _ in dataset.quads((None, SKOS.altLabel, None, None))
+        if isinstance(o, Literal) and re.fullmatch(r"[A-Z]{3,6}", str(o))
+    )
     assert alternatives, "the data has acronyms as alternative labels (CSTO, NATO...)"
     subject, acronym = alternatives[0]
     hits, _ = search(built.release, acronym)
@@ -67,6 +70,7 @@ def test_ranking_puts_more_matched_words_first(built: BuildReport):
 
 # --- /search on a live server -------------------------------------------------------------------------
 
+
 def test_search_page_links_each_result_and_marks_the_words(live_server: LiveServer):
     answer = requests.get(f"{live_server.url}/search", params={"q": "Syria"}, headers=HTML, timeout=30)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
@@ -75,8 +79,12 @@ def test_search_page_links_each_result_and_marks_the_words(live_server: LiveServ
 
 
 def test_search_as_json(live_server: LiveServer):
-    answer = requests.get(f"{live_server.url}/search", params={"q": "Warsaw"},
-                          headers={"Accept": "application/json"}, timeout=30)
+    answer = requests.get(
+        f"{live_server.url}/search",
+        params={"q": "Warsaw"},
+        headers={"Accept": "application/json"},
+        timeout=30,
+    )
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
     found = answer.json()
     assert found["total"] == len(found["results"]) >= 1

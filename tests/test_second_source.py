@@ -10,12 +10,12 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from mildip_ld.build import BuildReport, build
-from mildip_ld.config import Paths
-from mildip_ld.mentions import MENTIONS_FILE, generated_text
-from mildip_ld.provenance import passages_graph, sha256_of
-from mildip_ld.queries import named_queries
-from mildip_ld.store import open_store
+from mildip_ld.pipeline.mentions import MENTIONS_FILE, generated_text
+from mildip_ld.pipeline.provenance import passages_graph, sha256_of
+from mildip_ld.release.build import BuildReport, build
+from mildip_ld.release.store import open_store
+from mildip_ld.vocab.config import Paths
+from mildip_ld.vocab.queries import named_queries
 
 from .conftest import FIXTURES, ROOT
 
@@ -33,7 +33,8 @@ def two_sources(paths: Paths, tmp_path_factory: pytest.TempPathFactory) -> tuple
     text = data / "sources" / f"{SLUG}.txt"
     shutil.copy(SECOND / text.name, text)
     passages_graph(text, SLUG, "Military diplomacy in the United States", data).serialize(
-        data / "sources" / f"{SLUG}.ttl", format="turtle")
+        data / "sources" / f"{SLUG}.ttl", format="turtle"
+    )
     shutil.copy(SECOND / "claims-united-states.ttl", data / "assertions" / "claims-united-states.ttl")
     both = replace(paths, data=data, build=root / "build")
     (data / "assertions" / MENTIONS_FILE).write_text(generated_text(both), encoding="utf-8")
@@ -46,8 +47,9 @@ def rows(store: ox.Store, name: str) -> list[dict[str, str]]:
     return [{v: (s[v].value if s[v] is not None else None) for v in variables} for s in solutions]
 
 
-def test_the_second_source_uses_the_ontology_and_shapes_unchanged(paths: Paths,
-                                                                   two_sources: tuple[Paths, BuildReport]):
+def test_the_second_source_uses_the_ontology_and_shapes_unchanged(
+    paths: Paths, two_sources: tuple[Paths, BuildReport]
+):
     both, report = two_sources
     assert (both.ontology, both.shapes) == (paths.ontology, paths.shapes)
     assert sha256_of(both.ontology) == sha256_of(ROOT / "ontology" / "mildip.ttl")
@@ -80,7 +82,11 @@ def test_queries_answer_for_both_countries(two_sources: tuple[Paths, BuildReport
 def test_the_mention_index_covers_the_second_source(two_sources: tuple[Paths, BuildReport]):
     store = open_store(two_sources[1].release)
     passage = f"https://w3id.org/mildip/id/passage/{SLUG}/l3-s1"
-    mentioned = {row["e"].value for row in store.query(
-        f"SELECT ?e WHERE {{ ?e <https://w3id.org/mildip/ontology#mentionedIn> <{passage}> }}",
-        use_default_graph_as_union=True)}
+    mentioned = {
+        row["e"].value
+        for row in store.query(
+            f"SELECT ?e WHERE {{ ?e <https://w3id.org/mildip/ontology#mentionedIn> <{passage}> }}",
+            use_default_graph_as_union=True,
+        )
+    }
     assert mentioned == {"https://w3id.org/mildip/id/united-states", "https://w3id.org/mildip/id/ukraine"}

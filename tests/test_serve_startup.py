@@ -1,5 +1,5 @@
 """``mildip serve`` starting up: the message names the home page; a taken port is one clear line
-and exit code 3 (:data:`mildip_ld.cli.EXIT_PORT_IN_USE`); data newer than the served release is
+and exit code 3 (:data:`mildip_ld.cli.main.EXIT_PORT_IN_USE`); data newer than the served release is
 warned about."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from mildip_ld.build import BuildReport
-from mildip_ld.cli import EXIT_PORT_IN_USE
-from mildip_ld.config import DEFAULT_PATHS
-from mildip_ld.launch import LOOPBACK
+from benchmarks.launch import LOOPBACK
+from mildip_ld.cli.main import EXIT_PORT_IN_USE
+from mildip_ld.release.build import BuildReport
+from mildip_ld.vocab.config import DEFAULT_PATHS
 from tests.live_server import build_dir_of, serve
 
 pytestmark = pytest.mark.server
@@ -29,9 +29,24 @@ def test_a_taken_port_is_one_clear_line_and_exit_code_3(built: BuildReport):
         holder.listen()
         port = holder.getsockname()[1]
         env = {key: value for key, value in os.environ.items() if not key.startswith("MILDIP_")}
-        done = subprocess.run([sys.executable, "-m", "mildip_ld.cli", "--build-dir", str(build_dir_of(built)),
-                               "serve", "--host", LOOPBACK, "--port", str(port)],
-                              capture_output=True, text=True, timeout=120, env=env)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mildip_ld",
+                "--build-dir",
+                str(build_dir_of(built)),
+                "serve",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
     assert done.returncode == EXIT_PORT_IN_USE == 3
     lines = [line for line in done.stderr.splitlines() if "in use" in line]
     assert len(lines) == 1 and f"{LOOPBACK}:{port}" in lines[0] and "--port" in lines[0]

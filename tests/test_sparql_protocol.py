@@ -18,9 +18,9 @@ from rdflib.namespace import RDF, RDFS
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
-from mildip_ld.build import BuildReport
-from mildip_ld.config import Paths
-from mildip_ld.namespaces import ASSERTED, GRAPH_BASE, INFERRED, MD, MDR, NAMED_GRAPHS
+from mildip_ld.release.build import BuildReport
+from mildip_ld.vocab.config import Paths
+from mildip_ld.vocab.namespaces import ASSERTED, GRAPH_BASE, INFERRED, MD, MDR, NAMED_GRAPHS
 from tests.live_server import (  # noqa: F401
     LiveServer,
     Recorder,
@@ -41,23 +41,32 @@ JSON_RESULTS = "application/sparql-results+json"
 
 
 @pytest.fixture(scope="module")
-def strict_server(built: BuildReport, recorder: Recorder, tmp_path_factory: pytest.TempPathFactory
-                  ) -> Iterator[LiveServer]:
+def strict_server(
+    built: BuildReport, recorder: Recorder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """Tight limits (1 s, 50 results) and the recorder as the one allowed SERVICE endpoint."""
-    yield from serve(build_dir_of(built), tmp_path_factory.mktemp("logs") / "strict.log",
-                     query_timeout_s="1", max_results="50", workers="2", service_allowlist=recorder.url)
+    yield from serve(
+        build_dir_of(built),
+        tmp_path_factory.mktemp("logs") / "strict.log",
+        query_timeout_s="1",
+        max_results="50",
+        workers="2",
+        service_allowlist=recorder.url,
+    )
 
 
 def labels(bindings: list[dict]) -> list[str]:
     return [row["label"]["value"] for row in bindings]
 
 
-def get(server: LiveServer, query: str, accept: str = JSON_RESULTS, **params: str | list[str]
-        ) -> httpx.Response:
+def get(
+    server: LiveServer, query: str, accept: str = JSON_RESULTS, **params: str | list[str]
+) -> httpx.Response:
     return httpx.get(server.sparql, params={"query": query, **params}, headers={"Accept": accept}, timeout=30)
 
 
 # --- clients -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fmt", [JSON, XML, CSV, TSV])
 def test_sparqlwrapper_select_in_every_results_format(live_server: LiveServer, fmt: str) -> None:
@@ -90,7 +99,8 @@ def test_sparqlwrapper_construct_in_every_rdf_format(live_server: LiveServer, fm
     converted = answer.convert()
     if isinstance(converted, bytes):
         assert answer.response.headers["Content-Type"].startswith(
-            "text/turtle" if fmt == TURTLE else "application/n-triples")
+            "text/turtle" if fmt == TURTLE else "application/n-triples"
+        )
         converted = Graph().parse(data=converted, format="turtle" if fmt == TURTLE else "nt")
     assert set(converted.objects(MDR.russia, RDFS.label)) == {Literal("Russia", lang="en")}
 
@@ -109,8 +119,11 @@ def test_get_post_form_and_post_direct_agree(live_server: LiveServer) -> None:
     answers = [
         httpx.get(live_server.sparql, params={"query": RUSSIA_LABEL}, headers=accept),
         httpx.post(live_server.sparql, data={"query": RUSSIA_LABEL}, headers=accept),
-        httpx.post(live_server.sparql, content=RUSSIA_LABEL.encode(),
-                   headers=accept | {"Content-Type": "application/sparql-query"}),
+        httpx.post(
+            live_server.sparql,
+            content=RUSSIA_LABEL.encode(),
+            headers=accept | {"Content-Type": "application/sparql-query"},
+        ),
     ]
     for answer in answers:
         assert answer.status_code == 200, answer.text
@@ -122,8 +135,11 @@ def test_named_query_csto_members_over_http(live_server: LiveServer, paths: Path
     """The article: the CSTO comprises Belarus, Armenia, Kazakhstan, Kyrgyzstan and Tajikistan (line
     19), and Russia is a member of it (line 63)."""
     text = (paths.queries / "csto-members.rq").read_text(encoding="utf-8")
-    answer = httpx.post(live_server.sparql, content=text.encode(),
-                        headers={"Content-Type": "application/sparql-query", "Accept": JSON_RESULTS})
+    answer = httpx.post(
+        live_server.sparql,
+        content=text.encode(),
+        headers={"Content-Type": "application/sparql-query", "Accept": JSON_RESULTS},
+    )
     members = {row["memberLabel"]["value"] for row in answer.json()["results"]["bindings"]}
     assert members == {"Armenia", "Belarus", "Kazakhstan", "Kyrgyzstan", "Tajikistan", "Russia"}
     memberships = f"ASK {{ ?m a <{MD.Membership}> ; <{MD.organization}> <{MDR.csto}> }}"
@@ -132,8 +148,10 @@ def test_named_query_csto_members_over_http(live_server: LiveServer, paths: Path
 
 # --- datasets ------------------------------------------------------------------------------------
 
-def test_default_graph_is_the_union_and_graphs_match_the_manifest(live_server: LiveServer,
-                                                                   built: BuildReport) -> None:
+
+def test_default_graph_is_the_union_and_graphs_match_the_manifest(
+    live_server: LiveServer, built: BuildReport
+) -> None:
     count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
     total = get(live_server, count).json()["results"]["bindings"][0]["n"]["value"]
     assert int(total) == sum(built.counts.values())
@@ -170,6 +188,7 @@ def test_from_clause_is_honoured_and_never_fetched(live_server: LiveServer, reco
 
 # --- query forms and formats ---------------------------------------------------------------------
 
+
 def test_ask_and_describe(live_server: LiveServer) -> None:
     assert get(live_server, f"ASK {{ <{MDR.russia}> a <{MD.Actor}> }}").json()["boolean"] is True
     assert get(live_server, "ASK { <urn:x:nothing> ?p ?o }").json()["boolean"] is False
@@ -180,27 +199,34 @@ def test_ask_and_describe(live_server: LiveServer) -> None:
     assert (MDR.russia, RDF.type, MD.Actor) in graph
 
 
-@pytest.mark.parametrize(("accept", "expected"), [
-    ("text/csv;q=0.5, application/sparql-results+xml", "application/sparql-results+xml"),
-    ("application/sparql-results+json;q=0.1, text/tab-separated-values", "text/tab-separated-values"),
-    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "application/sparql-results+xml"),
-    ("*/*", JSON_RESULTS),
-    ("application/json", JSON_RESULTS),
-])
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        ("text/csv;q=0.5, application/sparql-results+xml", "application/sparql-results+xml"),
+        ("application/sparql-results+json;q=0.1, text/tab-separated-values", "text/tab-separated-values"),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "application/sparql-results+xml"),
+        ("*/*", JSON_RESULTS),
+        ("application/json", JSON_RESULTS),
+    ],
+)
 def test_accept_header_negotiation_for_solutions(live_server: LiveServer, accept: str, expected: str) -> None:
     answer = get(live_server, RUSSIA_LABEL, accept=accept)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith(expected)
     assert "Russia" in answer.text
 
 
-@pytest.mark.parametrize(("accept", "rdflib_format"), [
-    ("application/rdf+xml;q=0.5, application/ld+json", "json-ld"),
-    ("application/trig", "trig"),
-    ("application/n-quads", "nquads"),
-    ("text/turtle;q=0.2, application/n-triples;q=0.9", "nt"),
-])
-def test_accept_header_negotiation_for_graphs(live_server: LiveServer, accept: str,
-                                              rdflib_format: str) -> None:
+@pytest.mark.parametrize(
+    ("accept", "rdflib_format"),
+    [
+        ("application/rdf+xml;q=0.5, application/ld+json", "json-ld"),
+        ("application/trig", "trig"),
+        ("application/n-quads", "nquads"),
+        ("text/turtle;q=0.2, application/n-triples;q=0.9", "nt"),
+    ],
+)
+def test_accept_header_negotiation_for_graphs(
+    live_server: LiveServer, accept: str, rdflib_format: str
+) -> None:
     answer = get(live_server, RUSSIA_CONSTRUCT, accept=accept)
     assert answer.status_code == 200, answer.text
     graph = Graph().parse(data=answer.text, format=rdflib_format)
@@ -208,8 +234,11 @@ def test_accept_header_negotiation_for_graphs(live_server: LiveServer, accept: s
 
 
 def test_format_parameter_wins_over_accept(live_server: LiveServer) -> None:
-    assert get(live_server, RUSSIA_LABEL, accept="text/turtle", format="csv").headers[
-        "content-type"].startswith("text/csv")
+    assert (
+        get(live_server, RUSSIA_LABEL, accept="text/turtle", format="csv")
+        .headers["content-type"]
+        .startswith("text/csv")
+    )
     jsonld = get(live_server, RUSSIA_CONSTRUCT, format="jsonld")
     assert jsonld.headers["content-type"] == "application/ld+json"
     assert get(live_server, RUSSIA_LABEL, format="turtle").status_code == 406
@@ -218,6 +247,7 @@ def test_format_parameter_wins_over_accept(live_server: LiveServer) -> None:
 
 
 # --- refusals ------------------------------------------------------------------------------------
+
 
 def test_bad_requests_have_status_and_readable_message(live_server: LiveServer) -> None:
     malformed = get(live_server, "SELECT ?s WHERE { ?s ?p }")
@@ -229,15 +259,19 @@ def test_bad_requests_have_status_and_readable_message(live_server: LiveServer) 
     assert wrong_type.status_code == 415 and "application/sparql-query" in wrong_type.text
     assert httpx.put(live_server.sparql, content=b"x").status_code == 405
     assert httpx.get(live_server.sparql, params={"update": "CLEAR ALL"}).status_code == 405
-    too_long = httpx.post(live_server.sparql, content=("ASK {}" + " " * 200_000).encode(),
-                          headers={"Content-Type": "application/sparql-query"})
+    too_long = httpx.post(
+        live_server.sparql,
+        content=("ASK {}" + " " * 200_000).encode(),
+        headers={"Content-Type": "application/sparql-query"},
+    )
     assert too_long.status_code == 413 and "limit" in too_long.text
 
 
 def test_updates_are_refused_without_token(live_server: LiveServer, update_server: LiveServer) -> None:
-    insert = f"INSERT DATA {{ <{MDR.russia}> <{RDFS.label}> \"hacked\" }}"
-    direct = httpx.post(live_server.sparql, content=insert.encode(),
-                        headers={"Content-Type": "application/sparql-update"})
+    insert = f'INSERT DATA {{ <{MDR.russia}> <{RDFS.label}> "hacked" }}'
+    direct = httpx.post(
+        live_server.sparql, content=insert.encode(), headers={"Content-Type": "application/sparql-update"}
+    )
     assert direct.status_code == 403 and "read-only" in direct.text
     assert httpx.post(live_server.sparql, data={"update": insert}).status_code == 403
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic test-token"}):
@@ -248,17 +282,19 @@ def test_updates_are_refused_without_token(live_server: LiveServer, update_serve
 
 def test_update_with_token_is_applied(update_server: LiveServer) -> None:
     auth = {"Authorization": "Bearer test-token"}
-    insert = f"INSERT DATA {{ GRAPH <{ASSERTED}> {{ <urn:x:new> <{RDFS.label}> \"new\" }} }}"
+    insert = f'INSERT DATA {{ GRAPH <{ASSERTED}> {{ <urn:x:new> <{RDFS.label}> "new" }} }}'
     applied = httpx.post(update_server.sparql, data={"update": insert}, headers=auth, timeout=60)  # a release
     assert applied.status_code == 204
-    assert get(update_server, "ASK { <urn:x:new> ?p \"new\" }").json()["boolean"] is True
-    load = httpx.post(update_server.sparql, data={"update": "LOAD <http://127.0.0.1:9/x.ttl>"}, headers=auth,
-                      timeout=60)
+    assert get(update_server, 'ASK { <urn:x:new> ?p "new" }').json()["boolean"] is True
+    load = httpx.post(
+        update_server.sparql, data={"update": "LOAD <http://127.0.0.1:9/x.ttl>"}, headers=auth, timeout=60
+    )
     assert load.status_code == 400 and "LOAD" in load.text
 
 
-def test_service_is_refused_unless_allowlisted(live_server: LiveServer, strict_server: LiveServer,
-                                               recorder: Recorder) -> None:
+def test_service_is_refused_unless_allowlisted(
+    live_server: LiveServer, strict_server: LiveServer, recorder: Recorder
+) -> None:
     query = f"SELECT * WHERE {{ SERVICE <{recorder.url}> {{ ?s ?p ?o }} }}"
     refused = get(live_server, query)
     assert refused.status_code == 400 and "SERVICE" in refused.text and "not allowed" in refused.text
@@ -274,6 +310,7 @@ def test_service_is_refused_unless_allowlisted(live_server: LiveServer, strict_s
 
 
 # --- limits --------------------------------------------------------------------------------------
+
 
 def _workers(server: LiveServer) -> set[int]:
     return {child.pid for child in psutil.Process(server.pid).children() if child.is_running()}
@@ -326,10 +363,13 @@ def test_result_size_limit(strict_server: LiveServer) -> None:
 
 # --- description, health, metrics, CORS ----------------------------------------------------------
 
-@pytest.mark.parametrize(("accept", "rdflib_format"),
-                         [("text/turtle", "turtle"), ("application/ld+json", "json-ld")])
-def test_service_description(live_server: LiveServer, built: BuildReport, accept: str,
-                             rdflib_format: str) -> None:
+
+@pytest.mark.parametrize(
+    ("accept", "rdflib_format"), [("text/turtle", "turtle"), ("application/ld+json", "json-ld")]
+)
+def test_service_description(
+    live_server: LiveServer, built: BuildReport, accept: str, rdflib_format: str
+) -> None:
     answer = httpx.get(live_server.sparql, headers={"Accept": accept})
     assert answer.status_code == 200
     graph = Graph().parse(data=answer.text, format=rdflib_format)
@@ -341,9 +381,12 @@ def test_service_description(live_server: LiveServer, built: BuildReport, accept
     assert URIRef(SD + "UnionDefaultGraph") in set(graph.objects(service, URIRef(SD + "feature")))
     dataset = graph.value(service, URIRef(SD + "defaultDataset"))
     triples = URIRef("http://rdfs.org/ns/void#triples")
-    counts = {str(graph.value(named, URIRef(SD + "name"))).removeprefix(GRAPH_BASE):
-              graph.value(graph.value(named, URIRef(SD + "graph")), triples).toPython()
-              for named in graph.objects(dataset, URIRef(SD + "namedGraph"))}
+    counts = {
+        str(graph.value(named, URIRef(SD + "name"))).removeprefix(GRAPH_BASE): graph.value(
+            graph.value(named, URIRef(SD + "graph")), triples
+        ).toPython()
+        for named in graph.objects(dataset, URIRef(SD + "namedGraph"))
+    }
     assert counts == built.counts
     assert counts["derivations"] > counts["inferred"]  # the derivations record is listed, with its size
 
@@ -366,39 +409,56 @@ def test_cors(live_server: LiveServer) -> None:
     origin = {"Origin": "https://example.org"}
     answer = httpx.get(live_server.sparql, params={"query": RUSSIA_LABEL}, headers=origin)
     assert answer.headers["access-control-allow-origin"] == "*"
-    preflight = httpx.options(live_server.sparql, headers=origin | {
-        "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
+    preflight = httpx.options(
+        live_server.sparql,
+        headers=origin
+        | {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+    )
     assert preflight.status_code == 200 and "POST" in preflight.headers["access-control-allow-methods"]
-
 
 
 # --- small conformance points (issue 15, item 5) ---------------------------------------------------
 
+
 def test_answers_vary_on_accept(live_server: LiveServer) -> None:
-    for answer in (get(live_server, RUSSIA_LABEL), get(live_server, RUSSIA_LABEL, accept="image/png"),
-                   httpx.get(live_server.sparql, headers={"Accept": "text/turtle"}),
-                   httpx.post(live_server.sparql, content=b"ASK {}",
-                              headers={"Content-Type": "application/sparql-query"})):
+    for answer in (
+        get(live_server, RUSSIA_LABEL),
+        get(live_server, RUSSIA_LABEL, accept="image/png"),
+        httpx.get(live_server.sparql, headers={"Accept": "text/turtle"}),
+        httpx.post(
+            live_server.sparql, content=b"ASK {}", headers={"Content-Type": "application/sparql-query"}
+        ),
+    ):
         assert "accept" in answer.headers.get("vary", "").lower(), answer.status_code
 
 
-@pytest.mark.parametrize("content_type", ["application/sparql-query; charset=UTF-16",
-                                          "application/x-www-form-urlencoded; charset=utf-16le",
-                                          "application/sparql-update; charset=ISO-8859-1"])
-def test_a_body_declared_in_another_charset_is_unsupported_media(live_server: LiveServer,
-                                                                 content_type: str) -> None:
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/sparql-query; charset=UTF-16",
+        "application/x-www-form-urlencoded; charset=utf-16le",
+        "application/sparql-update; charset=ISO-8859-1",
+    ],
+)
+def test_a_body_declared_in_another_charset_is_unsupported_media(
+    live_server: LiveServer, content_type: str
+) -> None:
     body = "query=ASK {}" if "form" in content_type else "ASK {}"
     encoded = body.encode("utf-16" if "16" in content_type else "latin-1")
     answer = httpx.post(live_server.sparql, content=encoded, headers={"Content-Type": content_type})
     assert answer.status_code == 415 and "UTF-8" in answer.text
-    utf8 = httpx.post(live_server.sparql, content=b"ASK {}",
-                      headers={"Content-Type": "application/sparql-query; charset=UTF-8"})
+    utf8 = httpx.post(
+        live_server.sparql,
+        content=b"ASK {}",
+        headers={"Content-Type": "application/sparql-query; charset=UTF-8"},
+    )
     assert utf8.status_code == 200
 
 
 def test_service_description_uses_w3c_format_iris_and_one_sparql_service(live_server: LiveServer) -> None:
-    graph = Graph().parse(data=httpx.get(live_server.sparql, headers={"Accept": "text/turtle"}).text,
-                          format="turtle")
+    graph = Graph().parse(
+        data=httpx.get(live_server.sparql, headers={"Accept": "text/turtle"}).text, format="turtle"
+    )
     services = set(graph.subjects(RDF.type, URIRef(SD + "Service")))
     assert services == {URIRef(live_server.sparql + "#service")}
     formats = {str(fmt) for fmt in graph.objects(None, URIRef(SD + "resultFormat"))}

@@ -1,9 +1,9 @@
 """Staging folders left by killed builds and writes are removed, and a published release is on disk.
 
-:func:`~mildip_ld.build.remove_staging_leftovers` runs at the start of ``mildip build`` and
+:func:`~mildip_ld.release.build.remove_staging_leftovers` runs at the start of ``mildip build`` and
 ``mildip serve`` (the serve side is proven on a live server in tests/test_hostile_writes.py); it
 removes only what a process holding the build folder's lock left, never a release. Every
-publication (``mildip build`` and a write alike go through :func:`~mildip_ld.build._publish`)
+publication (``mildip build`` and a write alike go through :func:`~mildip_ld.release.build._publish`)
 flushes the release's files, then ``releases/`` after the release is moved in, then the build
 folder after ``current`` is switched.
 """
@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from rdflib import URIRef
 
-from mildip_ld import changes, commit
-from mildip_ld.build import (
+from mildip_ld.curation import commit
+from mildip_ld.release import changes
+from mildip_ld.release.build import (
     RELEASES_DIR,
     BuildReport,
     _publish,
@@ -29,8 +30,8 @@ from mildip_ld.build import (
     load_release,
     remove_staging_leftovers,
 )
-from mildip_ld.config import Paths
-from mildip_ld.namespaces import NAMED_GRAPHS
+from mildip_ld.vocab.config import Paths
+from mildip_ld.vocab.namespaces import NAMED_GRAPHS
 from tests.live_server import build_dir_of
 
 
@@ -53,8 +54,10 @@ def _plant_leftovers(build_dir: Path) -> list[Path]:
 
 def _releases(build_dir: Path) -> dict[str, list[str]]:
     """Every release and the files in it."""
-    return {release.name: sorted(str(p.relative_to(release)) for p in release.rglob("*"))
-            for release in (build_dir / RELEASES_DIR).iterdir()}
+    return {
+        release.name: sorted(str(p.relative_to(release)) for p in release.rglob("*"))
+        for release in (build_dir / RELEASES_DIR).iterdir()
+    }
 
 
 def test_leftovers_are_removed_and_releases_never(build_copy: Path) -> None:
@@ -103,27 +106,37 @@ class FsyncRecorder:
 
     def __call__(self, descriptor: int) -> None:
         releases = {path.name for path in (self.build_dir / RELEASES_DIR).iterdir()}
-        self.calls.append((Path(os.readlink(f"/proc/self/fd/{descriptor}")), releases,
-                           current_release(self.build_dir)))
+        self.calls.append(
+            (Path(os.readlink(f"/proc/self/fd/{descriptor}")), releases, current_release(self.build_dir))
+        )
         self._fsync(descriptor)
 
     def assert_published_durably(self, release: Path) -> None:
         """The release's files flushed before the move, releases/ after it, the build folder after
         the switch of ``current``, in that order."""
-        def first(path_matches, moved: bool, switched: bool) -> int:
-            return next(i for i, (path, names, current) in enumerate(self.calls)
-                        if path_matches(path) and (release.name in names) == moved
-                        and (current == release) == switched)
 
-        files = first(lambda path: path.name == "dataset.nq" and path.parent.name.startswith(".staging-"),
-                      moved=False, switched=False)
+        def first(path_matches, moved: bool, switched: bool) -> int:
+            return next(
+                i
+                for i, (path, names, current) in enumerate(self.calls)
+                if path_matches(path)
+                and (release.name in names) == moved
+                and (current == release) == switched
+            )
+
+        files = first(
+            lambda path: path.name == "dataset.nq" and path.parent.name.startswith(".staging-"),
+            moved=False,
+            switched=False,
+        )
         releases = first(lambda path: path == self.build_dir / RELEASES_DIR, moved=True, switched=False)
         switch = first(lambda path: path == self.build_dir, moved=True, switched=True)
         assert files < releases < switch
 
 
 def test_publish_flushes_the_release_then_releases_then_the_build_folder(
-        build_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     staging = build_copy / ".staging-29990101T000000000000Z"
     shutil.copytree(current_release(build_copy), staging)
     recorder = FsyncRecorder(build_copy)
@@ -133,8 +146,9 @@ def test_publish_flushes_the_release_then_releases_then_the_build_folder(
     assert current_release(build_copy) == release
 
 
-def test_a_write_publishes_through_the_same_flushes(build_copy: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_publishes_through_the_same_flushes(
+    build_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """And its change is flushed into the change log of data/ before its release is published."""
     dataset = load_release(current_release(build_copy))
     graphs = {URIRef(iri): dataset.graph(URIRef(iri)) for iri in NAMED_GRAPHS.values()}

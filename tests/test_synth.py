@@ -1,4 +1,5 @@
-"""`mildip synth`: deterministic synthetic data that follows the ontology and passes the shapes."""
+"""`python -m benchmarks synth`: deterministic synthetic data that follows the ontology and passes the
+shapes."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import hashlib
 from dataclasses import replace
 from pathlib import Path
 
-from mildip_ld.config import Paths
-from mildip_ld.loader import load_project
-from mildip_ld.synth import synthesize
-from mildip_ld.validate import validate_project
+from benchmarks.synth import synthesize
+from mildip_ld.pipeline.loader import load_project
+from mildip_ld.pipeline.validate import validate_project
+from mildip_ld.vocab.config import Paths
 
 
 def digest(folder: Path) -> str:
@@ -33,8 +34,12 @@ def test_synthetic_data_passes_the_shapes_and_has_the_requested_size(paths: Path
     synthetic = replace(paths, data=out)
     project = load_project(synthetic)
     article = load_project(paths)
-    added = (len(project.asserted.graph) + len(project.provenance.graph)
-             - len(article.asserted.graph) - len(article.provenance.graph))
+    added = (
+        len(project.asserted.graph)
+        + len(project.provenance.graph)
+        - len(article.asserted.graph)
+        - len(article.provenance.graph)
+    )
     assert 7_000 <= added <= 13_000
     result = validate_project(project, synthetic.data, synthetic.shapes)
     assert result.conforms, "\n".join(v.render() for v in result.violations[:5])

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mildip_ld.cli import main
-from mildip_ld.config import DEFAULT_PATHS
-from mildip_ld.loader import load_project
-from mildip_ld.validate import validate_project
+from mildip_ld.cli.main import main
+from mildip_ld.pipeline.loader import load_project
+from mildip_ld.pipeline.validate import validate_project
+from mildip_ld.vocab.config import DEFAULT_PATHS
 
 from .conftest import FIXTURES
 
@@ -73,7 +73,7 @@ def test_broken_fixture_is_reported_with_file_focus_path_and_message(
 def test_malformed_turtle_names_file_and_line_and_exits_2():
     fixture = FIXTURES / "malformed.ttl"
     run = subprocess.run(
-        [sys.executable, "-m", "mildip_ld.cli", "validate", str(fixture)],
+        [sys.executable, "-m", "mildip_ld", "validate", str(fixture)],
         capture_output=True,
         text=True,
         check=False,
@@ -90,11 +90,15 @@ def test_report_names_the_offending_value(capsys: pytest.CaptureFixture[str]):
 def _many_violations(file: Path, count: int) -> dict[str, int]:
     """A Turtle file of ``count`` exercises, each with a misspelt property (one violation each),
     one per line; returns the line of each exercise's IRI."""
-    head = ["@prefix md: <https://w3id.org/mildip/ontology#> .",
-            "@prefix mdr: <https://w3id.org/mildip/id/> .",
-            "@prefix act: <https://w3id.org/mildip/id/activity/> ."]
-    body = [f'act:typo-{n} a md:JointExercise; md:hasAgent mdr:russia; md:hasPartnr mdr:china.'
-            for n in range(count)]
+    head = [
+        "@prefix md: <https://w3id.org/mildip/ontology#> .",
+        "@prefix mdr: <https://w3id.org/mildip/id/> .",
+        "@prefix act: <https://w3id.org/mildip/id/activity/> .",
+    ]
+    body = [
+        f"act:typo-{n} a md:JointExercise; md:hasAgent mdr:russia; md:hasPartnr mdr:china."
+        for n in range(count)
+    ]
     file.write_text("\n".join(head + body) + "\n", encoding="utf-8")
     return {f"https://w3id.org/mildip/id/activity/typo-{n}": len(head) + 1 + n for n in range(count)}
 

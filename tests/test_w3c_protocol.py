@@ -32,7 +32,7 @@ import httpx
 import pytest
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 
-from mildip_ld.build import BuildReport
+from mildip_ld.release.build import BuildReport
 from tests.live_server import LiveServer, build_dir_of, serve
 
 pytestmark = pytest.mark.server
@@ -46,10 +46,16 @@ SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 QUERY, UPDATE = "application/sparql-query", "application/sparql-update"
 FORM = "application/x-www-form-urlencoded"
 BIB = "<http://purl.org/dc/terms/BibliographicResource>"
-RESULT_TYPES = {"boolean": ("application/sparql-results+json", "application/sparql-results+xml"),
-                "tabular": ("application/sparql-results+json", "application/sparql-results+xml", "text/csv",
-                            "text/tab-separated-values"),
-                "RDF": ("application/rdf+xml", "text/turtle", "application/n-triples")}
+RESULT_TYPES = {
+    "boolean": ("application/sparql-results+json", "application/sparql-results+xml"),
+    "tabular": (
+        "application/sparql-results+json",
+        "application/sparql-results+xml",
+        "text/csv",
+        "text/tab-separated-values",
+    ),
+    "RDF": ("application/rdf+xml", "text/turtle", "application/n-triples"),
+}
 SD_LANGUAGES = {SD.SPARQL10Query, SD.SPARQL11Query, SD.SPARQL11Update}
 
 
@@ -61,8 +67,13 @@ def load_data(server: LiveServer) -> None:
     """The manifests' data1.nt…data3.nt, each in the named graph the manifests give it."""
     for n in (1, 2, 3):
         triple = f"<{data_graph(n)}> <{RDF.type}> <{FOAF.Document}> .\n"
-        answer = httpx.put(f"{server.url}/store", params={"graph": data_graph(n)}, content=triple.encode(),
-                           headers={"Content-Type": "application/n-triples", **AUTH}, timeout=120)
+        answer = httpx.put(
+            f"{server.url}/store",
+            params={"graph": data_graph(n)},
+            content=triple.encode(),
+            headers={"Content-Type": "application/n-triples", **AUTH},
+            timeout=120,
+        )
         assert answer.status_code in (201, 204), answer.text
 
 
@@ -100,9 +111,15 @@ def writable(server: LiveServer, servers: Servers) -> bool:
     return server is servers.updates
 
 
-def sparql(server: LiveServer, method: str = "POST", params: dict[str, str | list[str]] | None = None,
-           content_type: str | None = None, body: str | bytes | None = None, token: bool = True,
-           accept: str | None = None) -> httpx.Response:
+def sparql(
+    server: LiveServer,
+    method: str = "POST",
+    params: dict[str, str | list[str]] | None = None,
+    content_type: str | None = None,
+    body: str | bytes | None = None,
+    token: bool = True,
+    accept: str | None = None,
+) -> httpx.Response:
     headers = {**(AUTH if token else {})}
     if content_type:
         headers["Content-Type"] = content_type
@@ -123,8 +140,11 @@ def expect_boolean(answer: httpx.Response, expected: bool | None = None) -> None
     assert 200 <= answer.status_code < 400, answer.text
     assert answer.headers["content-type"].split(";")[0] in RESULT_TYPES["boolean"]
     if expected is not None:
-        value = answer.json()["boolean"] if "json" in answer.headers["content-type"] else \
-            "<boolean>true</boolean>" in answer.text
+        value = (
+            answer.json()["boolean"]
+            if "json" in answer.headers["content-type"]
+            else "<boolean>true</boolean>" in answer.text
+        )
         assert value is expected
 
 
@@ -135,8 +155,15 @@ BOTH_NAMED = f"ASK {{ GRAPH ?g1 {{ <{data_graph(1)}> a ?type }} GRAPH ?g2 {{ <{d
 
 
 def test_query_post_form(server: LiveServer) -> None:
-    expect_boolean(sparql(server, params={"default-graph-uri": f"{DATA}data0.rdf"}, content_type=FORM,
-                          body="query=ASK%20%7B%7D"), True)
+    expect_boolean(
+        sparql(
+            server,
+            params={"default-graph-uri": f"{DATA}data0.rdf"},
+            content_type=FORM,
+            body="query=ASK%20%7B%7D",
+        ),
+        True,
+    )
 
 
 def test_query_get(server: LiveServer) -> None:
@@ -148,44 +175,81 @@ def test_query_post_direct(server: LiveServer) -> None:
 
 
 def test_query_dataset_default_graphs_get(server: LiveServer) -> None:
-    expect_boolean(sparql(server, "GET", {"query": BOTH_TYPED,
-                                          "default-graph-uri": [data_graph(1), data_graph(2)]}), True)
+    expect_boolean(
+        sparql(server, "GET", {"query": BOTH_TYPED, "default-graph-uri": [data_graph(1), data_graph(2)]}),
+        True,
+    )
 
 
 def test_query_dataset_default_graphs_post(server: LiveServer) -> None:
-    expect_boolean(sparql(server, params={"default-graph-uri": [data_graph(1), data_graph(2)]},
-                          content_type=QUERY, body=BOTH_TYPED), True)
+    expect_boolean(
+        sparql(
+            server,
+            params={"default-graph-uri": [data_graph(1), data_graph(2)]},
+            content_type=QUERY,
+            body=BOTH_TYPED,
+        ),
+        True,
+    )
 
 
 def test_query_dataset_named_graphs_post(server: LiveServer) -> None:
-    expect_boolean(sparql(server, params={"named-graph-uri": [data_graph(1), data_graph(2)]},
-                          content_type=QUERY, body=BOTH_NAMED), True)
+    expect_boolean(
+        sparql(
+            server,
+            params={"named-graph-uri": [data_graph(1), data_graph(2)]},
+            content_type=QUERY,
+            body=BOTH_NAMED,
+        ),
+        True,
+    )
 
 
 def test_query_dataset_named_graphs_get(server: LiveServer) -> None:
-    expect_boolean(sparql(server, "GET", {"query": BOTH_NAMED,
-                                          "named-graph-uri": [data_graph(1), data_graph(2)]}), True)
+    expect_boolean(
+        sparql(server, "GET", {"query": BOTH_NAMED, "named-graph-uri": [data_graph(1), data_graph(2)]}), True
+    )
 
 
 def test_query_dataset_full(server: LiveServer) -> None:
-    query = (f"ASK {{ <{data_graph(3)}> a ?type GRAPH ?g1 {{ <{data_graph(1)}> a ?type }} "
-             f"GRAPH ?g2 {{ <{data_graph(2)}> a ?type }} }}")
-    expect_boolean(sparql(server, params={"default-graph-uri": data_graph(3),
-                                          "named-graph-uri": [data_graph(1), data_graph(2)]},
-                          content_type=QUERY, body=query), True)
+    query = (
+        f"ASK {{ <{data_graph(3)}> a ?type GRAPH ?g1 {{ <{data_graph(1)}> a ?type }} "
+        f"GRAPH ?g2 {{ <{data_graph(2)}> a ?type }} }}"
+    )
+    expect_boolean(
+        sparql(
+            server,
+            params={"default-graph-uri": data_graph(3), "named-graph-uri": [data_graph(1), data_graph(2)]},
+            content_type=QUERY,
+            body=query,
+        ),
+        True,
+    )
 
 
 def test_query_multiple_dataset(server: LiveServer) -> None:
     """The protocol's dataset wins over the query's FROM (FROM data3 alone would make this false)."""
-    query = (f"ASK FROM <{data_graph(3)}> {{ GRAPH ?g1 {{ <{data_graph(1)}> a ?type }} "
-             f"GRAPH ?g2 {{ <{data_graph(2)}> a ?type }} }}")
-    expect_boolean(sparql(server, params={"named-graph-uri": [data_graph(1), data_graph(2)]},
-                          content_type=QUERY, body=query), True)
+    query = (
+        f"ASK FROM <{data_graph(3)}> {{ GRAPH ?g1 {{ <{data_graph(1)}> a ?type }} "
+        f"GRAPH ?g2 {{ <{data_graph(2)}> a ?type }} }}"
+    )
+    expect_boolean(
+        sparql(
+            server, params={"named-graph-uri": [data_graph(1), data_graph(2)]}, content_type=QUERY, body=query
+        ),
+        True,
+    )
 
 
-@pytest.mark.parametrize(("query", "kind"), [("SELECT (1 AS ?value) {}", "tabular"), ("ASK {}", "boolean"),
-                                             ("DESCRIBE <http://example.org/>", "RDF"),
-                                             ("CONSTRUCT { <s> <p> 1 } WHERE {}", "RDF")])
+@pytest.mark.parametrize(
+    ("query", "kind"),
+    [
+        ("SELECT (1 AS ?value) {}", "tabular"),
+        ("ASK {}", "boolean"),
+        ("DESCRIBE <http://example.org/>", "RDF"),
+        ("CONSTRUCT { <s> <p> 1 } WHERE {}", "RDF"),
+    ],
+)
 def test_query_content_type(server: LiveServer, query: str, kind: str) -> None:
     answer = sparql(server, params={"default-graph-uri": f"{DATA}data0.rdf"}, content_type=QUERY, body=query)
     assert 200 <= answer.status_code < 400, answer.text
@@ -194,48 +258,76 @@ def test_query_content_type(server: LiveServer, query: str, kind: str) -> None:
 
 # --- SPARQL 1.1 Protocol: refusals ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("method", "params", "content_type", "body"), [
-    ("PUT", {"query": "ASK {}"}, FORM, None),  # bad_query_method
-    ("GET", {"query": ["ASK {}", "SELECT * {}"]}, None, None),  # bad_multiple_queries
-    ("POST", None, "text/plain", "ASK {}"),  # bad_query_wrong_media_type
-    ("POST", None, None, "query=ASK%20%7B%7D"),  # bad_query_missing_form_type
-    ("POST", None, None, "ASK {}"),  # bad_query_missing_direct_type
-    ("POST", None, f"{QUERY}; charset=UTF-16", "ASK {}".encode("utf-16")),  # bad_query_non_utf8
-    ("GET", {"query": "ASK {"}, None, None),  # bad_query_syntax
-    ("GET", {"update": "CLEAR ALL"}, None, None),  # bad_update_get
-    ("POST", None, FORM, "update=CLEAR%20NAMED&update=CLEAR%20DEFAULT"),  # bad_multiple_updates
-    ("POST", None, "text/plain", "CLEAR NAMED"),  # bad_update_wrong_media_type
-    ("POST", None, None, "update=CLEAR%20NAMED"),  # bad_update_missing_form_type
-    ("POST", None, f"{UPDATE}; charset=UTF-16", "CLEAR NAMED".encode("utf-16")),  # bad_update_non_utf8
-    ("POST", None, FORM, "update=CLEAR%20XYZ"),  # bad_update_syntax
-], ids=["bad_query_method", "bad_multiple_queries", "bad_query_wrong_media_type",
-        "bad_query_missing_form_type", "bad_query_missing_direct_type", "bad_query_non_utf8",
-        "bad_query_syntax", "bad_update_get", "bad_multiple_updates", "bad_update_wrong_media_type",
-        "bad_update_missing_form_type", "bad_update_non_utf8", "bad_update_syntax"])
-def test_bad_requests(server: LiveServer, method: str, params: dict | None, content_type: str | None,
-                      body: str | bytes | None) -> None:
+
+@pytest.mark.parametrize(
+    ("method", "params", "content_type", "body"),
+    [
+        ("PUT", {"query": "ASK {}"}, FORM, None),  # bad_query_method
+        ("GET", {"query": ["ASK {}", "SELECT * {}"]}, None, None),  # bad_multiple_queries
+        ("POST", None, "text/plain", "ASK {}"),  # bad_query_wrong_media_type
+        ("POST", None, None, "query=ASK%20%7B%7D"),  # bad_query_missing_form_type
+        ("POST", None, None, "ASK {}"),  # bad_query_missing_direct_type
+        ("POST", None, f"{QUERY}; charset=UTF-16", "ASK {}".encode("utf-16")),  # bad_query_non_utf8
+        ("GET", {"query": "ASK {"}, None, None),  # bad_query_syntax
+        ("GET", {"update": "CLEAR ALL"}, None, None),  # bad_update_get
+        ("POST", None, FORM, "update=CLEAR%20NAMED&update=CLEAR%20DEFAULT"),  # bad_multiple_updates
+        ("POST", None, "text/plain", "CLEAR NAMED"),  # bad_update_wrong_media_type
+        ("POST", None, None, "update=CLEAR%20NAMED"),  # bad_update_missing_form_type
+        ("POST", None, f"{UPDATE}; charset=UTF-16", "CLEAR NAMED".encode("utf-16")),  # bad_update_non_utf8
+        ("POST", None, FORM, "update=CLEAR%20XYZ"),  # bad_update_syntax
+    ],
+    ids=[
+        "bad_query_method",
+        "bad_multiple_queries",
+        "bad_query_wrong_media_type",
+        "bad_query_missing_form_type",
+        "bad_query_missing_direct_type",
+        "bad_query_non_utf8",
+        "bad_query_syntax",
+        "bad_update_get",
+        "bad_multiple_updates",
+        "bad_update_wrong_media_type",
+        "bad_update_missing_form_type",
+        "bad_update_non_utf8",
+        "bad_update_syntax",
+    ],
+)
+def test_bad_requests(
+    server: LiveServer, method: str, params: dict | None, content_type: str | None, body: str | bytes | None
+) -> None:
     answer = sparql(server, method, params, content_type, body)
     assert 400 <= answer.status_code < 500, answer.text
 
 
 def test_bad_update_dataset_conflict(server: LiveServer) -> None:
-    text = ("PREFIX foaf: <http://xmlns.com/foaf/0.1/> WITH <http://example/addresses> "
-            "DELETE { ?person foaf:givenName 'Bill' } INSERT { ?person foaf:givenName 'William' } "
-            "WHERE { ?person foaf:givenName 'Bill' }")
-    answer = sparql(server, params={"using-named-graph-uri": "http://example/people"}, content_type=UPDATE,
-                    body=text)
+    text = (
+        "PREFIX foaf: <http://xmlns.com/foaf/0.1/> WITH <http://example/addresses> "
+        "DELETE { ?person foaf:givenName 'Bill' } INSERT { ?person foaf:givenName 'William' } "
+        "WHERE { ?person foaf:givenName 'Bill' }"
+    )
+    answer = sparql(
+        server, params={"using-named-graph-uri": "http://example/people"}, content_type=UPDATE, body=text
+    )
     assert 400 <= answer.status_code < 500, answer.text
 
 
 # --- SPARQL 1.1 Protocol: updates ----------------------------------------------------------------
+
 
 def clear_case_graphs(*graphs: str) -> str:
     """What a case's ``CLEAR ALL`` / ``DROP ALL`` becomes here (see the module docstring)."""
     return " ; ".join(f"DROP SILENT GRAPH <{graph}>" for graph in graphs)
 
 
-def run_update(server: LiveServer, servers: Servers, text: str, check: str | None = None,
-               params: dict | None = None, content_type: str = UPDATE, body: str | None = None) -> None:
+def run_update(
+    server: LiveServer,
+    servers: Servers,
+    text: str,
+    check: str | None = None,
+    params: dict | None = None,
+    content_type: str = UPDATE,
+    body: str | None = None,
+) -> None:
     """Send an update case: applied (2xx/3xx, then ``check`` asks true) with updates; refused
     with 403 read-only, its ``check`` then still false."""
     answer = sparql(server, params=params, content_type=content_type, body=body if body is not None else text)
@@ -250,10 +342,12 @@ def run_update(server: LiveServer, servers: Servers, text: str, check: str | Non
 
 
 def data_reset(*extra: str) -> str:
-    return (clear_case_graphs(data_graph(1), data_graph(2), data_graph(3), *extra)
-            + f" ; INSERT DATA {{ GRAPH <{data_graph(1)}> {{ <{data_graph(1)}> a <{FOAF.Document}> }} "
-              f"GRAPH <{data_graph(2)}> {{ <{data_graph(2)}> a <{FOAF.Document}> }} "
-              f"GRAPH <{data_graph(3)}> {{ <{data_graph(3)}> a <{FOAF.Document}> }} }}")
+    return (
+        clear_case_graphs(data_graph(1), data_graph(2), data_graph(3), *extra)
+        + f" ; INSERT DATA {{ GRAPH <{data_graph(1)}> {{ <{data_graph(1)}> a <{FOAF.Document}> }} "
+        f"GRAPH <{data_graph(2)}> {{ <{data_graph(2)}> a <{FOAF.Document}> }} "
+        f"GRAPH <{data_graph(3)}> {{ <{data_graph(3)}> a <{FOAF.Document}> }} }}"
+    )
 
 
 def test_update_dataset_default_graph(server: LiveServer, servers: Servers) -> None:
@@ -271,21 +365,32 @@ def test_update_dataset_graphs(server: LiveServer, servers: Servers, parameter: 
     if parameter == "using-named-graph-uri":
         pattern = f"GRAPH ?g {{ {pattern} }}"
     text = f"{data_reset(target)} ; INSERT {{ GRAPH <{target}> {{ ?s a {BIB} }} }} WHERE {{ {pattern} }}"
-    check = (f"ASK {{ GRAPH <{target}> {{ <{data_graph(1)}> a {BIB} . <{data_graph(2)}> a {BIB} . }} "
-             f"FILTER NOT EXISTS {{ GRAPH <{target}> {{ <{data_graph(3)}> a {BIB} . }} }} }}")
+    check = (
+        f"ASK {{ GRAPH <{target}> {{ <{data_graph(1)}> a {BIB} . <{data_graph(2)}> a {BIB} . }} "
+        f"FILTER NOT EXISTS {{ GRAPH <{target}> {{ <{data_graph(3)}> a {BIB} . }} }} }}"
+    )
     run_update(server, servers, text, check, {parameter: [data_graph(1), data_graph(2)]})
 
 
 def test_update_dataset_full(server: LiveServer, servers: Servers) -> None:
     target = "http://example.org/protocol-update-dataset-full-test/"
-    text = (f"{data_reset(target)} ; INSERT {{ GRAPH <{target}> {{ ?s <http://example.org/in> ?in }} }} "
-            f"WHERE {{ {{ GRAPH ?g {{ ?s a <{FOAF.Document}> }} BIND(?g AS ?in) }} "
-            f"UNION {{ ?s a <{FOAF.Document}> . BIND(\"default\" AS ?in) }} }}")
-    check = (f"ASK {{ GRAPH <{target}> {{ <{data_graph(1)}> <http://example.org/in> \"default\" . "
-             f"<{data_graph(2)}> <http://example.org/in> <{data_graph(2)}> . }} "
-             f"FILTER NOT EXISTS {{ GRAPH <{target}> {{ <{data_graph(3)}> ?p ?o }} }} }}")
-    run_update(server, servers, text, check, {"using-graph-uri": data_graph(1),
-                                              "using-named-graph-uri": data_graph(2)})
+    text = (
+        f"{data_reset(target)} ; INSERT {{ GRAPH <{target}> {{ ?s <http://example.org/in> ?in }} }} "
+        f"WHERE {{ {{ GRAPH ?g {{ ?s a <{FOAF.Document}> }} BIND(?g AS ?in) }} "
+        f'UNION {{ ?s a <{FOAF.Document}> . BIND("default" AS ?in) }} }}'
+    )
+    check = (
+        f'ASK {{ GRAPH <{target}> {{ <{data_graph(1)}> <http://example.org/in> "default" . '
+        f"<{data_graph(2)}> <http://example.org/in> <{data_graph(2)}> . }} "
+        f"FILTER NOT EXISTS {{ GRAPH <{target}> {{ <{data_graph(3)}> ?p ?o }} }} }}"
+    )
+    run_update(
+        server,
+        servers,
+        text,
+        check,
+        {"using-graph-uri": data_graph(1), "using-named-graph-uri": data_graph(2)},
+    )
 
 
 def test_update_post_form_and_direct(server: LiveServer, servers: Servers) -> None:
@@ -297,10 +402,14 @@ def test_update_post_form_and_direct(server: LiveServer, servers: Servers) -> No
 
 def test_update_base_uri(server: LiveServer, servers: Servers) -> None:
     graph = "http://example.org/protocol-base-test/"
-    text = (f"CLEAR SILENT GRAPH <{graph}> ; "
-            f"INSERT DATA {{ GRAPH <{graph}> {{ <http://example.org/s> <http://example.org/p> <test> }} }}")
-    check = (f"ASK {{ GRAPH <{graph}> {{ <http://example.org/s> <http://example.org/p> ?o "
-             f"FILTER (isIRI(?o) && STR(?o) != \"test\") }} }}")
+    text = (
+        f"CLEAR SILENT GRAPH <{graph}> ; "
+        f"INSERT DATA {{ GRAPH <{graph}> {{ <http://example.org/s> <http://example.org/p> <test> }} }}"
+    )
+    check = (
+        f"ASK {{ GRAPH <{graph}> {{ <http://example.org/s> <http://example.org/p> ?o "
+        f'FILTER (isIRI(?o) && STR(?o) != "test") }} }}'
+    )
     run_update(server, servers, text, check)
 
 
@@ -312,6 +421,7 @@ def test_clear_all_is_refused(server: LiveServer) -> None:
 
 
 # --- SPARQL 1.1 Service Description --------------------------------------------------------------
+
 
 def description(server: LiveServer) -> Graph:
     answer = httpx.get(server.sparql, headers={"Accept": "text/turtle"})
@@ -340,32 +450,50 @@ def test_sd_conforms_to_schema(server: LiveServer, servers: Servers) -> None:
     services = set(graph.subjects(RDF.type, SD.Service))
     assert services
     for service in services:
-        assert set(graph.objects(service, SD.endpoint)) and all(isinstance(e, URIRef)
-                                                                for e in graph.objects(service, SD.endpoint))
+        assert set(graph.objects(service, SD.endpoint)) and all(
+            isinstance(e, URIRef) for e in graph.objects(service, SD.endpoint)
+        )
         languages = set(graph.objects(service, SD.supportedLanguage))
         assert languages and languages <= SD_LANGUAGES
         assert (SD.SPARQL11Update in languages) == writable(server, servers)
-        assert all(isinstance(term, URIRef) for predicate in (SD.feature, SD.resultFormat)
-                   for term in graph.objects(service, predicate))
+        assert all(
+            isinstance(term, URIRef)
+            for predicate in (SD.feature, SD.resultFormat)
+            for term in graph.objects(service, predicate)
+        )
         for dataset in graph.objects(service, SD.defaultDataset):
             assert (dataset, RDF.type, SD.Dataset) in graph
             for default in graph.objects(dataset, SD.defaultGraph):
                 assert (default, RDF.type, SD.Graph) in graph
             for named in graph.objects(dataset, SD.namedGraph):
                 assert isinstance(graph.value(named, SD.name), URIRef)
-    assert all(graph.value(subject, SD.supportedLanguage) is not None
-               for subject in graph.subjects(SD.endpoint))  # nothing else is typed as a SPARQL service
+    assert all(
+        graph.value(subject, SD.supportedLanguage) is not None for subject in graph.subjects(SD.endpoint)
+    )  # nothing else is typed as a SPARQL service
 
 
 # --- SPARQL 1.1 Graph Store HTTP Protocol ---------------------------------------------------------
 
-def store(server: LiveServer, method: str, graph: str, body: str | None = None,
-          accept: str = "text/turtle", token: bool = True) -> httpx.Response:
+
+def store(
+    server: LiveServer,
+    method: str,
+    graph: str,
+    body: str | None = None,
+    accept: str = "text/turtle",
+    token: bool = True,
+) -> httpx.Response:
     headers = {"Accept": accept, **(AUTH if token else {})}
     if body is not None:
         headers["Content-Type"] = "text/turtle; charset=utf-8"
-    return httpx.request(method, f"{server.url}/store", params={"graph": graph}, headers=headers,
-                         content=body.encode() if body is not None else None, timeout=120)
+    return httpx.request(
+        method,
+        f"{server.url}/store",
+        params={"graph": graph},
+        headers=headers,
+        content=body.encode() if body is not None else None,
+        timeout=120,
+    )
 
 
 def person(server: LiveServer, n: int) -> str:
@@ -373,8 +501,10 @@ def person(server: LiveServer, n: int) -> str:
 
 
 def card(server: LiveServer, name: str, n: int = 1) -> str:
-    return (f"@prefix foaf: <{FOAF}> . @prefix v: <{VCARD}> . "
-            f"<{person(server, n)}> a foaf:Person ; foaf:businessCard [ a v:VCard ; v:fn \"{name}\" ] .")
+    return (
+        f"@prefix foaf: <{FOAF}> . @prefix v: <{VCARD}> . "
+        f'<{person(server, n)}> a foaf:Person ; foaf:businessCard [ a v:VCard ; v:fn "{name}" ] .'
+    )
 
 
 def turtle(answer: httpx.Response) -> Graph:
@@ -402,7 +532,7 @@ def test_graph_store_cases(server: LiveServer, servers: Servers) -> None:
     assert names(turtle(store(server, "GET", one))) == {"John Doe"}  # get_of_put__initial_state
     assert store(server, "PUT", one, card(server, "Jane Doe")).status_code == 204  # put__graph_already_in…
     assert names(turtle(store(server, "GET", one))) == {"Jane Doe"}  # get_of_put__graph_already_in_store
-    posted = store(server, "POST", one, f"<{person(server, 1)}> <{FOAF.name}> \"Jane Doe\" .")
+    posted = store(server, "POST", one, f'<{person(server, 1)}> <{FOAF.name}> "Jane Doe" .')
     assert posted.status_code in (200, 204)  # post__existing_graph
     after = turtle(store(server, "GET", one))  # get_of_post__existing_graph
     assert (URIRef(person(server, 1)), FOAF.name, Literal("Jane Doe")) in after
@@ -414,6 +544,10 @@ def test_graph_store_cases(server: LiveServer, servers: Servers) -> None:
     assert store(server, "DELETE", two).status_code in (200, 204)  # delete__existing_graph
     assert store(server, "GET", two).status_code == 404  # get_of_delete__existing_graph
     assert store(server, "DELETE", two).status_code == 404  # delete__nonexistent_graph
-    default = httpx.put(f"{server.url}/store", params={"default": ""}, headers={"Content-Type": "text/turtle",
-                        **AUTH}, content=card(server, "Alice").encode())
+    default = httpx.put(
+        f"{server.url}/store",
+        params={"default": ""},
+        headers={"Content-Type": "text/turtle", **AUTH},
+        content=card(server, "Alice").encode(),
+    )
     assert default.status_code == 403  # put__default_graph: the default graph is the union here

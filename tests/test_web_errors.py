@@ -34,10 +34,13 @@ def test_other_clients_keep_getting_rdf(live_server: LiveServer, accept: str | N
     assert answer.status_code == 200 and not answer.headers["content-type"].startswith("text/html")
 
 
-@pytest.mark.parametrize("method, path, status", [("DELETE", "/read/", 405), ("GET", "/no/such/page", 404),
-                                                  ("POST", "/browse/", 405)])
-def test_errors_are_pages_for_browsers_and_json_for_api_clients(live_server: LiveServer, method: str,
-                                                                path: str, status: int):
+@pytest.mark.parametrize(
+    "method, path, status",
+    [("DELETE", "/read/", 405), ("GET", "/no/such/page", 404), ("POST", "/browse/", 405)],
+)
+def test_errors_are_pages_for_browsers_and_json_for_api_clients(
+    live_server: LiveServer, method: str, path: str, status: int
+):
     page = requests.request(method, live_server.url + path, headers=BROWSER, timeout=60)
     assert page.status_code == status and page.headers["content-type"].startswith("text/html")
     assert re.search(rf"<h1>{status} [A-Z]", page.text) and 'role="search"' in page.text

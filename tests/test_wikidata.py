@@ -17,9 +17,8 @@ import pytest
 import requests
 from rdflib import Graph
 
-from mildip_ld.cli import main
-from mildip_ld.loader import ProjectData
-from mildip_ld.wikidata import (
+from mildip_ld.cli.main import main
+from mildip_ld.curation.wikidata import (
     EndpointError,
     Item,
     WikidataClient,
@@ -30,6 +29,7 @@ from mildip_ld.wikidata import (
     write_mapping_csv,
     write_quickstatements,
 )
+from mildip_ld.pipeline.loader import ProjectData
 
 from .conftest import NO_SHARED, ROOT, SHARED, WIKIDATA_REFERENCE
 

@@ -24,8 +24,8 @@ import pytest
 from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 
-from mildip_ld import changes
-from mildip_ld.build import (
+from mildip_ld.release import changes
+from mildip_ld.release.build import (
     DATASET_FILE,
     LOCK_FILE,
     RELEASES_DIR,
@@ -34,7 +34,7 @@ from mildip_ld.build import (
     load_release,
     manifest_of,
 )
-from mildip_ld.namespaces import ASSERTED, INFERRED, MD, MDR, NAMED_GRAPHS, PROVENANCE
+from mildip_ld.vocab.namespaces import ASSERTED, INFERRED, MD, MDR, NAMED_GRAPHS, PROVENANCE
 from tests.live_server import LiveServer
 from tests.test_writes import (
     AUTH,
@@ -64,8 +64,7 @@ TURTLE_PREFIXES = f"@prefix md: <{MD}> . @prefix mdr: <{MDR}> . @prefix rdfs: <{
 def mildip(*args: str, data: Path, build_dir: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run the ``mildip`` command line as a separate process on ``data`` and ``build_dir``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MILDIP_")}
-    command = [sys.executable, "-m", "mildip_ld.cli", "--data", str(data), "--build-dir", str(build_dir),
-               *args]
+    command = [sys.executable, "-m", "mildip_ld", "--data", str(data), "--build-dir", str(build_dir), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -91,8 +90,9 @@ def assert_same_graphs(one: Path, other: Path) -> None:
 @pytest.fixture(scope="module")
 def server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("history")
-    yield from serve(copy_build(built, folder), folder / "server.log", update_token=TOKEN,
-                     update_token_label="test-editor")
+    yield from serve(
+        copy_build(built, folder), folder / "server.log", update_token=TOKEN, update_token_label="test-editor"
+    )
 
 
 def data_of(server: LiveServer) -> Path:
@@ -100,6 +100,7 @@ def data_of(server: LiveServer) -> Path:
 
 
 # --- 1. one source of truth -----------------------------------------------------------------------
+
 
 def test_every_acknowledged_write_is_a_reviewable_change_in_data(server: LiveServer) -> None:
     answer = update(server, insert_state("hyperborea", "Hyperborea"))
@@ -109,7 +110,8 @@ def test_every_acknowledged_write_is_a_reviewable_change_in_data(server: LiveSer
     assert change is not None and change.release == answer.headers["x-mildip-release"]
     assert change.by == "test-editor" and change.origin == "write" and change.deleted == []
     assert f'<{MDR.hyperborea}> {RDFS_LABEL} "Hyperborea"@en <{ASSERTED}>' in {
-        str(quad) for quad in change.added}
+        str(quad) for quad in change.added
+    }
     text = next(changes.changes_dir(data_of(server)).glob(f"*--{write_id}.rdfp")).read_text()
     assert text.startswith(f'H id "{write_id}" .') and "\nTX .\n" in text and text.endswith("TC .\n")
     manifest = manifest_of(current_release(server.build_dir))
@@ -127,11 +129,17 @@ def test_every_acknowledged_write_is_a_reviewable_change_in_data(server: LiveSer
 def test_a_build_from_data_reproduces_the_served_state(server: LiveServer) -> None:
     """Writes of every kind, then `mildip build` from data/: the same graphs, still served."""
     prefixes = TURTLE_PREFIXES
-    assert graph_store(server, "POST", str(ASSERTED), f"{prefixes} {new_state('thule', 'Thule')}".encode()
-                       ).status_code == 204
-    deleting = f"{PREFIXES} DELETE WHERE {{ GRAPH <{ASSERTED}> {{ mdr:hyperborea rdfs:label ?l }} }} ; " \
-               f"{PREFIXES} INSERT DATA {{ GRAPH <{ASSERTED}> {{ mdr:hyperborea rdfs:label " \
-               f"\"Hyperborea\\n\\\"North\\\"\"@en }} }}"
+    assert (
+        graph_store(
+            server, "POST", str(ASSERTED), f"{prefixes} {new_state('thule', 'Thule')}".encode()
+        ).status_code
+        == 204
+    )
+    deleting = (
+        f"{PREFIXES} DELETE WHERE {{ GRAPH <{ASSERTED}> {{ mdr:hyperborea rdfs:label ?l }} }} ; "
+        f"{PREFIXES} INSERT DATA {{ GRAPH <{ASSERTED}> {{ mdr:hyperborea rdfs:label "
+        f'"Hyperborea\\n\\"North\\""@en }} }}'
+    )
     assert update(server, deleting).status_code == 204
     served = current_release(server.build_dir)
     built = mildip("build", data=data_of(server), build_dir=server.build_dir)
@@ -146,7 +154,8 @@ def test_a_build_from_data_reproduces_the_served_state(server: LiveServer) -> No
 
 
 def test_a_build_that_would_drop_writes_is_refused_until_the_operator_says_so(
-        built: BuildReport, tmp_path: Path, paths) -> None:
+    built: BuildReport, tmp_path: Path, paths
+) -> None:
     """The issue's routine: writes served, then `mildip build` from a data folder without them."""
     build_dir = copy_build(built, tmp_path)
     process, url = _server_process(build_dir, tmp_path / "server.log")
@@ -173,6 +182,7 @@ def test_a_build_that_would_drop_writes_is_refused_until_the_operator_says_so(
 
 # --- 2. builds and writes take the same lock ------------------------------------------------------
 
+
 def _lock_is_held(build_dir: Path) -> bool:
     with open(build_dir / LOCK_FILE, "a") as lock:
         try:
@@ -185,9 +195,21 @@ def _lock_is_held(build_dir: Path) -> bool:
 
 def test_a_write_during_a_build_waits_and_lands_on_top_of_it(server: LiveServer) -> None:
     """The build starts first: the write waits for its lock, then applies on the build's release."""
-    build = subprocess.Popen([sys.executable, "-m", "mildip_ld.cli", "--data", str(data_of(server)),
-                              "--build-dir", str(server.build_dir), "build"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    build = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mildip_ld",
+            "--data",
+            str(data_of(server)),
+            "--build-dir",
+            str(server.build_dir),
+            "build",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert _wait_for(lambda: _lock_is_held(server.build_dir), 60), "the build never took the lock"
         answer = update(server, insert_state("vineta", "Vineta"))
@@ -219,6 +241,7 @@ def test_a_build_during_a_write_includes_it(server: LiveServer) -> None:
 
 # --- 3. entity tags -------------------------------------------------------------------------------
 
+
 def test_two_clients_get_and_put_back_the_second_is_refused(server: LiveServer) -> None:
     """The lost update of the issue: both read, both write; the second write is stale (412)."""
     first = graph_store(server, "GET", str(ASSERTED), token=False)
@@ -226,30 +249,58 @@ def test_two_clients_get_and_put_back_the_second_is_refused(server: LiveServer) 
     tag = first.headers["etag"]
     assert tag == second.headers["etag"] and tag.startswith('"') and not tag.startswith("W/")
     assert graph_store(server, "GET", str(PROVENANCE), token=False).headers["etag"] != tag  # per graph
-    revalidated = httpx.get(f"{server.url}/store", params={"graph": str(ASSERTED)},
-                            headers={"If-None-Match": tag, "Accept": "application/n-triples"})
+    revalidated = httpx.get(
+        f"{server.url}/store",
+        params={"graph": str(ASSERTED)},
+        headers={"If-None-Match": tag, "Accept": "application/n-triples"},
+    )
     assert revalidated.status_code == 304
     avalon = f"<{MDR.avalon}>"
-    one = first.text + f"{avalon} <{MD.wikidataStatus}> <{MD.noCheckedItem}> .\n" \
-                       f"{avalon} {RDF_TYPE} <{MD.State}> .\n{avalon} {RDFS_LABEL} \"Avalon\"@en .\n" \
-                       f"{avalon} <{MD.mentionedIn}> <{PASSAGE}> .\n"
-    two = second.text + f"<{MDR.avalon}> <http://www.w3.org/2000/01/rdf-schema#comment> \"second\" .\n"
+    one = (
+        first.text + f"{avalon} <{MD.wikidataStatus}> <{MD.noCheckedItem}> .\n"
+        f'{avalon} {RDF_TYPE} <{MD.State}> .\n{avalon} {RDFS_LABEL} "Avalon"@en .\n'
+        f"{avalon} <{MD.mentionedIn}> <{PASSAGE}> .\n"
+    )
+    two = second.text + f'<{MDR.avalon}> <http://www.w3.org/2000/01/rdf-schema#comment> "second" .\n'
     put = {"Authorization": AUTH["Authorization"], "Content-Type": "application/n-triples"}
-    won = httpx.put(f"{server.url}/store", params={"graph": str(ASSERTED)}, content=one.encode(),
-                    headers={**put, "If-Match": tag}, timeout=60)
+    won = httpx.put(
+        f"{server.url}/store",
+        params={"graph": str(ASSERTED)},
+        content=one.encode(),
+        headers={**put, "If-Match": tag},
+        timeout=60,
+    )
     assert won.status_code == 204, won.text
-    lost = httpx.put(f"{server.url}/store", params={"graph": str(ASSERTED)}, content=two.encode(),
-                     headers={**put, "If-Match": tag}, timeout=60)
+    lost = httpx.put(
+        f"{server.url}/store",
+        params={"graph": str(ASSERTED)},
+        content=two.encode(),
+        headers={**put, "If-Match": tag},
+        timeout=60,
+    )
     assert lost.status_code == 412 and "If-Match" in lost.text
     assert ask(server, "ASK { mdr:avalon a md:State }")
     assert not ask(server, 'ASK { mdr:avalon rdfs:comment "second" }')
     fresh = graph_store(server, "GET", str(ASSERTED), token=False).headers["etag"]
     assert fresh != tag
-    assert httpx.request("DELETE", f"{server.url}/store", params={"graph": str(ASSERTED)},
-                         headers={**AUTH, "If-None-Match": "*"}).status_code == 412  # it exists
-    assert httpx.post(f"{server.url}/store", params={"graph": str(ASSERTED)},
-                      content=b"<urn:x:a> <urn:x:b> <urn:x:c> .",
-                      headers={**put, "If-Match": "not a tag"}).status_code == 400
+    assert (
+        httpx.request(
+            "DELETE",
+            f"{server.url}/store",
+            params={"graph": str(ASSERTED)},
+            headers={**AUTH, "If-None-Match": "*"},
+        ).status_code
+        == 412
+    )  # it exists
+    assert (
+        httpx.post(
+            f"{server.url}/store",
+            params={"graph": str(ASSERTED)},
+            content=b"<urn:x:a> <urn:x:b> <urn:x:c> .",
+            headers={**put, "If-Match": "not a tag"},
+        ).status_code
+        == 400
+    )
 
 
 def test_a_sparql_update_can_be_conditional_on_the_release(server: LiveServer) -> None:
@@ -266,6 +317,7 @@ def test_a_sparql_update_can_be_conditional_on_the_release(server: LiveServer) -
 
 
 # --- 5. a write whose answer was lost -------------------------------------------------------------
+
 
 def test_a_retry_with_the_same_idempotency_key_is_not_applied_twice(server: LiveServer) -> None:
     key = "client-key-0001"
@@ -284,12 +336,20 @@ def test_a_retry_with_the_same_idempotency_key_is_not_applied_twice(server: Live
 
 @pytest.mark.parametrize("moment", ["while publishing", "while validating"])
 def test_a_write_killed_before_its_answer_is_committed_or_not_and_the_client_can_tell(
-        built: BuildReport, tmp_path: Path, moment: str) -> None:
+    built: BuildReport, tmp_path: Path, moment: str
+) -> None:
     build_dir = copy_build(built, tmp_path)
     process, url = _server_process(build_dir, tmp_path / "server.log")
     key = f"killed-{moment.split()[1]}"
-    sender = threading.Thread(target=lambda: _quietly(lambda: update(
-        LiveServer(url, process.pid, build_dir), insert_state("avalon", "Avalon"), {"Idempotency-Key": key})))
+    sender = threading.Thread(
+        target=lambda: _quietly(
+            lambda: update(
+                LiveServer(url, process.pid, build_dir),
+                insert_state("avalon", "Avalon"),
+                {"Idempotency-Key": key},
+            )
+        )
+    )
     sender.start()
     if moment == "while publishing":
         assert _wait_for(lambda: any(build_dir.glob(".staging-*")), 30)
@@ -323,6 +383,7 @@ def _quietly(function) -> None:
 
 
 # --- 4. release history ---------------------------------------------------------------------------
+
 
 def test_releases_lists_diffs_and_rolls_back(server: LiveServer) -> None:
     data = data_of(server)

@@ -1,4 +1,4 @@
-"""The parse step of writes on its own (:mod:`mildip_ld.write_parse`): what passes, what is refused,
+"""The parse step of writes on its own (:mod:`mildip_ld.curation.write_parse`): what passes, what is refused,
 and that no input makes it fail in any other way (fuzzed).
 
 The same documents sent to a live server, with the budget, the canary and the writer, are in
@@ -13,26 +13,42 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mildip_ld.write_parse import ParseRefusedError, _start, parse_triples, parse_update
+from mildip_ld.curation.write_parse import ParseRefusedError, _start, parse_triples, parse_update
 
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-FORMATS = ["application/rdf+xml", "text/xml", "application/ld+json", "application/json", "text/turtle",
-           "application/n-triples", "application/trig", "application/n-quads", "text/n3"]
+FORMATS = [
+    "application/rdf+xml",
+    "text/xml",
+    "application/ld+json",
+    "application/json",
+    "text/turtle",
+    "application/n-triples",
+    "application/trig",
+    "application/n-quads",
+    "text/n3",
+]
 
 
 def test_rdf_xml_without_a_dtd_is_read() -> None:
-    document = (f'<?xml version="1.0" encoding="UTF-8"?><rdf:RDF xmlns:rdf="{RDF_NS}" xmlns:e="urn:e:">'
-                f'<rdf:Description rdf:about="urn:x:s"><e:p xml:lang="en">caf\u00e9</e:p></rdf:Description>'
-                f'</rdf:RDF>')
-    assert parse_triples(document.encode(), "application/rdf+xml", "urn:x:g") == \
-        '<urn:x:s> <urn:e:p> "caf\u00e9"@en .\n'.encode()
+    document = (
+        f'<?xml version="1.0" encoding="UTF-8"?><rdf:RDF xmlns:rdf="{RDF_NS}" xmlns:e="urn:e:">'
+        f'<rdf:Description rdf:about="urn:x:s"><e:p xml:lang="en">caf\u00e9</e:p></rdf:Description>'
+        f"</rdf:RDF>"
+    )
+    assert (
+        parse_triples(document.encode(), "application/rdf+xml", "urn:x:g")
+        == '<urn:x:s> <urn:e:p> "caf\u00e9"@en .\n'.encode()
+    )
 
 
-@pytest.mark.parametrize("doctype", [
-    "<!DOCTYPE rdf:RDF>",  # a DTD alone, with nothing declared
-    '<!DOCTYPE rdf:RDF [<!ENTITY e "x">]>',
-    '<!DOCTYPE rdf:RDF PUBLIC "-//W3C//DTD XHTML 1.0//EN" "urn:x:dtd">',
-])
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        "<!DOCTYPE rdf:RDF>",  # a DTD alone, with nothing declared
+        '<!DOCTYPE rdf:RDF [<!ENTITY e "x">]>',
+        '<!DOCTYPE rdf:RDF PUBLIC "-//W3C//DTD XHTML 1.0//EN" "urn:x:dtd">',
+    ],
+)
 def test_any_dtd_is_refused(doctype: str) -> None:
     document = f'<?xml version="1.0"?>{doctype}<rdf:RDF xmlns:rdf="{RDF_NS}"/>'
     with pytest.raises(ParseRefusedError, match="DTD or entity declarations is not accepted") as refused:
@@ -41,15 +57,21 @@ def test_any_dtd_is_refused(doctype: str) -> None:
 
 
 def test_a_dtd_in_another_encoding_is_refused_too() -> None:
-    document = (f'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY e "x">]>'
-                f'<rdf:RDF xmlns:rdf="{RDF_NS}"/>')
+    document = (
+        f'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY e "x">]>'
+        f'<rdf:RDF xmlns:rdf="{RDF_NS}"/>'
+    )
     with pytest.raises(ParseRefusedError, match="DTD"):
         parse_triples(document.encode("utf-16"), "application/rdf+xml", None)
 
 
 def test_json_ld_with_an_inline_context_is_read() -> None:
-    document = {"@context": [None, {"p": {"@id": "urn:e:p", "@type": "@id"}}], "@id": "urn:x:s",
-                "p": "urn:x:o", "urn:e:n": 123456789012345678901234567890}
+    document = {
+        "@context": [None, {"p": {"@id": "urn:e:p", "@type": "@id"}}],
+        "@id": "urn:x:s",
+        "p": "urn:x:o",
+        "urn:e:n": 123456789012345678901234567890,
+    }
     triples = parse_triples(json.dumps(document).encode(), "application/ld+json", None).decode()
     assert "<urn:x:s> <urn:e:p> <urn:x:o> .\n" in triples and "1.2345678901234567890123456789E29" in triples
 
@@ -73,16 +95,39 @@ def test_updates_use_the_prefixes_a_release_predefines() -> None:
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 json_keys = st.sampled_from(["@context", "@id", "@graph", "@import", "@type", "@value", "urn:e:p", "p"])
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8)
-                           | st.sampled_from(["@context", "@id", "@import", "urn:x:a", "http://127.0.0.1:9/"]),
-                           lambda children: st.lists(children, max_size=4)
-                           | st.dictionaries(json_keys, children, max_size=4),
-                           max_leaves=30)
-xml_pieces = st.lists(st.sampled_from([
-    "<?xml version='1.0'?>", "<!DOCTYPE r [", "<!ENTITY e 'x'>", "]>", "&e;",
-    f'<rdf:RDF xmlns:rdf="{RDF_NS}">', "</rdf:RDF>", '<rdf:Description rdf:about="urn:x:s">',
-    "</rdf:Description>", "<e:p xmlns:e='urn:e:'>",
-    "</e:p>", "text", "<![CDATA[x]]>", "<!-- c -->", '<?pi x?>', "&#x0;", "&amp;"]), max_size=12)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=8)
+    | st.sampled_from(["@context", "@id", "@import", "urn:x:a", "http://127.0.0.1:9/"]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(json_keys, children, max_size=4),
+    max_leaves=30,
+)
+xml_pieces = st.lists(
+    st.sampled_from(
+        [
+            "<?xml version='1.0'?>",
+            "<!DOCTYPE r [",
+            "<!ENTITY e 'x'>",
+            "]>",
+            "&e;",
+            f'<rdf:RDF xmlns:rdf="{RDF_NS}">',
+            "</rdf:RDF>",
+            '<rdf:Description rdf:about="urn:x:s">',
+            "</rdf:Description>",
+            "<e:p xmlns:e='urn:e:'>",
+            "</e:p>",
+            "text",
+            "<![CDATA[x]]>",
+            "<!-- c -->",
+            "<?pi x?>",
+            "&#x0;",
+            "&amp;",
+        ]
+    ),
+    max_size=12,
+)
 
 
 @FUZZ

@@ -25,11 +25,11 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS
 
-from mildip_ld.build import DATASET_FILE, MANIFEST_FILE, BuildReport, current_release
-from mildip_ld.launch import LOOPBACK, free_port
-from mildip_ld.namespaces import ASSERTED, DERIVATIONS, GRAPH_BASE, INFERRED, MD, MDR, ONTOLOGY
-from mildip_ld.settings import Settings
-from mildip_ld.store import open_store
+from benchmarks.launch import LOOPBACK, free_port
+from mildip_ld.release.build import DATASET_FILE, MANIFEST_FILE, BuildReport, current_release
+from mildip_ld.release.store import open_store
+from mildip_ld.vocab.namespaces import ASSERTED, DERIVATIONS, GRAPH_BASE, INFERRED, MD, MDR, ONTOLOGY
+from mildip_ld.vocab.settings import Settings
 from tests.live_server import (  # noqa: F401
     LiveServer,
     Recorder,
@@ -51,8 +51,10 @@ PREFIXES = f"PREFIX md: <{MD}> PREFIX mdr: <{MDR}> PREFIX rdfs: <{RDFS}> "
 
 def new_state(slug: str, label: str) -> str:
     """Turtle (with the prefixes md, mdr, rdfs) of a State that conforms to the shapes."""
-    return (f'mdr:{slug} a md:State ; rdfs:label "{label}"@en ; md:wikidataStatus md:noCheckedItem ; '
-            f'md:mentionedIn <{PASSAGE}> .')
+    return (
+        f'mdr:{slug} a md:State ; rdfs:label "{label}"@en ; md:wikidataStatus md:noCheckedItem ; '
+        f"md:mentionedIn <{PASSAGE}> ."
+    )
 
 
 def insert_state(slug: str, label: str) -> str:
@@ -60,13 +62,18 @@ def insert_state(slug: str, label: str) -> str:
 
 
 def update(server: LiveServer, text: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(server.sparql, content=text.encode(), timeout=60,
-                      headers={"Content-Type": "application/sparql-update", **AUTH, **(headers or {})})
+    return httpx.post(
+        server.sparql,
+        content=text.encode(),
+        timeout=60,
+        headers={"Content-Type": "application/sparql-update", **AUTH, **(headers or {})},
+    )
 
 
 def ask(server: LiveServer, query: str) -> bool:
-    answer = httpx.get(server.sparql, params={"query": PREFIXES + query}, headers={"Accept": JSON_RESULTS},
-                       timeout=30)
+    answer = httpx.get(
+        server.sparql, params={"query": PREFIXES + query}, headers={"Accept": JSON_RESULTS}, timeout=30
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()["boolean"]
 
@@ -75,15 +82,22 @@ def release_name(server: LiveServer) -> str:
     return httpx.get(f"{server.url}/health").json()["release"]
 
 
-def graph_store(server: LiveServer, method: str, graph: str | None, body: bytes | None = None,
-                content_type: str = "text/turtle", token: bool = True,
-                accept: str = "application/n-triples") -> httpx.Response:
+def graph_store(
+    server: LiveServer,
+    method: str,
+    graph: str | None,
+    body: bytes | None = None,
+    content_type: str = "text/turtle",
+    token: bool = True,
+    accept: str = "application/n-triples",
+) -> httpx.Response:
     params = {"graph": graph} if graph else {"default": ""}
     headers = {"Accept": accept, **(AUTH if token else {})}
     if body:
         headers["Content-Type"] = content_type
-    return httpx.request(method, f"{server.url}/store", params=params, content=body, headers=headers,
-                         timeout=60)
+    return httpx.request(
+        method, f"{server.url}/store", params=params, content=body, headers=headers, timeout=60
+    )
 
 
 def copy_build(built: BuildReport, folder: Path) -> Path:
@@ -98,8 +112,10 @@ def assert_consistent(build_dir: Path) -> Path:
     assert release is not None and release.parent == build_dir / "releases"
     counts = json.loads((release / MANIFEST_FILE).read_text())["counts"]
     store = open_store(release)
-    in_store = {name: len(list(store.quads_for_pattern(None, None, None, ox.NamedNode(GRAPH_BASE + name))))
-                for name in counts}
+    in_store = {
+        name: len(list(store.quads_for_pattern(None, None, None, ox.NamedNode(GRAPH_BASE + name))))
+        for name in counts
+    }
     assert in_store == counts
     lines = [line for line in (release / DATASET_FILE).read_text().splitlines() if line.strip()]
     assert len(lines) == sum(counts.values())
@@ -114,15 +130,20 @@ def write_server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -
 
 # --- Graph Store Protocol: reads ------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def roomy_server(built: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A read-only server whose result limit exceeds the whole dataset (the derivations record too)."""
-    yield from serve(build_dir_of(built), tmp_path_factory.mktemp("roomy") / "server.log",
-                     max_results=str(10 * sum(built.counts.values())))
+    yield from serve(
+        build_dir_of(built),
+        tmp_path_factory.mktemp("roomy") / "server.log",
+        max_results=str(10 * sum(built.counts.values())),
+    )
 
 
-def test_graph_store_get_and_head_for_everyone(live_server: LiveServer, roomy_server: LiveServer,
-                                               built: BuildReport) -> None:
+def test_graph_store_get_and_head_for_everyone(
+    live_server: LiveServer, roomy_server: LiveServer, built: BuildReport
+) -> None:
     limit = Settings.model_fields["max_results"].default  # what live_server runs with
     assert built.counts["derivations"] > limit  # the record is larger than a default answer may be
     for name, count in built.counts.items():
@@ -133,12 +154,18 @@ def test_graph_store_get_and_head_for_everyone(live_server: LiveServer, roomy_se
         assert answer.status_code == 200, answer.text
         assert len(Graph().parse(data=answer.text, format="nt")) == count
     head = graph_store(live_server, "HEAD", str(ASSERTED), token=False)
-    assert head.status_code == 200 and head.content == b"" and head.headers["content-type"].startswith(
-        "application/n-triples")
+    assert (
+        head.status_code == 200
+        and head.content == b""
+        and head.headers["content-type"].startswith("application/n-triples")
+    )
     assert graph_store(live_server, "GET", None, token=False, accept="text/turtle").status_code == 422
     default = graph_store(roomy_server, "GET", None, token=False, accept="text/turtle")
-    assert default.status_code == 200 and (MDR.russia, RDFS.label, Literal("Russia", lang="en")) in \
-        Graph().parse(data=default.text, format="turtle")
+    assert default.status_code == 200 and (
+        MDR.russia,
+        RDFS.label,
+        Literal("Russia", lang="en"),
+    ) in Graph().parse(data=default.text, format="turtle")
 
 
 def test_graph_store_read_refusals(live_server: LiveServer) -> None:
@@ -159,11 +186,13 @@ def test_graph_store_keeps_the_exact_datatypes(live_server: LiveServer) -> None:
 def test_graph_store_writes_need_the_token(live_server: LiveServer, write_server: LiveServer) -> None:
     body = b"<urn:x:a> <urn:x:b> <urn:x:c> ."
     for method in ("PUT", "POST", "DELETE"):
-        read_only = graph_store(live_server, method, str(ASSERTED), body if method != "DELETE" else None,
-                                token=False)
+        read_only = graph_store(
+            live_server, method, str(ASSERTED), body if method != "DELETE" else None, token=False
+        )
         assert read_only.status_code == 403 and "read-only" in read_only.text
-        refused = graph_store(write_server, method, str(ASSERTED), body if method != "DELETE" else None,
-                              token=False)
+        refused = graph_store(
+            write_server, method, str(ASSERTED), body if method != "DELETE" else None, token=False
+        )
         assert refused.status_code == 403 and "token" in refused.text and TOKEN not in refused.text
 
 
@@ -179,6 +208,7 @@ def test_service_description_lists_the_graph_store(write_server: LiveServer) -> 
 
 # --- validated, atomic writes ---------------------------------------------------------------------
 
+
 def test_a_valid_update_is_applied_and_inference_follows(write_server: LiveServer) -> None:
     before = release_name(write_server)
     answer = update(write_server, insert_state("atlantis", "Atlantis"))
@@ -187,9 +217,11 @@ def test_a_valid_update_is_applied_and_inference_follows(write_server: LiveServe
     assert release_name(write_server) == answer.headers["x-mildip-release"]
     assert ask(write_server, f"ASK {{ GRAPH <{ASSERTED}> {{ mdr:atlantis a md:State }} }}")
     assert ask(write_server, f"ASK {{ GRAPH <{INFERRED}> {{ mdr:atlantis a md:Actor }} }}")  # State ⊑ Actor
-    derived = (f"ASK {{ GRAPH <{DERIVATIONS}> {{ ?st <{RDF.subject}> mdr:atlantis ; "
-               f"<{RDF.predicate}> <{RDF.type}> ; <{RDF.object}> md:Actor ; md:modality md:stated ; "
-               f"<{PROV.wasGeneratedBy}> [ md:rule \"cax-sco\" ] }} }}")
+    derived = (
+        f"ASK {{ GRAPH <{DERIVATIONS}> {{ ?st <{RDF.subject}> mdr:atlantis ; "
+        f"<{RDF.predicate}> <{RDF.type}> ; <{RDF.object}> md:Actor ; md:modality md:stated ; "
+        f'<{PROV.wasGeneratedBy}> [ md:rule "cax-sco" ] }} }}'
+    )
     assert ask(write_server, derived)  # the write recorded its derivations too
     page = httpx.get(f"{write_server.url}/doc/atlantis.html")
     assert page.status_code == 200 and "Atlantis" in page.text  # the pages moved to the new release too
@@ -234,9 +266,12 @@ def test_a_write_that_breaks_a_shape_is_refused_and_changes_nothing(write_server
 
 def test_writes_to_computed_or_build_graphs_are_refused(write_server: LiveServer) -> None:
     before = _snapshot(write_server)
-    for text in (f"DROP GRAPH <{INFERRED}>", f"CLEAR GRAPH <{ONTOLOGY}>",
-                 "INSERT DATA { <urn:x:a> <urn:x:b> 1 }",
-                 f"COPY <{ASSERTED}> TO <{GRAPH_BASE}new-graph>"):
+    for text in (
+        f"DROP GRAPH <{INFERRED}>",
+        f"CLEAR GRAPH <{ONTOLOGY}>",
+        "INSERT DATA { <urn:x:a> <urn:x:b> 1 }",
+        f"COPY <{ASSERTED}> TO <{GRAPH_BASE}new-graph>",
+    ):
         answer = update(write_server, text)
         assert answer.status_code == 403 and "cannot be written" in answer.text, text
     for graph in (str(INFERRED), f"{GRAPH_BASE}derivations", None):
@@ -249,8 +284,9 @@ def test_graph_store_round_trip_and_post(write_server: LiveServer) -> None:
     """GET a graph, PUT it back unchanged (nothing to publish), POST a new State, DELETE it again."""
     before = release_name(write_server)
     provenance = graph_store(write_server, "GET", GRAPH_BASE + "provenance", token=False)
-    same = graph_store(write_server, "PUT", GRAPH_BASE + "provenance", provenance.content,
-                       "application/n-triples")
+    same = graph_store(
+        write_server, "PUT", GRAPH_BASE + "provenance", provenance.content, "application/n-triples"
+    )
     assert same.status_code == 204 and release_name(write_server) == before
     prefixes = f"@prefix md: <{MD}> . @prefix mdr: <{MDR}> . @prefix rdfs: <{RDFS}> ."
     turtle = f"{prefixes} {new_state('lemuria', 'Lemuria')}"
@@ -267,41 +303,65 @@ def test_graph_store_round_trip_and_post(write_server: LiveServer) -> None:
 def test_bad_documents_are_refused(write_server: LiveServer) -> None:
     assert graph_store(write_server, "PUT", str(ASSERTED), b"<a> <b> ").status_code == 400
     assert graph_store(write_server, "PUT", str(ASSERTED), b"x", "text/x-unknown").status_code == 415
-    quads = graph_store(write_server, "POST", str(ASSERTED), b"<urn:x:a> <urn:x:b> <urn:x:c> <urn:x:g> .",
-                        "application/n-quads")
+    quads = graph_store(
+        write_server,
+        "POST",
+        str(ASSERTED),
+        b"<urn:x:a> <urn:x:b> <urn:x:c> <urn:x:g> .",
+        "application/n-quads",
+    )
     assert quads.status_code == 400 and "named graphs" in quads.text
-    escape = graph_store(write_server, "POST", GRAPH_BASE + "provenance",
-                         f'<{MDR}source/x> <{MD}localFile> "../../../../etc/hostname" .'.encode(),
-                         "application/n-triples")
+    escape = graph_store(
+        write_server,
+        "POST",
+        GRAPH_BASE + "provenance",
+        f'<{MDR}source/x> <{MD}localFile> "../../../../etc/hostname" .'.encode(),
+        "application/n-triples",
+    )
     assert escape.status_code == 422 and "inside the server's data folder" in escape.text
     assert "localhost" not in escape.text
 
 
 def test_parsers_fetch_nothing(write_server: LiveServer, recorder: Recorder) -> None:
     """An RDF/XML external entity, a JSON-LD remote context and USING name the recorder: no request."""
-    entity = (f'<?xml version="1.0"?><!DOCTYPE rdf:RDF [<!ENTITY e SYSTEM "{recorder.url}/entity">]>'
-              f'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:r="{RDFS}">'
-              f'<rdf:Description rdf:about="urn:x:s"><r:label>&e;</r:label></rdf:Description></rdf:RDF>')
+    entity = (
+        f'<?xml version="1.0"?><!DOCTYPE rdf:RDF [<!ENTITY e SYSTEM "{recorder.url}/entity">]>'
+        f'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:r="{RDFS}">'
+        f'<rdf:Description rdf:about="urn:x:s"><r:label>&e;</r:label></rdf:Description></rdf:RDF>'
+    )
     posted = graph_store(write_server, "POST", str(ASSERTED), entity.encode(), "application/rdf+xml")
     assert posted.status_code == 400
     context = json.dumps({"@context": f"{recorder.url}/context.jsonld", "@id": "urn:x:s", "label": "x"})
     answer = graph_store(write_server, "POST", str(ASSERTED), context.encode(), "application/ld+json")
     assert answer.status_code == 400 and "context" in answer.text
-    using = update(write_server, f"INSERT {{ GRAPH <{ASSERTED}> {{ ?s <urn:x:p> 1 }} }} "
-                                 f"USING <{recorder.url}/g> WHERE {{ ?s ?p ?o }}")
+    using = update(
+        write_server,
+        f"INSERT {{ GRAPH <{ASSERTED}> {{ ?s <urn:x:p> 1 }} }} USING <{recorder.url}/g> WHERE {{ ?s ?p ?o }}",
+    )
     assert using.status_code == 204  # USING names a graph of the store (empty here), never a document
     assert recorder.hits == []
 
 
 # --- crashes --------------------------------------------------------------------------------------
 
+
 def _server_process(build_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("MILDIP_")}
     env["MILDIP_UPDATE_TOKEN"] = TOKEN
     env["MILDIP_DATA_DIR"] = str(writable_data(build_dir))
-    command = [sys.executable, "-m", "mildip_ld.cli", "--build-dir", str(build_dir), "serve",
-               "--host", LOOPBACK, "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "mildip_ld",
+        "--build-dir",
+        str(build_dir),
+        "serve",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+    ]
     with open(log, "ab") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://{LOOPBACK}:{port}"
@@ -341,8 +401,10 @@ def test_kill_9_in_the_middle_of_a_write(built: BuildReport, tmp_path: Path, mom
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     sender.join()
-    assert _wait_for(lambda: not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE
-                                     for child in children), 10), "workers or writer outlived the server"
+    assert _wait_for(
+        lambda: not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children),
+        10,
+    ), "workers or writer outlived the server"
     release = assert_consistent(build_dir)
     committed = release != before
     process, url = _server_process(build_dir, tmp_path / "server.log")
@@ -371,7 +433,7 @@ def _ignore_errors(function, *args) -> None:
 def test_kill_9_in_the_middle_of_a_build(built: BuildReport, tmp_path: Path) -> None:
     build_dir = copy_build(built, tmp_path)
     before = assert_consistent(build_dir)
-    command = [sys.executable, "-m", "mildip_ld.cli", "--build-dir", str(build_dir), "build"]
+    command = [sys.executable, "-m", "mildip_ld", "--build-dir", str(build_dir), "build"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     staged = _wait_for(lambda: any(build_dir.glob(".staging-*")), 120)
     os.kill(process.pid, signal.SIGKILL)
@@ -386,12 +448,15 @@ def test_kill_9_in_the_middle_of_a_build(built: BuildReport, tmp_path: Path) -> 
 
 # --- the update dataset is the query dataset (issue 15, item 3) -----------------------------------
 
+
 def test_an_update_reads_and_deletes_through_the_union_default_graph(write_server: LiveServer) -> None:
     assert update(write_server, insert_state("lemuria", "Lemuria")).status_code == 204
     assert ask(write_server, "ASK { mdr:lemuria a md:State }")  # the query's default graph: the union
-    relabel = (f"{PREFIXES} DELETE {{ GRAPH <{ASSERTED}> {{ ?s rdfs:label ?l }} }} "
-               f"INSERT {{ GRAPH <{ASSERTED}> {{ ?s rdfs:label \"Lemuria II\"@en }} }} "
-               f"WHERE {{ ?s a md:State ; rdfs:label \"Lemuria\"@en ; rdfs:label ?l }}")
+    relabel = (
+        f"{PREFIXES} DELETE {{ GRAPH <{ASSERTED}> {{ ?s rdfs:label ?l }} }} "
+        f'INSERT {{ GRAPH <{ASSERTED}> {{ ?s rdfs:label "Lemuria II"@en }} }} '
+        f'WHERE {{ ?s a md:State ; rdfs:label "Lemuria"@en ; rdfs:label ?l }}'
+    )
     assert update(write_server, relabel).status_code == 204, "the WHERE reads the union"
     assert ask(write_server, 'ASK { mdr:lemuria rdfs:label "Lemuria II"@en }')
     removed = update(write_server, f"{PREFIXES} DELETE WHERE {{ mdr:lemuria ?p ?o }}")
@@ -409,22 +474,37 @@ def test_deleting_a_computed_triple_through_the_default_graph_is_refused(write_s
 
 def test_using_graph_uri_and_relative_iris(write_server: LiveServer) -> None:
     assert update(write_server, insert_state("mu", "Mu")).status_code == 204
-    copy = (f"{PREFIXES} INSERT {{ GRAPH <{ASSERTED}> {{ ?s rdfs:comment \"copied\"@en }} }} "
-            f"WHERE {{ ?s a md:State ; rdfs:label \"Mu\"@en }}")
-    from_inferred = httpx.post(write_server.sparql, params={"using-graph-uri": str(INFERRED)},
-                               content=copy.encode(), timeout=60,
-                               headers={"Content-Type": "application/sparql-update", **AUTH})
+    copy = (
+        f'{PREFIXES} INSERT {{ GRAPH <{ASSERTED}> {{ ?s rdfs:comment "copied"@en }} }} '
+        f'WHERE {{ ?s a md:State ; rdfs:label "Mu"@en }}'
+    )
+    from_inferred = httpx.post(
+        write_server.sparql,
+        params={"using-graph-uri": str(INFERRED)},
+        content=copy.encode(),
+        timeout=60,
+        headers={"Content-Type": "application/sparql-update", **AUTH},
+    )
     assert from_inferred.status_code == 204 and not ask(write_server, "ASK { mdr:mu rdfs:comment ?c }")
-    from_asserted = httpx.post(write_server.sparql, params={"using-graph-uri": str(ASSERTED)},
-                               content=copy.encode(), timeout=60,
-                               headers={"Content-Type": "application/sparql-update", **AUTH})
+    from_asserted = httpx.post(
+        write_server.sparql,
+        params={"using-graph-uri": str(ASSERTED)},
+        content=copy.encode(),
+        timeout=60,
+        headers={"Content-Type": "application/sparql-update", **AUTH},
+    )
     assert from_asserted.status_code == 204 and ask(write_server, "ASK { mdr:mu rdfs:comment ?c }")
-    conflict = httpx.post(write_server.sparql, params={"using-named-graph-uri": str(ASSERTED)},
-                          content=f"WITH <{ASSERTED}> DELETE {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o }}".encode(),
-                          headers={"Content-Type": "application/sparql-update", **AUTH}, timeout=60)
+    conflict = httpx.post(
+        write_server.sparql,
+        params={"using-named-graph-uri": str(ASSERTED)},
+        content=f"WITH <{ASSERTED}> DELETE {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o }}".encode(),
+        headers={"Content-Type": "application/sparql-update", **AUTH},
+        timeout=60,
+    )
     assert conflict.status_code == 400 and "using-graph-uri" in conflict.text
-    relative = httpx.get(write_server.sparql, params={"query": "SELECT (<x> AS ?iri) {}"},
-                         headers={"Accept": JSON_RESULTS})
+    relative = httpx.get(
+        write_server.sparql, params={"query": "SELECT (<x> AS ?iri) {}"}, headers={"Accept": JSON_RESULTS}
+    )
     assert relative.status_code == 200
     assert relative.json()["results"]["bindings"][0]["iri"]["value"] == f"{write_server.url}/x"
     relative_update = update(write_server, f"DELETE DATA {{ GRAPH <{ASSERTED}> {{ <mu> <p> 1 }} }}")
@@ -441,7 +521,7 @@ def test_a_token_holder_writes_graphs_of_its_own_validated_and_inferred(write_se
     assert ask(write_server, f"ASK {{ GRAPH <{INFERRED}> {{ mdr:hyperborea a md:Actor }} }}")  # inferred over
     unlabelled = graph_store(write_server, "POST", own, f"<{MDR.thule}> a <{MD.State}> .".encode())
     assert unlabelled.status_code == 422 and "LabelShape" in unlabelled.text  # validated by the shapes
-    again = graph_store(write_server, "POST", own, f"<{MDR.hyperborea}> <{RDFS.comment}> \"x\"@en .".encode())
+    again = graph_store(write_server, "POST", own, f'<{MDR.hyperborea}> <{RDFS.comment}> "x"@en .'.encode())
     assert again.status_code == 204
     assert graph_store(write_server, "DELETE", own).status_code == 204
     assert not ask(write_server, "ASK { GRAPH ?g { mdr:hyperborea ?p ?o } }")

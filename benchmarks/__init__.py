@@ -1,0 +1,1 @@
+"""Benchmarks, peers, load and attack tooling, outside the product (``.[bench]``)."""

@@ -1,0 +1,151 @@
+"""``python -m benchmarks``: the benchmark commands, beside the ``mildip`` CLI.
+
+Subcommands: bench, scalebench, synth. They use the product as any client does (its CLI's helpers
+for the build folder and settings) and need ``pip install -e .[bench]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmarks.scaleoptions import add_arguments as add_scale_arguments
+from mildip_ld.cli.main import EXIT_OK, _ensure_built, _paths, _say, _server_settings
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Compare latency and throughput of this server with Oxigraph's own, on the same store."""
+    from benchmarks.bench import BenchOptions, run_bench
+
+    settings = _server_settings(args)
+    status = _ensure_built(args, settings)
+    if status != EXIT_OK:
+        return status
+    if args.only == "page-attack":
+        from benchmarks.pageattack import run_page_attack, table
+        from mildip_ld.server.endpoint import resolve_release
+
+        print(table(run_page_attack(resolve_release(settings), progress=_say)))
+        return EXIT_OK
+    options = BenchOptions(
+        queries=Path(args.queries) if args.queries else _paths(args).queries,
+        repeats=args.repeats,
+        clients=args.clients,
+        requests=args.requests,
+    )
+    print(run_bench(settings, options, progress=_say))
+    return EXIT_OK
+
+
+def cmd_scalebench(args: argparse.Namespace) -> int:
+    """Synthesize, build and serve growing graphs beside Oxigraph's server and rdflib-endpoint."""
+    from benchmarks.scalebench import markdown, run_scalebench, write_report
+    from benchmarks.scaleoptions import options_from
+
+    options = options_from(args)
+    report = run_scalebench(
+        options, progress=_say, written=lambda partial: write_report(partial, options.json, options.markdown)
+    )
+    write_report(report, options.json, options.markdown)
+    print(markdown(report))
+    _say(f"wrote {options.json} and {options.markdown}")
+    return EXIT_OK
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Write a seeded synthetic data folder of about N triples (plus the article's data)."""
+    from benchmarks.synth import synthesize
+
+    paths = _paths(args)
+    out = Path(args.output)
+    sentences = synthesize(
+        out,
+        args.triples,
+        seed=args.seed,
+        template=None if args.without_article else paths.data,
+        progress=_say,
+    )
+    _say(
+        f"wrote {out}: {sentences} synthetic claims with their passages (seed {args.seed}); "
+        f"build it with: mildip --data {out} --build-dir {out}-build build"
+    )
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser (every subcommand has --help)."""
+    top = argparse.ArgumentParser(
+        prog="python -m benchmarks", description="mildip-ld benchmarks: latency, throughput, scale."
+    )
+    top.add_argument("--data", help="data folder (default: ./data of the project)")
+    top.add_argument("--build-dir", help="build folder (default: ./build, or $MILDIP_BUILD)")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    p = sub.add_parser(
+        "synth",
+        help="generate a larger synthetic dataset",
+        description="Write a deterministic (seeded) data folder of about N triples that "
+        "follows the ontology and passes the shapes: synthetic sources, passages, "
+        "states and engagement claims, plus a copy of the article's data. "
+        "Example: python -m benchmarks synth --triples 100000 -o /tmp/synth-1e5",
+    )
+    p.add_argument("--triples", type=int, required=True, help="approximate number of triples to add")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, same files")
+    p.add_argument("-o", "--output", required=True, help="data folder to write (replaced if it exists)")
+    p.add_argument("--without-article", action="store_true", help="do not copy the article's data")
+    p.set_defaults(handler=cmd_synth)
+
+    p = sub.add_parser(
+        "bench",
+        help="latency and throughput against Oxigraph's own server",
+        description="Start this server and Oxigraph's (oxigraph serve-read-only) on the "
+        "same store on free loopback ports, run each queries/*.rq (or built-in "
+        "queries) over HTTP, and print Markdown tables: median and p99 latency "
+        "per query and server, and requests/s with concurrent clients, with "
+        "the ratio ours/oxigraph.",
+    )
+    p.add_argument("--queries", help="folder of .rq files (default: ./queries of the project)")
+    p.add_argument("--repeats", type=int, default=20, help="timed runs of each query per server (default 20)")
+    p.add_argument("--clients", type=int, default=4, help="concurrent clients for requests/s (default 4)")
+    p.add_argument(
+        "--requests", type=int, default=400, help="requests per server for requests/s (default 400)"
+    )
+    p.add_argument(
+        "--only",
+        choices=["page-attack"],
+        help="run only this part: page-attack, 16 wrk connections for 15 s on the largest page "
+        "and VoID with a new Host header each request, /health watched (needs wrk)",
+    )
+    p.add_argument(
+        "--build-dir", default=argparse.SUPPRESS, help="build folder whose current release is used"
+    )
+    p.set_defaults(handler=cmd_bench)
+
+    p = sub.add_parser(
+        "scalebench",
+        help="build and query 10^4..10^6 triples beside Oxigraph and rdflib-endpoint",
+        description="For each size: python -m benchmarks synth, a build (stage timings, peak memory), the "
+        "cold start of mildip serve, then ours, Oxigraph's server and "
+        "rdflib-endpoint one at a time on the same release: median and p99 "
+        "latency of every queries/*.rq (SERVICE ones left out) and of a lookup, "
+        "lookup requests/s with concurrent clients; rdflib's and Oxigraph's "
+        "engines in one process at the smaller sizes. Prints a Markdown table "
+        "with ratios and the issue's targets, and writes it with the JSON.",
+    )
+    add_scale_arguments(p)
+    p.set_defaults(handler=cmd_scalebench)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m benchmarks``."""
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Layer 5, curation: validated writes (commit, writer process) and Wikidata links."""

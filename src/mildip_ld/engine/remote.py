@@ -1,0 +1,220 @@
+"""A remote SPARQL store behind the worker pool's interface (``mildip serve --store sparql:URL``).
+
+When the data outgrows one machine, a clustered store (Fuseki, GraphDB, Virtuoso, or an
+Oxigraph server) holds it (``mildip publish`` puts it there) and this server keeps the API: the
+SPARQL 1.1 Protocol with its content negotiation, limits and refusals, ``/health`` and the
+counts. :class:`RemoteStore` is a :class:`~mildip_ld.engine.pool.WorkerPool` to the endpoint
+(``start``, ``run(job, timeout)``, ``drain``, ``close``, ``size``, ``pids``, ``starting``) that
+answers each job with the worker's own code (:func:`mildip_ld.engine.worker.run_query`,
+:func:`~mildip_ld.engine.worker.graph_counts`) over :class:`SparqlStore`, which forwards each query through
+SPARQLWrapper. So answers come in the same formats, with the same row limit and the same SERVICE
+and nesting checks as from the embedded store.
+
+The default graph of this API is the union of the named graphs. Remote stores differ there
+(Oxigraph needs ``--union-default-graph``, Fuseki ``unionDefaultGraph``), so a query without
+FROM is sent with ``default-graph-uri`` and ``named-graph-uri`` naming every named graph of the
+store: the same dataset on any server. Dataset parameters given by the client are forwarded.
+
+Time limits: at most ``size`` requests run at once, each on a thread of a pool of that size, with
+an HTTP timeout just past the query's limit. The caller gets its 503 at the limit; the thread ends
+with the HTTP timeout, and its slot is not free before then. So a burst of slow queries meets
+"busy" answers, never a pile of threads each held for the whole limit (the trap of
+``oxigraph serve --timeout-s``, upstream oxigraph #1954).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import urllib.error
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import pyoxigraph as ox
+from SPARQLWrapper import ASK, JSON, POST, SELECT, TURTLE, URLENCODED, SPARQLWrapper
+from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
+
+from mildip_ld.engine.pool import PoolBusyError, QueryTimeoutError, Reply, WorkerPool
+from mildip_ld.engine.worker import error, graph_counts, run_query
+
+SCHEME = "sparql:"
+HTTP_GRACE_S = 1.0
+"""The HTTP timeout of a forwarded query is its limit plus this."""
+GRAPHS_QUERY = "SELECT DISTINCT ?g WHERE { GRAPH ?g { } }"
+
+
+class RemoteStoreError(RuntimeError):
+    """The remote store could not be reached or failed (not a fault of the query)."""
+
+
+def remote_url(store: str) -> str | None:
+    """The endpoint URL of a ``sparql:URL`` store setting; None for any other setting."""
+    return store[len(SCHEME) :] if store.startswith(SCHEME) else None
+
+
+class SparqlStore:
+    """What the worker's query code needs of a store (``query``, ``len``), asked of a remote endpoint.
+
+    ``graphs`` are the named graphs that make the union default graph (see the module's docstring).
+    """
+
+    def __init__(self, url: str, timeout: float, graphs: list[str] | None = None) -> None:
+        self.url, self.timeout, self.graphs = url, timeout, graphs or []
+
+    def _wrapper(self, text: str, default_graphs: list[str], named_graphs: list[str]) -> SPARQLWrapper:
+        wrapper = SPARQLWrapper(self.url)
+        wrapper.setOnlyConneg(True)  # no format=/output= parameters: the Accept header says it
+        wrapper.setMethod(POST)
+        wrapper.setRequestMethod(URLENCODED)  # long queries and many graph IRIs fit in a body
+        wrapper.setTimeout(self.timeout)
+        with warnings.catch_warnings():  # a query it cannot classify goes on: the store will say why
+            warnings.simplefilter("ignore", RuntimeWarning)
+            wrapper.setQuery(text)
+        for iri in default_graphs:
+            wrapper.addDefaultGraph(iri)
+        for iri in named_graphs:
+            wrapper.addNamedGraph(iri)
+        return wrapper
+
+    def query(
+        self,
+        text: str,
+        base_iri: str | None = None,
+        default_graph: list[ox.NamedNode] | None = None,
+        named_graphs: list[ox.NamedNode] | None = None,
+        use_default_graph_as_union: bool = False,
+    ) -> ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]:
+        """Run ``text`` on the remote store, with pyoxigraph's keyword arguments for the dataset;
+        the answer parsed into pyoxigraph's objects. ``SyntaxError`` when the store calls the query
+        malformed, :class:`RemoteStoreError` for any other failure."""
+        if base_iri:
+            text = f"BASE <{base_iri}>\n{text}"
+        if use_default_graph_as_union:
+            defaults, named = self.graphs, self.graphs
+        else:
+            defaults = [str(node.value) for node in default_graph or []]
+            named = [str(node.value) for node in named_graphs or []]
+        wrapper = self._wrapper(text, defaults, named)
+        selecting = wrapper.queryType in (SELECT, ASK)
+        wrapper.setReturnFormat(JSON if selecting else TURTLE)
+        try:
+            body = wrapper.query().response.read()
+        except QueryBadFormed as refused:
+            raise SyntaxError(f"the remote store refused the query: {_said(refused)}") from None
+        except SPARQLWrapperException as failure:
+            raise RemoteStoreError(f"the remote store {self.url} failed: {_said(failure)}") from None
+        except (urllib.error.URLError, OSError) as failure:
+            raise RemoteStoreError(
+                f"the remote store {self.url} could not be reached: {getattr(failure, 'reason', failure)}"
+            ) from None
+        try:
+            if selecting:
+                return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+            return [quad.triple for quad in ox.parse(body, format=ox.RdfFormat.TURTLE)]
+        except SyntaxError as unreadable:
+            raise RemoteStoreError(
+                f"the remote store {self.url} sent an unreadable answer: {unreadable}"
+            ) from None
+
+    def named_graphs(self) -> list[str]:
+        """The IRIs of the remote store's named graphs, sorted."""
+        solutions = self.query(GRAPHS_QUERY)
+        return sorted(str(row["g"].value) for row in solutions if isinstance(row["g"], ox.NamedNode))
+
+    def __len__(self) -> int:
+        """Triples in the named graphs (the default graph of a union-default store would count twice)."""
+        counts = self.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+        return int(next(iter(counts))["n"].value)
+
+
+def _said(failure: Exception) -> str:
+    return " ".join(str(failure).split())[:500]
+
+
+class RemoteStore(WorkerPool):
+    """The worker pool over a remote SPARQL endpoint: its "workers" are ``size`` request slots,
+    each answered on a thread (see the module's docstring). Admission (``max_pending``), draining
+    and closing are the pool's; ``config`` is the pool's worker configuration (``max_results``,
+    ``prefixes``, ``service_allowlist``, ``max_nesting``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        config: Any,
+        size: int,
+        on_restart: Callable[[], None] = lambda: None,
+        max_pending: int | None = None,
+    ) -> None:
+        super().__init__(config, size, on_restart=on_restart, max_pending=max_pending)
+        self.url = url
+        self.job_config = asdict(config) if is_dataclass(config) else dict(config)
+        self.graphs: list[str] = []
+        self.reachable = False
+        self._slots = asyncio.Semaphore(size)
+        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="remote-sparql")
+
+    @property
+    def pids(self) -> list[int]:
+        """This process once per request slot while the remote store answers; empty when it does not
+        (``/health`` then says "down")."""
+        return [os.getpid()] * self.size if self.reachable else []
+
+    async def start(self) -> None:
+        """Learn the remote store's named graphs; raises :class:`RemoteStoreError` when it does not answer."""
+        loop = asyncio.get_running_loop()
+        self.graphs = await loop.run_in_executor(self._executor, SparqlStore(self.url, 60).named_graphs)
+        self.reachable = True
+
+    def _answer(self, job: dict[str, Any], timeout: float) -> Reply:
+        """One job, on an executor thread."""
+        store = SparqlStore(self.url, timeout + HTTP_GRACE_S, self.graphs)
+        try:
+            if job["op"] == "query":
+                header, body = run_query(store, job, self.job_config)  # type: ignore[arg-type]
+            elif job["op"] == "stats":
+                self.graphs = store.named_graphs()
+                store.graphs = self.graphs
+                header, body = graph_counts(store)  # type: ignore[arg-type]
+            else:
+                header, body = error(400, f"a remote store answers queries only, not {job['op']!r} jobs")
+        except RemoteStoreError as failure:
+            self.reachable = "could not be reached" not in str(failure)
+            header, body = error(502, str(failure))
+        except (ValueError, TypeError) as failure:
+            header, body = error(502, f"the remote store's answer could not be read: {failure}")
+        else:
+            self.reachable = True
+        return Reply(header["status"], header.get("content_type"), body)
+
+    async def _run(self, job: dict[str, Any], timeout: float, wait: float) -> Reply:
+        """Answer ``job`` on a slot that frees up within ``wait`` seconds, within ``timeout`` seconds:
+        :class:`~mildip_ld.engine.pool.QueryTimeoutError` past it,
+        :class:`~mildip_ld.engine.pool.PoolBusyError`
+        when no slot frees up in time."""
+        try:
+            async with asyncio.timeout(wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise PoolBusyError(
+                f"all {self.size} connections to the remote store stayed busy for "
+                f"{wait:g} s; try again later",
+                {"Retry-After": "1"},
+            ) from None
+        future = asyncio.get_running_loop().run_in_executor(self._executor, self._answer, job, timeout)
+        future.add_done_callback(lambda _: self._slots.release())  # when the thread is really done
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(future)
+        except TimeoutError:
+            raise QueryTimeoutError(
+                f"query exceeded the {timeout:g} s time limit and was abandoned; simplify it or add LIMIT"
+            ) from None
+
+    async def close(self) -> None:
+        """Stop taking jobs; threads still waiting on the remote store end with their HTTP timeout."""
+        await super().close()
+        self._executor.shutdown(wait=False, cancel_futures=True)

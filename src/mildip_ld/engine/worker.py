@@ -1,0 +1,283 @@
+"""A query worker process: opens a release's Oxigraph store and answers jobs one at a time.
+
+Started by :mod:`mildip_ld.engine.pool` as ``python -m mildip_ld.engine.worker``. It talks over its standard
+input and output in frames (8-byte big-endian length, then the bytes): a JSON config frame
+first, answered by a JSON "ready" frame; then for each JSON job a JSON header frame (status,
+content type) and a body frame. A query that runs too long is not stopped here: the pool kills
+the whole process, which is the only way to really stop pyoxigraph (it has no query timeout).
+The store is always opened read-only: writes go through :mod:`mildip_ld.curation.writer` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyoxigraph as ox
+
+from mildip_ld.engine.query_safety import check, prepare, refusal
+from mildip_ld.release.store import open_store
+from mildip_ld.vocab.conneg import Rdf, Results, media_type, offered, serialize_triples
+
+FRAME_HEADER_BYTES = 8
+TEXT = "text/plain; charset=utf-8"
+STACK_BYTES = 256 * 2**20
+"""Stack of the thread that answers jobs. Oxigraph's parser recurses once per operator of a chain
+such as ``!!!…!true`` or ``1+1+…+1``; within the 100 kB query limit that needs far more than the
+main thread's 8 MiB, and a stack overflow kills the process. The pages are only reserved."""
+
+Reply = tuple[dict[str, Any], bytes]
+
+
+def read_frame(stream: BinaryIO) -> bytes | None:
+    """One frame from ``stream``; None at end of input."""
+    header = stream.read(FRAME_HEADER_BYTES)
+    if len(header) < FRAME_HEADER_BYTES:
+        return None
+    size = int.from_bytes(header, "big")
+    payload = stream.read(size)
+    return payload if len(payload) == size else None
+
+
+def frame(payload: bytes) -> bytes:
+    """``payload`` preceded by its length, ready to write."""
+    return len(payload).to_bytes(FRAME_HEADER_BYTES, "big") + payload
+
+
+def error(status: int, message: str) -> Reply:
+    """A plain-text error reply."""
+    return {"status": status, "content_type": TEXT}, message.encode("utf-8")
+
+
+class _TooManyRowsError(Exception):
+    """Raised from inside pyoxigraph's serializer to stop it at the row limit."""
+
+
+class _RowLimitedBuffer:
+    """A write target for TSV results that keeps the bytes and stops past ``limit`` rows.
+
+    In SPARQL TSV every solution is exactly one line (tabs and newlines in terms are escaped).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.lines = limit, 0
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.lines += data.count(b"\n")
+        if self.lines > self.limit + 1:  # + the header line
+            raise _TooManyRowsError
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to flush: the bytes stay in memory."""
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def _too_many(max_results: int, what: str) -> Reply:
+    return error(
+        422,
+        f"the answer has more than {max_results} {what}, the limit of this endpoint; "
+        f"add LIMIT (and OFFSET to page through it) or narrow the query",
+    )
+
+
+def _not_acceptable(kind: str, form: str, asked: str) -> Reply:
+    return error(
+        406,
+        f"no acceptable format for a {form} answer ({asked}); this endpoint offers "
+        f"{offered(kind)} (or use format=...)",
+    )
+
+
+def _solutions(result: ox.QuerySolutions, fmt: Results, max_results: int) -> Reply:
+    """SELECT: serialized once to TSV (counting rows, stopping past the limit), then re-serialized."""
+    buffer = _RowLimitedBuffer(max_results)
+    try:
+        result.serialize(buffer, format=Results.TSV)
+    except _TooManyRowsError:
+        return _too_many(max_results, "solutions")
+    tsv = buffer.getvalue()
+    body = tsv if fmt == Results.TSV else ox.parse_query_results(tsv, Results.TSV).serialize(format=fmt)
+    return {"status": 200, "content_type": media_type(fmt)}, body
+
+
+def _triples(result: ox.QueryTriples, fmt: Rdf, max_results: int, prefixes: dict[str, str]) -> Reply:
+    """CONSTRUCT/DESCRIBE: collected up to the limit, then serialized (as quads for dataset formats)."""
+    triples: list[ox.Triple] = []
+    for triple in result:
+        if len(triples) == max_results:
+            return _too_many(max_results, "triples")
+        triples.append(triple)
+    return {"status": 200, "content_type": media_type(fmt)}, serialize_triples(triples, fmt, prefixes)
+
+
+def _dataset(job: dict[str, Any]) -> dict[str, Any]:
+    """pyoxigraph keyword arguments for the job's RDF dataset (SPARQL 1.1 Protocol semantics)."""
+    if job.get("default_graphs") is not None or job.get("named_graphs") is not None:
+        return {
+            "default_graph": [ox.NamedNode(iri) for iri in job.get("default_graphs") or []],
+            "named_graphs": [ox.NamedNode(iri) for iri in job.get("named_graphs") or []],
+        }
+    return {"use_default_graph_as_union": bool(job.get("union", True))}
+
+
+def run_query(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> Reply:
+    """Check a query job (:func:`~mildip_ld.engine.query_safety.refusal`), evaluate it and serialize its
+    answer in the negotiated format; the header tells whether running it again gives the same answer."""
+    verdict = check(job["text"], "query", job.get("base_iri"))
+    refused = refusal(verdict, "query", config.get("service_allowlist", []), config.get("max_nesting", 100))
+    if refused:
+        return error(400, refused)
+    job = {"union": not verdict.has_dataset_clause, **job}
+    results = Results.from_media_type(job["results"]) if job.get("results") else None
+    graph = Rdf.from_media_type(job["graph"]) if job.get("graph") else None
+    try:
+        result = store.query(job["text"], base_iri=job.get("base_iri"), **_dataset(job))
+        header, body = _answer(
+            result, results, graph, job.get("asked", ""), config["max_results"], config.get("prefixes", {})
+        )
+    except SyntaxError as failure:
+        return error(400, f"malformed query: {failure}")
+    except (OSError, RuntimeError, ValueError) as failure:  # a SERVICE call fails in query() or _answer
+        if verdict.services:
+            return federated_failure()
+        if verdict.custom_functions and isinstance(failure, RuntimeError):
+            return error(
+                400,
+                f"the query calls a function this endpoint does not implement ({failure}); "
+                f"it implements the SPARQL 1.1 built-ins and the XSD casts",
+            )
+        raise
+    return header | {"repeatable": verdict.repeatable}, body
+
+
+def federated_failure() -> Reply:
+    """The one reply to a query whose allowed SERVICE call failed, whatever the cause: refused
+    connection, reset, HTTP error, unreadable answer. The engine's message would tell the client
+    what listens where (a port scan through the server), so neither it nor the endpoint is passed on."""
+    return error(502, "a federated call (SERVICE) of this query failed; the cause is not disclosed")
+
+
+def _answer(
+    result: ox.QueryBoolean | ox.QuerySolutions | ox.QueryTriples,
+    results: Results | None,
+    graph: Rdf | None,
+    asked: str,
+    max_results: int,
+    prefixes: dict[str, str],
+) -> Reply:
+    """A query's result serialized in the negotiated format of its kind (406 when there is none)."""
+    if isinstance(result, ox.QueryBoolean):
+        if results is None:
+            return _not_acceptable("results", "ASK", asked)
+        return {"status": 200, "content_type": media_type(results)}, result.serialize(format=results)
+    if isinstance(result, ox.QuerySolutions):
+        if results is None:
+            return _not_acceptable("results", "SELECT", asked)
+        return _solutions(result, results, max_results)
+    if graph is None:
+        return _not_acceptable("graph", "CONSTRUCT or DESCRIBE", asked)
+    return _triples(result, graph, max_results, prefixes)
+
+
+def graph_counts(store: ox.Store) -> Reply:
+    """Triples per named graph and in the default graph, as JSON."""
+    counts = {
+        str(row["g"].value): int(row["n"].value)
+        for row in store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+    }
+    default = next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")))["n"].value
+    body = json.dumps({"graphs": counts, "default": int(default), "quads": len(store)})
+    return {"status": 200, "content_type": "application/json"}, body.encode()
+
+
+def execute(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> Reply:
+    """Run one job; evaluation failures become 500 replies, never a dead worker."""
+    try:
+        if job["op"] == "query":
+            return run_query(store, job, config)
+        if job["op"] == "stats":
+            return graph_counts(store)
+        return error(400, f"unknown job {job['op']!r}")
+    except (OSError, RuntimeError, ValueError, TypeError) as failure:
+        return error(500, f"query evaluation failed: {failure}")
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when the server dies (no orphaned queries); ignore Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the server died before the request above was made
+        os._exit(1)
+
+
+def serve_jobs(
+    start: Callable[[dict[str, Any]], Any], execute: Callable[[Any, dict[str, Any], dict[str, Any]], Reply]
+) -> int:
+    """The frame loop of a worker or the writer: config, ready, then jobs until standard input closes.
+
+    ``start(config)`` opens what the jobs need (an ``OSError`` is reported instead of "ready");
+    ``execute(state, job, config)`` answers one job. The process lowers its priority by the
+    config's ``nice``, caps its address space at ``memory_mb`` and answers jobs on a thread with a
+    :data:`STACK_BYTES` stack, so that a deeply recursive parse ends in an error, not a crash (and
+    the query check is prepared: :func:`~mildip_ld.engine.query_safety.prepare`).
+    """
+    source = sys.stdin.buffer
+    sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the frames
+    config_frame = read_frame(source)
+    if config_frame is None:
+        return 1
+    config = json.loads(config_frame)
+    _die_with_parent(config["parent"])
+    current = os.nice(0)
+    if config.get("nice", 0) > current:  # when not started under nice(1) already
+        os.nice(config["nice"] - current)
+    if config.get("memory_mb"):
+        limit = config["memory_mb"] * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    def loop() -> None:
+        prepare(config.get("max_nesting", 100))
+        try:
+            state = start(config)
+        except OSError as failure:
+            sink.write(frame(json.dumps({"error": str(failure)}).encode()))
+            sink.flush()
+            return
+        sink.write(frame(json.dumps({"ready": True, "pid": os.getpid()}).encode()))
+        sink.flush()
+        while (job_frame := read_frame(source)) is not None:
+            header, body = execute(state, json.loads(job_frame), config)
+            sink.write(frame(json.dumps(header).encode()) + frame(body))
+            sink.flush()
+
+    threading.stack_size(STACK_BYTES)
+    thread = threading.Thread(target=loop, name="jobs")
+    thread.start()
+    thread.join()
+    return 0
+
+
+def main() -> int:
+    """A query worker: the release's store, opened read-only, answers query and stats jobs."""
+    return serve_jobs(lambda config: open_store(Path(config["release"])), execute)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The serving store: an on-disk Oxigraph store per release, built from the release's N-Quads.
+
+rdflib stays the modelling, validation and inference toolkit; Oxigraph (Rust, on disk,
+SPARQL 1.1) answers queries. Each release folder holds its own store under ``oxigraph/``, so
+switching the build's ``current`` link switches the store atomically, and a restart serves at once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import Graph, URIRef
+
+from mildip_ld.vocab.terms import to_oxigraph
+
+STORE_DIR = "oxigraph"
+
+
+def create_store(release: Path, dataset_file: Path) -> Path:
+    """Bulk-load ``dataset_file`` (N-Quads) into a new on-disk store inside ``release``."""
+    location = release / STORE_DIR
+    store = ox.Store(str(location))
+    store.bulk_load(path=str(dataset_file), format=ox.RdfFormat.N_QUADS)
+    store.flush()
+    store.optimize()
+    del store  # closes the store (releases RocksDB's lock) before the release is published
+    return location
+
+
+def open_store(release: Path, read_only: bool = True) -> ox.Store:
+    """Open a release's store; read-only by default, which any number of processes may share."""
+    location = release / STORE_DIR
+    if not location.is_dir():
+        raise FileNotFoundError(f"no Oxigraph store in {release} (run `mildip build`)")
+    return ox.Store.read_only(str(location)) if read_only else ox.Store(str(location))
+
+
+def _quads(graphs: dict[URIRef, Graph]) -> Iterator[ox.Quad]:
+    for name, graph in graphs.items():
+        graph_name = ox.NamedNode(str(name))
+        for s, p, o in graph:
+            yield ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), graph_name)
+
+
+def write_nquads(graphs: dict[URIRef, Graph], file: Path) -> None:
+    """Serialize named graphs as one N-Quads file (streamed, by Oxigraph's serializer)."""
+    ox.serialize(_quads(graphs), str(file), ox.RdfFormat.N_QUADS)
+
+
+@functools.lru_cache(maxsize=4)
+def store_for(release: Path) -> ox.Store:
+    """A release's read-only store, opened once per release and process."""
+    return open_store(release)

@@ -1,0 +1,1 @@
+"""Layer 1, vocabulary and formats: IRIs, terms, RDF formats, configuration, settings."""

@@ -1,0 +1,146 @@
+"""RDF serialization formats: names, file extensions, media types, and HTTP content negotiation.
+
+One table serves the dumps, the VoID description and the resource pages, so a format is spelt the
+same way everywhere (``?format=turtle``, ``.ttl``, ``text/turtle``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import mimeparse
+import pyoxigraph as ox
+
+from mildip_ld.vocab.namespaces import PREFIXES
+
+
+@dataclass(frozen=True)
+class RdfFormat:
+    """One RDF syntax as this server names, stores and serves it."""
+
+    name: str
+    """Short name used in URLs and on the command line (``turtle``, ``nquads``...)."""
+    extension: str
+    media_type: str
+    label: str
+    oxigraph: ox.RdfFormat
+    rdflib: str
+    """The name rdflib's parser knows it by (for tests and tools)."""
+    w3c: str
+    """The format's IRI under http://www.w3.org/ns/formats/ (for void:feature and dcterms:format)."""
+    aliases: tuple[str, ...] = ()
+    """Other media types that ask for this format in an Accept header."""
+
+    @property
+    def datasets(self) -> bool:
+        """True when the syntax can carry named graphs (quads)."""
+        return self.oxigraph.supports_datasets
+
+
+FORMATS: tuple[RdfFormat, ...] = (
+    RdfFormat(
+        "turtle",
+        "ttl",
+        "text/turtle",
+        "Turtle",
+        ox.RdfFormat.TURTLE,
+        "turtle",
+        "http://www.w3.org/ns/formats/Turtle",
+        ("application/x-turtle",),
+    ),
+    RdfFormat(
+        "ntriples",
+        "nt",
+        "application/n-triples",
+        "N-Triples",
+        ox.RdfFormat.N_TRIPLES,
+        "nt",
+        "http://www.w3.org/ns/formats/N-Triples",
+    ),
+    RdfFormat(
+        "nquads",
+        "nq",
+        "application/n-quads",
+        "N-Quads",
+        ox.RdfFormat.N_QUADS,
+        "nquads",
+        "http://www.w3.org/ns/formats/N-Quads",
+    ),
+    RdfFormat(
+        "trig",
+        "trig",
+        "application/trig",
+        "TriG",
+        ox.RdfFormat.TRIG,
+        "trig",
+        "http://www.w3.org/ns/formats/TriG",
+    ),
+    RdfFormat(
+        "jsonld",
+        "jsonld",
+        "application/ld+json",
+        "JSON-LD",
+        ox.RdfFormat.JSON_LD,
+        "json-ld",
+        "http://www.w3.org/ns/formats/JSON-LD",
+    ),
+    RdfFormat(
+        "rdfxml",
+        "rdf",
+        "application/rdf+xml",
+        "RDF/XML",
+        ox.RdfFormat.RDF_XML,
+        "xml",
+        "http://www.w3.org/ns/formats/RDF_XML",
+        ("application/xml", "text/xml"),
+    ),
+)
+BY_NAME = {fmt.name: fmt for fmt in FORMATS}
+BY_EXTENSION = {fmt.extension: fmt for fmt in FORMATS}
+GRAPH_FORMATS = tuple(fmt for fmt in FORMATS if fmt.name in ("turtle", "ntriples", "jsonld", "rdfxml"))
+"""The formats a single graph (one resource, one named graph) is offered in."""
+QUAD_FORMATS = tuple(fmt for fmt in FORMATS if fmt.datasets)
+"""The formats the whole dataset, named graphs kept, is offered in."""
+
+HTML = "text/html"
+PREFIX_MAP: dict[str, str] = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
+
+
+def serialize(items: Iterable[ox.Triple] | Iterable[ox.Quad], fmt: RdfFormat) -> bytes:
+    """Serialize triples (graph formats) or quads (dataset formats) with the project's prefixes."""
+    return ox.serialize(items, format=fmt.oxigraph, prefixes=PREFIX_MAP)
+
+
+def negotiate(
+    accept: str | None, offers: Sequence[str], aliases: dict[str, Sequence[str]] | None = None
+) -> str | None:
+    """The offered media type the client prefers (q-values, wildcards), or None if none is acceptable.
+
+    ``aliases`` maps an offer to other media types that ask for it. An absent, empty or malformed
+    Accept header accepts anything, so the first offer (the default) wins; so do ties.
+    """
+    if not offers:
+        return None
+    if not accept or not accept.strip():
+        return offers[0]
+    candidates = [(offer, offer) for offer in offers]
+    candidates += [(alias, offer) for offer in offers for alias in (aliases or {}).get(offer, ())]
+    canonical = dict(candidates)
+    try:  # mimeparse breaks ties in favour of the later entry: put the default last
+        best = mimeparse.best_match([media for media, _ in reversed(candidates)], accept)
+    except (ValueError, IndexError):
+        return offers[0]
+    return canonical.get(best) if best else None
+
+
+def negotiate_rdf(
+    accept: str | None, formats: Sequence[RdfFormat], html: bool = False
+) -> RdfFormat | str | None:
+    """Negotiate among ``formats`` (and HTML first when ``html``): an RdfFormat, "text/html" or None."""
+    offers = ([HTML] if html else []) + [fmt.media_type for fmt in formats]
+    aliases = {fmt.media_type: fmt.aliases for fmt in formats} | {HTML: ("application/xhtml+xml",)}
+    chosen = negotiate(accept, offers, aliases)
+    if chosen is None or chosen == HTML:
+        return chosen
+    return next(fmt for fmt in formats if fmt.media_type == chosen)

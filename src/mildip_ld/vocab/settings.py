@@ -1,0 +1,185 @@
+"""The server's settings: defaults, overridden by ``MILDIP_*`` environment variables, then by flags.
+
+No instance is made at import time: ``create_app`` and the CLI build one (``Settings(**flags)``),
+so tests and tools can run several differently configured servers side by side.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from mildip_ld.vocab.config import DEFAULT_PATHS
+
+EMBEDDED_STORE = "oxigraph"
+HEAD_ROOM_BYTES = 4096
+"""Bytes a request head has beside its longest query string: path, method and header fields."""
+
+PUBLIC_URL = "https://w3id.org/mildip/"
+"""The project's w3id base, whose redirect points to the public server."""
+
+
+class Settings(BaseSettings):
+    """Where to listen, what to serve, and the limits every query runs under."""
+
+    model_config = SettingsConfigDict(env_prefix="MILDIP_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    build_dir: Path = Field(default_factory=lambda: DEFAULT_PATHS.build)
+    """Build folder whose ``current`` release is served (``$MILDIP_BUILD_DIR``, else ``$MILDIP_BUILD``)."""
+    store: str = EMBEDDED_STORE
+    """``oxigraph``: the embedded store of the current release; ``sparql:URL``: a remote SPARQL
+    endpoint answers the queries (:mod:`mildip_ld.engine.remote`); otherwise the path of a release folder."""
+    query_timeout_s: float = Field(10.0, gt=0)
+    """Wall-clock limit of one query; the worker running a query past it is killed."""
+    max_results: int = Field(10_000, ge=1)
+    """Most solutions (SELECT) or triples (CONSTRUCT/DESCRIBE) one answer may hold; more is refused."""
+    max_query_bytes: int = Field(100_000, ge=1)
+    """Largest query or update text accepted, in bytes (UTF-8)."""
+    max_url_bytes: int = Field(16_384, ge=256)
+    """Longest query string of a GET request, in bytes (as sent, percent-encoded); longer: 414, use POST.
+    (A request line longer than ``max_head_bytes`` gets its 414 before it is read to its end.)"""
+    max_head_bytes: int = Field(32_768, ge=1024)
+    """Largest request head (request line and header fields), in bytes: past it ``431`` at once,
+    the rest unread. At least ``max_url_bytes`` + 4 KiB, so the longest GET accepted fits."""
+    max_headers: int = Field(100, ge=1)
+    """Most header fields one request may have; more: ``431``."""
+    head_timeout_s: float = Field(10.0, gt=0)
+    """Time a client has to send a complete request head, from its first byte (from the connection
+    for a new one): past it ``408`` and the connection is closed (a slowloris defence)."""
+    keep_alive_timeout_s: float = Field(5.0, gt=0)
+    """Time an idle kept-alive connection stays open after an answer."""
+    max_requests_per_connection: int = Field(1000, ge=1)
+    """Most requests one connection may send; the last answer closes it (``connection: close``)."""
+    max_body_bytes: int = Field(10_000_000, ge=1)
+    """Largest RDF document a Graph Store PUT or POST may send, in bytes."""
+    max_nesting: int = Field(100, ge=1)
+    """Deepest nesting of brackets ``{ ( [`` a query or update may have: deeper parses would
+    overflow the parser's stack and kill the worker, so they are refused with 400 beforehand. Also
+    the deepest nesting of a JSON-LD document's ``{ [`` and of an RDF/XML document's elements in a
+    write (Oxigraph's parsers of both slow down with the square of the depth)."""
+    max_pending: int = Field(256, ge=1)
+    """Most queries that may wait for a worker at once; past it a query is refused with 503 at once."""
+    worker_memory_mb: int = Field(2048, ge=0)
+    """Address-space cap of each query worker, in MiB (0: none): a query that needs more (a huge
+    ORDER BY, say) kills only its worker instead of the host."""
+    worker_nice: int = Field(10, ge=0, le=19)
+    """Niceness added to query workers and the writer, so that the server process itself (health,
+    refusals, pages) keeps the CPU when every worker is busy with an expensive query."""
+    workers: int = Field(2, ge=1)
+    """Query worker processes (one query each at a time), in each server process."""
+    processes: int = Field(1, ge=1)
+    """Server processes answering HTTP on the one port (uvicorn's workers), each with its own
+    query workers and response cache: more than one uses more cores for HTTP, the Python part of
+    every request. Metrics are then summed over the processes; each follows ``current``."""
+    access_log: bool = True
+    """One line per request on standard error (uvicorn's access log). At thousands of requests per
+    second it costs a quarter of the server's CPU: turn it off where a reverse proxy logs the
+    requests (``/metrics`` counts them either way)."""
+    response_cache_mb: int = Field(64, ge=0)
+    """Bytes (MiB) of ``GET /sparql`` answers kept for the served release and replayed to the same
+    request (:mod:`mildip_ld.server.response_cache`); 0 turns the cache off. Never used for a remote store."""
+    public_url: str = PUBLIC_URL
+    """Where clients reach this server, as an absolute http(s) URL: the base of the URLs that VoID
+    and the dumps listing give (SPARQL endpoint, downloads). It is never taken from a request (its
+    ``Host`` header is the client's to choose), so every client gets the same description, rendered
+    once. The default, the project's w3id IRIs, redirects to the public server; a server elsewhere
+    (a mirror, a laptop) sets its own."""
+    render_concurrency: int = Field(2, ge=1)
+    """Most pages, VoID, dumps listings and Graph Store reads rendered at once, each in a thread of
+    the server process (:mod:`mildip_ld.server.render_gate`)."""
+    render_queue: int = Field(16, ge=0)
+    """Most renders that may wait for one of the ``render_concurrency`` slots; past it 503 with
+    Retry-After at once."""
+    render_timeout_s: float = Field(30.0, gt=0)
+    """Longest a request waits for its render; past it 503 with Retry-After (the render goes on in
+    its thread, keeping its slot, and its answer is kept when it ends). 30 s: the first VoID of a
+    release writes its dumps and counts the derivations record, about 10 s on a loaded machine."""
+    page_cache_mb: int = Field(32, ge=0)
+    """Bytes (MiB) of rendered pages, VoID, dumps listings and Graph Store reads kept for the served
+    release (least recently used evicted; an answer over an eighth of it is not kept; 0: none)."""
+    update_token: SecretStr | None = None
+    """Bearer token that enables SPARQL Update and Graph Store writes; None (the default) refuses them."""
+    update_token_label: str = Field("update-token", max_length=64)
+    """Who the update token stands for: recorded with every write it makes (manifest, change log)."""
+    keep_releases: int = Field(3, ge=1)
+    """How many of the newest releases a build or write keeps; older ones are removed, except those
+    holding a write missing from the change log of ``data/``."""
+    write_timeout_s: float = Field(120.0, gt=0)
+    """Wall-clock limit of one write (apply, validate, infer, publish); the writer is killed past it."""
+    write_memory_mb: int = Field(4096, ge=0)
+    """Address-space cap of the writer process, in MiB (0: none)."""
+    parse_timeout_s: float = Field(10.0, gt=0)
+    """Wall-clock budget for parsing one write (a Graph Store body or an update), done in a parser
+    process before the writer sees it (:mod:`mildip_ld.curation.write_parse`); past it that process is
+    killed and the write refused with 422, so that no document can hold the writer."""
+    parse_memory_mb: int = Field(2048, ge=0)
+    """Address-space cap of the parser process, in MiB (0: none): a document that expands past it
+    is refused with 413."""
+    data_dir: Path = Field(default_factory=lambda: DEFAULT_PATHS.data)
+    """The data folder whose source texts validated writes check quotes against."""
+    shapes_dir: Path = Field(default_factory=lambda: DEFAULT_PATHS.shapes)
+    """The shapes folder whose ``sparql/*.rq`` violation queries validated writes also run."""
+    service_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Endpoint IRIs a federated SERVICE clause may call; empty (the default) refuses SERVICE."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        """An absolute http(s) URL with a host and no query or fragment, ending in ``/``."""
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                "must be an absolute http(s) URL with a host and no query or fragment, "
+                "such as https://mildip.example.org/"
+            )
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("service_allowlist", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: object) -> object:
+        """Accept a JSON list or a comma/space separated string (as environment variables give)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item for item in text.replace(",", " ").split() if item]
+        return value
+
+    @field_validator("max_head_bytes")
+    @classmethod
+    def _head_holds_longest_url(cls, value: int, info: ValidationInfo) -> int:
+        """A GET with the longest query string accepted must fit in a head, with room for its fields."""
+        least = info.data.get("max_url_bytes", 0) + HEAD_ROOM_BYTES
+        if value < least:
+            raise ValueError(
+                f"must be at least max_url_bytes + {HEAD_ROOM_BYTES} = {least}, so that "
+                "the longest query string accepted fits in a request head"
+            )
+        return value
+
+    def environment(self) -> dict[str, str]:
+        """These settings as the ``MILDIP_*`` variables that give them back (the token included)."""
+        found: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = str(value).lower()
+            elif isinstance(value, list):
+                value = json.dumps(value)
+            found[f"MILDIP_{name.upper()}"] = str(value)
+        return found
+
+    @property
+    def updates_enabled(self) -> bool:
+        """True when a non-empty update token is configured."""
+        return self.update_token is not None and bool(self.update_token.get_secret_value())
