@@ -91,6 +91,8 @@ def links_in(graph: Graph) -> list[Link]:
     """Every linked entity of ``graph``, sorted by identifier."""
     found = []
     for entity, qid in graph.subject_objects(MD.wikidataId):
+        if not isinstance(entity, URIRef):
+            continue  # the shapes require an IRI; a blank node has no page to link
         aliases = tuple(str(a) for a in graph.objects(entity, SKOS.altLabel))
         found.append(Link(entity, str(qid), str(graph.value(entity, RDFS.label) or ""), aliases))
     return sorted(found, key=lambda link: (int(link.qid[1:]), str(link.entity)))

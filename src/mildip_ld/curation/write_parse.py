@@ -193,7 +193,7 @@ def parse_triples(
             yield quad.triple
 
     try:
-        return ox.serialize(triples(), format=ox.RdfFormat.N_TRIPLES)
+        return ox.serialize(triples(), format=ox.RdfFormat.N_TRIPLES) or b""
     except (SyntaxError, ValueError) as failure:
         raise ParseRefusedError(400, f"malformed {fmt.name} document: {failure}") from None
 

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urljoin
 
 from pyparsing import ParseBaseException, ParseException, ParserElement, ParseResults, Token
@@ -78,12 +78,13 @@ _LOCAL_ESCAPE = re.compile(r"\\(.)")
 
 def _service_without_source_text(instring: str, loc: int, tokens: ParseResults) -> CompValue:
     """rdflib's ServiceGraphPattern result, without its search of the whole text (see above)."""
-    found = Comp.postParse(SimpleNamespace(name="Service", evalfn=None), instring, loc, tokens)
+    stand_in = cast(Comp, SimpleNamespace(name="Service", evalfn=None))  # what postParse reads of a Comp
+    found = Comp.postParse(stand_in, instring, loc, tokens)
     found.name = "ServiceGraphPattern"
     return found
 
 
-parser.ServiceGraphPattern.postParse = _service_without_source_text
+setattr(parser.ServiceGraphPattern, "postParse", _service_without_source_text)  # noqa: B010
 
 
 class _Comment(Token):

@@ -54,7 +54,7 @@ def candidates(
             for subject in closure.subjects(prop, s):
                 yield "prp-rng", ((prop, RDFS.range, o),), ((subject, prop, s),)
         return
-    schema_rules = {
+    schema_rules: dict[Node, tuple[str, URIRef]] = {
         RDFS.subClassOf: ("scm-sco", RDFS.subClassOf),
         RDFS.subPropertyOf: ("scm-spo", RDFS.subPropertyOf),
     }
@@ -160,8 +160,8 @@ def hedged_statements(asserted: Graph, ontology: Graph) -> dict[Triple, URIRef]:
     """
     record = CLAIM_RECORD | set(ontology.subjects(RDF.type, OWL.AnnotationProperty))
     hedged: dict[Triple, URIRef] = {}
-    for claim, modality in asserted.subject_objects(MD.modality):
-        modality = modality if modality in RANK else MODALITIES[-1]
+    for claim, stated in asserted.subject_objects(MD.modality):
+        modality = stated if isinstance(stated, URIRef) and stated in RANK else MODALITIES[-1]
         if modality == MD.stated:
             continue
         for triple in asserted.triples((claim, None, None)):
@@ -272,8 +272,8 @@ def derive_every(
         kept = derivations[triple] = []
         for rule, axioms, premises in options[triple]:
             parts = (*axioms, *premises)
-            ranks = [rank(part) for part in parts]
-            if None in ranks:
+            ranks = [known for part in parts if (known := rank(part)) is not None]
+            if len(ranks) < len(parts):
                 continue
             level = max(ranks, default=0)
             if any(
@@ -452,10 +452,17 @@ class Record:
 
     support: Support
     passages: dict[Triple, frozenset[URIRef]]
-    statements: dict[URIRef, Triple]
+    statements: dict[Node, Triple]
     """Each statement node of the record, by IRI."""
     applications: dict[Triple, set[str]]
     """The IRIs of each inferred triple's derivations."""
+
+
+def _iri(node: Node) -> URIRef:
+    """``node``, which a derivations record holds as an IRI (a ValueError when it does not)."""
+    if not isinstance(node, URIRef):
+        raise ValueError(f"the derivations record has {node!r} where an IRI belongs")
+    return node
 
 
 def read_record(triples: Iterable[Triple], closure: Graph) -> Record:
@@ -463,7 +470,7 @@ def read_record(triples: Iterable[Triple], closure: Graph) -> Record:
     chain lists. RDF keeps no order, so each derivation's axioms and premises are put in the order
     in which its rule, re-applied (:func:`conclude`), gives its conclusion; a derivation whose rule
     does not give it is an error."""
-    parts: dict[URIRef, dict[URIRef, list[Node]]] = {}
+    parts: dict[Node, dict[Node, list[Node]]] = {}
     for subject, predicate, obj in triples:
         parts.setdefault(subject, {}).setdefault(predicate, []).append(obj)
     statements = {
@@ -471,7 +478,7 @@ def read_record(triples: Iterable[Triple], closure: Graph) -> Record:
         for node, found in parts.items()
         if RDF.subject in found
     }
-    modalities = {statements[node]: parts[node][MD.modality][0] for node in statements}
+    modalities = {statements[node]: _iri(parts[node][MD.modality][0]) for node in statements}
     derivations: dict[Triple, list[Derivation]] = {}
     passages: dict[Triple, frozenset[URIRef]] = {}
     iris: dict[Triple, set[str]] = {}
@@ -480,7 +487,7 @@ def read_record(triples: Iterable[Triple], closure: Graph) -> Record:
         if not applications:
             continue
         iris[triple] = {str(application) for application in applications}
-        passages[triple] = frozenset(parts[node].get(PROV.wasDerivedFrom, ()))
+        passages[triple] = frozenset(_iri(passage) for passage in parts[node].get(PROV.wasDerivedFrom, ()))
         found = derivations[triple] = []
         for application in applications:
             described = parts[application]
@@ -492,7 +499,7 @@ def read_record(triples: Iterable[Triple], closure: Graph) -> Record:
                     rule,
                     triple,
                     *_in_rule_order(closure, rule, triple, axioms, premises),
-                    described[MD.modality][0],
+                    _iri(described[MD.modality][0]),
                 )
             )
     return Record(Support(ordered(derivations, modalities), modalities), passages, statements, iris)

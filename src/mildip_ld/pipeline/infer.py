@@ -77,9 +77,6 @@ def junk_reason(triple: tuple) -> str | None:
     return None
 
 
-REASONERS = ("rules", "owlrl")
-
-
 def _entailments_by_rules(ontology: Graph, data: list[Graph]) -> tuple[list[Triple], int]:
     """Entailments not stated by ``ontology`` or ``data``, and the closure size.
 

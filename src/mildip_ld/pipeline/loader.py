@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph, Literal, URIRef
+from rdflib.term import Node
 
 from mildip_ld.vocab.config import Paths
 from mildip_ld.vocab.namespaces import bind_prefixes
@@ -34,9 +35,9 @@ class LoadedGraph:
 
     graph: Graph = field(default_factory=lambda: bind_prefixes(Graph()))
     files: list[Path] = field(default_factory=list)
-    origin: dict[URIRef | BNode, Path] = field(default_factory=dict)
+    origin: dict[Node, Path] = field(default_factory=dict)
     """The first file describing each node as a subject."""
-    named_in: dict[URIRef | BNode, Path] = field(default_factory=dict)
+    named_in: dict[Node, Path] = field(default_factory=dict)
     """The first file naming each node as an object."""
     line_indexes: dict[Path, LineIndex] = field(default_factory=dict, repr=False)
     """Each file's :class:`LineIndex`, built when a node of that file is first located."""
@@ -45,7 +46,7 @@ class LoadedGraph:
         """True when some file of this graph describes or names ``node``."""
         return node in self.origin or node in self.named_in
 
-    def where(self, node: URIRef | BNode) -> tuple[Path | None, int | None]:
+    def where(self, node: Node) -> tuple[Path | None, int | None]:
         """The file that describes (or else names) ``node``, and the first line naming it there."""
         file = self.origin.get(node) or self.named_in.get(node)
         if file is None or not isinstance(node, URIRef):

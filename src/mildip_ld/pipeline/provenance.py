@@ -19,6 +19,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 
 from mildip_ld.vocab.namespaces import MD, MDR, OA, SCHEMA, bind_prefixes
+from mildip_ld.vocab.terms import select
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
 LIST_MARKER = re.compile(r"^-\s+")
@@ -154,7 +155,7 @@ def check_quotes(store: ox.Store, data_dir: Path) -> list[QuoteMismatch]:
     source file that is missing, unreadable or outside ``data_dir`` matches no quote."""
     texts: dict[str, str | None] = {}
     mismatches = []
-    for row in store.query(QUOTES_QUERY):
+    for row in select(store, QUOTES_QUERY):
         file = row["file"].value
         if file not in texts:
             texts[file] = source_text(data_dir, file)

@@ -213,10 +213,10 @@ class Materializer:
             self.known.add(triple)
             if triple not in given:
                 derived.append(triple)
-            s, p, o = triple
-            if p in self.forward:
-                self.forward[p][s].add(o)
-                self.backward[p][o].add(s)
-            pending.extend(t for t in self._consequences(s, p, o) if t not in self.known)
+            s_id, p_id, o_id = triple
+            if p_id in self.forward:
+                self.forward[p_id][s_id].add(o_id)
+                self.backward[p_id][o_id].add(s_id)
+            pending.extend(t for t in self._consequences(s_id, p_id, o_id) if t not in self.known)
         terms = self.terms
         return [(terms[s], terms[p], terms[o]) for s, p, o in derived]

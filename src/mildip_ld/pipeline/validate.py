@@ -24,7 +24,7 @@ from mildip_ld.pipeline.loader import LoadedGraph, ProjectData, oxigraph_copy
 from mildip_ld.pipeline.provenance import check_quotes
 from mildip_ld.vocab.namespaces import OA, SH, bind_prefixes
 from mildip_ld.vocab.queries import NamedQuery, named_queries
-from mildip_ld.vocab.terms import OxTerm, to_rdflib
+from mildip_ld.vocab.terms import OxTerm, select, to_rdflib
 
 QUOTE_RULE = "quote matches source (mildip_ld.pipeline.provenance.check_quotes)"
 
@@ -40,7 +40,7 @@ class Violation:
 
     file: Path | None
     line: int | None
-    focus: Node
+    focus: Node | None
     path: Node | None
     value: Node | None
     rule: str
@@ -50,7 +50,10 @@ class Violation:
     def render(self, short: Callable[[Node], str] = str) -> str:
         """One human-readable block: ``file:line: severity: message`` then the details."""
         where = f"{self.file}:{self.line}" if self.file and self.line else str(self.file or "<data>")
-        lines = [f"{where}: {self.severity}: {self.message}", f"    focus node: {short(self.focus)}"]
+        lines = [
+            f"{where}: {self.severity}: {self.message}",
+            f"    focus node: {short(self.focus) if self.focus is not None else '(none)'}",
+        ]
         if self.path is not None:
             lines.append(f"    path:       {short(self.path)}")
         if self.value is not None:
@@ -99,13 +102,15 @@ def data_graph(project: ProjectData) -> Graph:
     return union
 
 
-def _locate(node: Node, sources: list[LoadedGraph]) -> tuple[Path | None, int | None]:
+def _locate(node: Node | None, sources: list[LoadedGraph]) -> tuple[Path | None, int | None]:
+    if node is None:
+        return None, None
     for loaded in sources:
         if node in loaded.origin:
-            return loaded.where(node)  # type: ignore[arg-type]
+            return loaded.where(node)
     for loaded in sources:
         if loaded.knows(node):
-            return loaded.where(node)  # type: ignore[arg-type]
+            return loaded.where(node)
     return None, None
 
 
@@ -180,7 +185,7 @@ def _query_violations(
     violations = []
     for query in queries:
         rule = f"shapes/sparql/{query.name}.rq ({query.header.get('title', query.name)})"
-        for row in store.query(query.text):
+        for row in select(store, query.text):
             focus = to_rdflib(row["this"])
             file, line = _locate(focus, sources)
             violations.append(

@@ -34,7 +34,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
-from mildip_ld.vocab.terms import to_oxigraph, to_rdflib
+from mildip_ld.vocab.terms import to_oxigraph_quad, to_rdflib_triple
 
 CHANGES_DIR = "changes"
 RELEASE_PATCH_FILE = "changes.rdfp"
@@ -92,7 +92,8 @@ def parse_patch(text: str, where: str) -> Change:
         if keyword == "H":
             key, _, value = rest.partition(" ")
             literal = _terms(f"<urn:h> <urn:h> {value.removesuffix('.').strip()} .", where, number)
-            headers[key] = literal[0].object.value if literal else ""
+            value_term = literal[0].object if literal else None
+            headers[key] = value_term.value if isinstance(value_term, ox.Literal) else ""
         elif keyword in ("A", "D"):
             operations.append(keyword)
             statements.append(rest)
@@ -101,7 +102,15 @@ def parse_patch(text: str, where: str) -> Change:
     quads = _terms("\n".join(statements), where, None)
     if len(quads) != len(operations) or not headers.get("id"):
         raise ChangeLogError(f"{where}: not a change written by mildip (no id, or unreadable lines)")
-    change = Change(**{key: headers.get(key, "") for key in HEADER_KEYS})
+    field_of = {key: headers.get(key, "") for key in HEADER_KEYS}
+    change = Change(
+        field_of["id"],
+        field_of["release"],
+        field_of["origin"],
+        field_of["by"],
+        field_of["created"],
+        field_of["parent"],
+    )
     for operation, quad in zip(operations, quads, strict=True):
         (change.added if operation == "A" else change.deleted).append(quad)
     return change
@@ -155,10 +164,10 @@ def find(data_dir: Path, write_id: str, releases: Path | None = None) -> Change 
 def diff(before: dict[URIRef, set], after: dict[URIRef, set], change: Change) -> Change:
     """Fill ``change`` with what turns ``before`` into ``after`` (rdflib triples per graph name)."""
     for graph in sorted(before.keys() | after.keys()):
-        name = to_oxigraph(graph)
+        name = ox.NamedNode(str(graph))
         old, new = before.get(graph, set()), after.get(graph, set())
-        change.deleted += sorted((_quad(t, name) for t in old - new), key=str)
-        change.added += sorted((_quad(t, name) for t in new - old), key=str)
+        change.deleted += sorted((to_oxigraph_quad(t, name) for t in old - new), key=str)
+        change.added += sorted((to_oxigraph_quad(t, name) for t in new - old), key=str)
     return change
 
 
@@ -194,10 +203,6 @@ def _canonical(quads: set[ox.Quad]) -> set[ox.Quad]:
     dataset = ox.Dataset(quads)
     dataset.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
     return set(dataset)
-
-
-def _quad(triple: tuple, graph: ox.NamedNode) -> ox.Quad:
-    return ox.Quad(*(to_oxigraph(term) for term in triple), graph)
 
 
 def _write_flushed(path: Path, text: str) -> None:
@@ -265,8 +270,7 @@ def apply_log(data_dir: Path, graphs: dict[URIRef, Graph]) -> list[str]:
                 graph = graphs.get(URIRef(name.value)) if isinstance(name, ox.NamedNode) else None
                 if graph is None:
                     raise ChangeLogError(f"{path}: changes the graph {name}, which a write may not")
-                triple = tuple(to_rdflib(term) for term in (quad.subject, quad.predicate, quad.object))
-                (graph.add if adding else graph.remove)(triple)
+                (graph.add if adding else graph.remove)(to_rdflib_triple(quad))
         applied.append(change.id)
     return applied
 

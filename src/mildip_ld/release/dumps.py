@@ -37,11 +37,10 @@ from mildip_ld.vocab.formats import (
     BY_NAME,
     FORMATS,
     GRAPH_FORMATS,
-    PREFIX_MAP,
     QUAD_FORMATS,
     RdfFormat,
 )
-from mildip_ld.vocab.namespaces import NAMED_GRAPHS
+from mildip_ld.vocab.namespaces import NAMED_GRAPHS, PREFIXES
 
 DUMPS_DIR = "dumps"
 INDEX_FILE = "index.json"
@@ -144,7 +143,7 @@ def write_dump(quads: Sequence[ox.Quad], folder: Path, spec: DumpSpec) -> list[D
         items: list = list(quads)
     else:
         items = [q.triple for q in quads if q.graph_name == ox.NamedNode(graph_iri)]
-    ox.serialize(items, str(path), spec.fmt.oxigraph, prefixes=PREFIX_MAP)
+    ox.serialize(items, str(path), spec.fmt.oxigraph, prefixes=PREFIXES)
     return _entries(path, spec, graph_iri, len(items))
 
 

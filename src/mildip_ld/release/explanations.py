@@ -185,8 +185,8 @@ def release_derivations(release: Path) -> tuple[Dataset, Graph, Record]:
     inferred = dataset.graph(NAMED_GRAPHS["inferred"])
     if not triples and len(inferred):
         log.warning("%s has no derivations record (built by an older version): deriving it", release.name)
-        graphs = [dataset.graph(NAMED_GRAPHS[name]) for name in GIVEN_GRAPHS]
-        triples = derivation_record(*graphs, inferred)
+        asserted, provenance, ontology = (dataset.graph(NAMED_GRAPHS[name]) for name in GIVEN_GRAPHS)
+        triples = derivation_record(asserted, provenance, ontology, inferred)
     return dataset, given, read_record(triples, given)
 
 
@@ -282,9 +282,9 @@ class Explanations:
         asserted, provenance = self.graphs["asserted"], self.graphs["provenance"]
         if predicate in EVIDENCE and isinstance(obj, URIRef) and triple in asserted:
             return [Source(obj, "stated in" if predicate == MD.statedIn else "mentioned in")]
-        if (subject, RDF.type, MD.Passage) in provenance:
+        if isinstance(subject, URIRef) and (subject, RDF.type, MD.Passage) in provenance:
             return [Source(subject, "is the passage")]
-        if (subject, RDF.type, MD.SourceDocument) in provenance:
+        if isinstance(subject, URIRef) and (subject, RDF.type, MD.SourceDocument) in provenance:
             return [Source(subject, "is the source document")]
         stated = set(asserted.objects(subject, MD.statedIn))
         if stated:
@@ -318,7 +318,12 @@ class Explanations:
             graph.add((statement_iri(triple), PROV.wasDerivedFrom, passage))
             self._add_passage(graph, passage)
         for node in list(graph.subjects(RDF.type, RDF.Statement)):
-            current = tuple(graph.value(node, part) for part in (RDF.subject, RDF.predicate, RDF.object))
+            subject, predicate, obj = (
+                graph.value(node, part) for part in (RDF.subject, RDF.predicate, RDF.object)
+            )
+            if subject is None or predicate is None or obj is None:
+                continue  # not a statement this record wrote (it always writes all three)
+            current = (subject, predicate, obj)
             for term in current:
                 if isinstance(term, BNode):
                     self._copy_blank(graph, term, set())
@@ -340,7 +345,7 @@ class Explanations:
             if isinstance(triple[2], BNode):
                 self._copy_blank(graph, triple[2], seen)
 
-    def _add_source(self, graph: Graph, node: URIRef, subject: Node, source: Source) -> None:
+    def _add_source(self, graph: Graph, node: Node, subject: Node, source: Source) -> None:
         graph.add((node, PROV.wasDerivedFrom, source.passage))
         relation = {"stated in": MD.statedIn, "mentioned in": MD.mentionedIn}.get(source.relation)
         if relation is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,10 +117,10 @@ def check_conditions(
             )
 
 
-def write_conditions(headers: dict[str, str] | object) -> dict[str, object]:
+def write_conditions(headers: Mapping[str, str]) -> dict[str, object]:
     """The precondition and idempotency fields of a write job, from its request headers
     (``Idempotency-Key``: the client's write id, letters, digits, ``-`` and ``_``, at most 64)."""
-    get = headers.get  # type: ignore[attr-defined]
+    get = headers.get
     key = get("idempotency-key")
     if key is not None and not WRITE_ID.match(key):
         raise PreconditionError(400, "the Idempotency-Key header must be 1 to 64 letters, digits, '-' or '_'")

@@ -25,6 +25,7 @@ import pyoxigraph as ox
 
 from mildip_ld.release.store import open_store
 from mildip_ld.vocab.namespaces import MD, NAMED_GRAPHS, OA, RESOURCE_BASE, SKOS
+from mildip_ld.vocab.terms import select
 
 INDEX_FILE = "search.sqlite"
 TOKENIZER = "unicode61 remove_diacritics 2"
@@ -78,7 +79,7 @@ def build_search_index(release: Path) -> Path:
     """Write ``release/search.sqlite`` from the release's store (replacing any older one)."""
     store = open_store(release)
     rows: list[tuple[str, str, str, str, str, str, int | None]] = []
-    for solution in store.query(ENTITIES):
+    for solution in select(store, ENTITIES):
         iri = _value(solution, "entity") or ""
         rows.append(
             (
@@ -91,7 +92,7 @@ def build_search_index(release: Path) -> Path:
                 None,
             )
         )
-    for solution in store.query(PASSAGES):
+    for solution in select(store, PASSAGES):
         line = _value(solution, "line")
         rows.append(
             (

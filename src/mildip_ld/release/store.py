@@ -14,7 +14,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
-from mildip_ld.vocab.terms import to_oxigraph
+from mildip_ld.vocab.terms import to_oxigraph_quad
 
 STORE_DIR = "oxigraph"
 
@@ -41,8 +41,8 @@ def open_store(release: Path, read_only: bool = True) -> ox.Store:
 def _quads(graphs: dict[URIRef, Graph]) -> Iterator[ox.Quad]:
     for name, graph in graphs.items():
         graph_name = ox.NamedNode(str(name))
-        for s, p, o in graph:
-            yield ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), graph_name)
+        for triple in graph:
+            yield to_oxigraph_quad(triple, graph_name)
 
 
 def write_nquads(graphs: dict[URIRef, Graph], file: Path) -> None:

@@ -31,6 +31,7 @@ from mildip_ld.vocab.namespaces import (
     WD,
     bind_prefixes,
 )
+from mildip_ld.vocab.terms import select
 
 VOID_DOC = "https://w3id.org/mildip/void"
 DATASET = URIRef(VOID_DOC + "#dataset")
@@ -75,13 +76,14 @@ class GraphStats:
 
 
 def _rows(store: ox.Store, query: str) -> Iterable[dict[str, ox.NamedNode | ox.Literal | ox.BlankNode]]:
-    solutions = store.query(query)
+    solutions = select(store, query)
     variables = [variable.value for variable in solutions.variables]
     for solution in solutions:
         yield {name: solution[name] for name in variables if solution[name] is not None}
 
 
-def _int(term: ox.Literal | None) -> int:
+def _int(term: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> int:
+    """A count's value (0 for an unbound one)."""
     return int(term.value) if term is not None else 0
 
 

@@ -103,9 +103,8 @@ def read_graph(release: Path, graph: str | None, fmt: ox.RdfFormat, max_results:
             None,
             422,
         )
-    prefixes = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
     return Rendered(
-        conneg.serialize_triples(triples, fmt, prefixes),
+        conneg.serialize_triples(triples, fmt, PREFIXES),
         conneg.media_type(fmt),
         headers=(("Vary", "Accept"),),
     )

@@ -264,7 +264,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 self.flow.pause_reading()
                 return
             cycle.disconnected = True  # its body or trailer was refused: the application stops waiting
-            cycle.scope[REFUSED] = status  # type: ignore[typeddict-unknown-key]
+            cycle.scope[REFUSED] = status  # type: ignore[literal-required]  # our own scope key
             cycle.message_event.set()
             if cycle.response_started:
                 self.transport.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Final
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,7 +24,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-LIVE_SUM = "livesum"
+LIVE_SUM: Final = "livesum"
 """How a gauge is combined over server processes: the sum over the live ones."""
 
 

@@ -24,7 +24,7 @@ DCTERMS_CONFORMS_TO = ox.NamedNode("http://purl.org/dc/terms/conformsTo")
 GRAPH_STORE_PROTOCOL = ox.NamedNode("http://www.w3.org/TR/sparql11-http-rdf-update/")
 DCAT = "http://www.w3.org/ns/dcat#"
 FORMATS = "http://www.w3.org/ns/formats/"
-FORMAT_IRIS = {Rdf.JSON_LD: FORMATS + "JSON-LD"}
+FORMAT_IRIS: dict[Rdf | Results, str] = {Rdf.JSON_LD: FORMATS + "JSON-LD"}
 """W3C's format IRIs where pyoxigraph's differ (it names JSON-LD ``https://…/formats/data/JSON-LD``)."""
 
 RESULT_FORMATS = (

@@ -33,16 +33,19 @@ async def _plain_errors(request: Request, failure: Exception) -> Response:
         return RedirectResponse(twin, status_code=307)
     if request.url.path.startswith(OWN_PATHS):
         return _text(failure.status_code, str(failure.detail), failure.headers)
-    return error_page(request, failure.status_code, str(failure.detail), failure.headers) or \
-        await http_exception_handler(request, failure)
+    return error_page(
+        request, failure.status_code, str(failure.detail), failure.headers
+    ) or await http_exception_handler(request, failure)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI application serving the release chosen by ``settings`` (environment by default)."""
     settings = settings or Settings()
     if settings.updates_enabled and settings.store != EMBEDDED_STORE:
-        raise ValueError("writes publish new releases into the build folder: serve the build's current "
-                         "release (store 'oxigraph'), not a release folder, when an update token is set")
+        raise ValueError(
+            "writes publish new releases into the build folder: serve the build's current "
+            "release (store 'oxigraph'), not a release folder, when an update token is set"
+        )
     release = resolve_release(settings)
     metrics = Metrics()
     endpoint = Endpoint(settings, release, metrics)
@@ -58,14 +61,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # no /docs or /redoc: they load scripts from a CDN, which the pages' policy (and offline use)
     # forbids; the OpenAPI description stays at /openapi.json
-    app = FastAPI(title="mildip-ld", summary="Linked data on military diplomacy: SPARQL endpoint",
-                  lifespan=lifespan, docs_url=None, redoc_url=None, redirect_slashes=False)
+    app = FastAPI(
+        title="mildip-ld",
+        summary="Linked data on military diplomacy: SPARQL endpoint",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
     app.state.settings, app.state.release, app.state.endpoint = settings, release, endpoint
     app.state.gate = endpoint.gate
     endpoint.on_release = lambda new: setattr(app.state, "release", new)
     app.add_middleware(TextPathMiddleware)
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_headers=["*"], max_age=3600,
-                       allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"])
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_headers=["*"],
+        max_age=3600,
+        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_exception_handler(StarletteHTTPException, _plain_errors)

@@ -113,8 +113,9 @@ class Article:
         return [sentence for paragraph in self.paragraphs for sentence in paragraph.sentences]
 
 
-def _one(store: ox.Store, subject: ox.NamedNode | ox.BlankNode, predicate: ox.NamedNode,
-         graph: ox.NamedNode) -> str | None:
+def _one(
+    store: ox.Store, subject: ox.NamedNode | ox.BlankNode, predicate: ox.NamedNode, graph: ox.NamedNode
+) -> str | None:
     quads = store.quads_for_pattern(subject, predicate, None, graph)
     return next((quad.object.value for quad in quads), None)
 
@@ -139,8 +140,9 @@ def hedges_of(store: ox.Store, iris: set[str]) -> dict[str, tuple[str, str | Non
 
 def _citation(store: ox.Store, node: ox.NamedNode) -> Citation:
     hedge = hedge_of(store, node)
-    return Citation(node.value, _label(store, node), local_path(node.value) or node.value,
-                    *(hedge or (None, None)))
+    return Citation(
+        node.value, _label(store, node), local_path(node.value) or node.value, *(hedge or (None, None))
+    )
 
 
 def _citing(store: ox.Store, predicate: ox.NamedNode, passage: ox.NamedNode) -> dict[str, ox.NamedNode]:
@@ -180,8 +182,10 @@ def build_article(store: ox.Store, source: ox.NamedNode) -> Article:
         claims = _citing(store, STATED_IN, passage)
         mentioned = _citing(store, MENTIONED_IN, passage)
         sentence.claims = [_citation(store, node) for _, node in sorted(claims.items())]
-        sentence.mentions = sorted((_citation(store, node) for node in mentioned.values()),
-                                   key=lambda citation: citation.label.lower())
+        sentence.mentions = sorted(
+            (_citation(store, node) for node in mentioned.values()),
+            key=lambda citation: citation.label.lower(),
+        )
         sentences.append((start if start is not None else int(line) * 10_000, sentence))
     lines: dict[int, list[Sentence]] = defaultdict(list)
     for _, sentence in sorted(sentences, key=lambda pair: (pair[1].line, pair[0])):
@@ -196,7 +200,7 @@ def build_article(store: ox.Store, source: ox.NamedNode) -> Article:
         headings[paragraph.line] = current
     title = _one(store, source, DC_TITLE, PROVENANCE) or _label(store, source)
     by_iri = {sentence.iri: sentence for paragraph in paragraphs for sentence in paragraph.sentences}
-    return Article(source.value, source.value[len(SOURCE_BASE):], title, paragraphs, by_iri, headings)
+    return Article(source.value, source.value[len(SOURCE_BASE) :], title, paragraphs, by_iri, headings)
 
 
 @functools.lru_cache(maxsize=8)
@@ -213,7 +217,7 @@ def in_context(passage_iri: str) -> str | None:
     """This server's path of a passage's sentence in its article (``/read/{source}#{anchor}``)."""
     if not passage_iri.startswith(PASSAGE_BASE):
         return None
-    source, _, anchor = passage_iri[len(PASSAGE_BASE):].rpartition("/")
+    source, _, anchor = passage_iri[len(PASSAGE_BASE) :].rpartition("/")
     return f"/read/{source}#{anchor}" if source and anchor else None
 
 
@@ -235,14 +239,17 @@ def context_of(release: Path, passage_iri: str) -> PassageContext | None:
     href = in_context(passage_iri)
     if href is None:
         return None
-    article = article_of(release, passage_iri[len(PASSAGE_BASE):].rpartition("/")[0])
+    article = article_of(release, passage_iri[len(PASSAGE_BASE) :].rpartition("/")[0])
     if article is None or passage_iri not in article.by_iri:
         return None
     sentences = article.sentences
     index = next(i for i, sentence in enumerate(sentences) if sentence.iri == passage_iri)
-    return PassageContext(article.headings.get(sentences[index].line, ""),
-                          sentences[index - 1] if index > 0 else None,
-                          sentences[index + 1] if index + 1 < len(sentences) else None, href)
+    return PassageContext(
+        article.headings.get(sentences[index].line, ""),
+        sentences[index - 1] if index > 0 else None,
+        sentences[index + 1] if index + 1 < len(sentences) else None,
+        href,
+    )
 
 
 def _reading(root: str, article: Article, has_text: bool) -> Rendered:
@@ -266,15 +273,19 @@ def source_file(release: Path, data_dir: Path, name: str) -> Path | None:
 def sources_of(release: Path) -> list[tuple[str, str]]:
     """(name, title) of every source document of a release."""
     store = store_for(release)
-    found = [quad.subject for quad in store.quads_for_pattern(None, RDF_TYPE, SOURCE_DOCUMENT, PROVENANCE)
-             if isinstance(quad.subject, ox.NamedNode) and quad.subject.value.startswith(SOURCE_BASE)]
+    found = [
+        quad.subject
+        for quad in store.quads_for_pattern(None, RDF_TYPE, SOURCE_DOCUMENT, PROVENANCE)
+        if isinstance(quad.subject, ox.NamedNode) and quad.subject.value.startswith(SOURCE_BASE)
+    ]
     titles = {node.value: _one(store, node, DC_TITLE, PROVENANCE) or _label(store, node) for node in found}
-    return sorted((iri[len(SOURCE_BASE):], title) for iri, title in titles.items())
+    return sorted((iri[len(SOURCE_BASE) :], title) for iri, title in titles.items())
 
 
 def _sources_page(release: Path, data_dir: Path, root: str) -> Rendered:
-    sources = [(name, title, source_file(release, data_dir, name) is not None)
-               for name, title in sources_of(release)]
+    sources = [
+        (name, title, source_file(release, data_dir, name) is not None) for name, title in sources_of(release)
+    ]
     return page("sources.html", {"sources": sources}, root)
 
 
@@ -288,8 +299,9 @@ async def sources(request: Request) -> Response:
     """The source documents: each to read in context, and its text to download."""
     release, root = release_of(request).resolve(), root_path(request)
     data_dir = request.app.state.settings.data_dir
-    return await gate_of(request).respond(request, "article", (str(release), "read/", root),
-                                          lambda: _sources_page(release, data_dir, root))
+    return await gate_of(request).respond(
+        request, "article", (str(release), "read/", root), lambda: _sources_page(release, data_dir, root)
+    )
 
 
 @router.api_route("/read/{name}", methods=["GET", "HEAD"], include_in_schema=False)
@@ -300,8 +312,12 @@ async def read(request: Request, name: str) -> Response:
     if article is None:
         return not_found(request, f"/read/{name}")
     has_text = source_file(release, request.app.state.settings.data_dir, name) is not None
-    return await gate_of(request).respond(request, "article", (str(release), "read", name, has_text, root),
-                                          lambda: _reading(root, article, has_text))
+    return await gate_of(request).respond(
+        request,
+        "article",
+        (str(release), "read", name, has_text, root),
+        lambda: _reading(root, article, has_text),
+    )
 
 
 @router.api_route("/source/{name}.txt", methods=["GET", "HEAD"], include_in_schema=False)
@@ -310,6 +326,7 @@ async def source_text(request: Request, name: str) -> Response:
     release = release_of(request).resolve()
     found = source_file(release, request.app.state.settings.data_dir, name) if _plain_name(name) else None
     if found is None:
-        return not_found(request, f"/source/{name}.txt",
-                         "not a source of this release, or its text changed since")
+        return not_found(
+            request, f"/source/{name}.txt", "not a source of this release, or its text changed since"
+        )
     return file_response(request, found, "text/plain; charset=utf-8")

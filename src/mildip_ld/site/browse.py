@@ -72,30 +72,39 @@ class ClassNode:
 
 def _label(store: ox.Store, node: ox.NamedNode, graph: ox.NamedNode) -> str:
     labels = [quad.object.value for quad in store.quads_for_pattern(node, RDFS_LABEL, None, graph)]
-    english = [quad.object.value for quad in store.quads_for_pattern(node, RDFS_LABEL, None, graph)
-               if isinstance(quad.object, ox.Literal) and quad.object.language == "en"]
+    english = [
+        quad.object.value
+        for quad in store.quads_for_pattern(node, RDFS_LABEL, None, graph)
+        if isinstance(quad.object, ox.Literal) and quad.object.language == "en"
+    ]
     return (english or labels or [node.value.rsplit("#", 1)[-1].rsplit("/", 1)[-1]])[0]
 
 
 def _statements(store: ox.Store, node: ox.NamedNode) -> int:
-    return sum(1 for _ in store.quads_for_pattern(node, None, None, ASSERTED)) + \
-        sum(1 for _ in store.quads_for_pattern(None, None, node, ASSERTED))
+    return sum(1 for _ in store.quads_for_pattern(node, None, None, ASSERTED)) + sum(
+        1 for _ in store.quads_for_pattern(None, None, node, ASSERTED)
+    )
 
 
 def class_tree(store: ox.Store, root: ox.NamedNode) -> ClassNode:
     """``root``'s subclass tree with every asserted member under the most specific of its classes."""
     subclasses: dict[str, list[ox.NamedNode]] = defaultdict(list)
     for quad in store.quads_for_pattern(None, SUBCLASS_OF, None, ONTOLOGY_GRAPH):
-        if isinstance(quad.subject, ox.NamedNode) and isinstance(quad.object, ox.NamedNode) and \
-                quad.subject != quad.object:
+        if (
+            isinstance(quad.subject, ox.NamedNode)
+            and isinstance(quad.object, ox.NamedNode)
+            and quad.subject != quad.object
+        ):
             subclasses[quad.object.value].append(quad.subject)
     seen: set[str] = set()
 
     def node(cls: ox.NamedNode) -> ClassNode:
         seen.add(cls.value)
         tree = ClassNode(cls.value, _label(store, cls, ONTOLOGY_GRAPH), local_path(cls.value) or cls.value)
-        tree.children = sorted((node(sub) for sub in subclasses.get(cls.value, []) if sub.value not in seen),
-                               key=lambda child: child.label.lower())
+        tree.children = sorted(
+            (node(sub) for sub in subclasses.get(cls.value, []) if sub.value not in seen),
+            key=lambda child: child.label.lower(),
+        )
         return tree
 
     tree = node(root)
@@ -118,8 +127,9 @@ def class_tree(store: ox.Store, root: ox.NamedNode) -> ClassNode:
                     placed[member.value] = cls
     for iri, cls in placed.items():
         member = ox.NamedNode(iri)
-        nodes[cls].members.append(Member(iri, _label(store, member, ASSERTED), local_path(iri) or iri,
-                                         _statements(store, member)))
+        nodes[cls].members.append(
+            Member(iri, _label(store, member, ASSERTED), local_path(iri) or iri, _statements(store, member))
+        )
 
     def total(tree: ClassNode) -> int:
         tree.members.sort(key=lambda member: member.label.lower())
@@ -138,9 +148,13 @@ def trees(release: Path) -> dict[str, ClassNode]:
 
 
 def _as_dict(tree: ClassNode) -> dict:
-    return {"class": tree.iri, "label": tree.label, "total": tree.total,
-            "members": [member.__dict__ for member in tree.members],
-            "subclasses": [_as_dict(child) for child in tree.children]}
+    return {
+        "class": tree.iri,
+        "label": tree.label,
+        "total": tree.total,
+        "members": [member.__dict__ for member in tree.members],
+        "subclasses": [_as_dict(child) for child in tree.children],
+    }
 
 
 def _json(value: object) -> Rendered:
@@ -151,8 +165,12 @@ def _json(value: object) -> Rendered:
 def _index(release: Path, root: str, as_json: bool) -> Rendered:
     kinds = [(kind, KINDS[kind][0], tree) for kind, tree in trees(release).items()]
     if as_json:
-        return _json([{"kind": kind, "title": title, "href": f"{root}/browse/{kind}", "total": tree.total}
-                      for kind, title, tree in kinds])
+        return _json(
+            [
+                {"kind": kind, "title": title, "href": f"{root}/browse/{kind}", "total": tree.total}
+                for kind, title, tree in kinds
+            ]
+        )
     return page("browse.html", {"kinds": kinds}, root, headers={"Vary": "Accept"})
 
 
@@ -160,16 +178,21 @@ def _kind(release: Path, root: str, kind: str, as_json: bool) -> Rendered:
     tree = trees(release)[kind]
     if as_json:
         return _json({"kind": kind, "title": KINDS[kind][0], **_as_dict(tree)})
-    return page("browse_kind.html", {"kind": kind, "title": KINDS[kind][0], "tree": tree, "kinds": KINDS},
-                root, headers={"Vary": "Accept"})
+    return page(
+        "browse_kind.html",
+        {"kind": kind, "title": KINDS[kind][0], "tree": tree, "kinds": KINDS},
+        root,
+        headers={"Vary": "Accept"},
+    )
 
 
 @router.api_route("/browse/", methods=["GET", "HEAD"], include_in_schema=False)
 async def browse(request: Request) -> Response:
     """The kinds of things in the dataset, each with its count (HTML, or JSON by Accept or ?format)."""
     release, root, as_json = release_of(request).resolve(), root_path(request), wants_json(request)
-    return await gate_of(request).respond(request, "browse", (str(release), "browse", as_json, root),
-                                          lambda: _index(release, root, as_json))
+    return await gate_of(request).respond(
+        request, "browse", (str(release), "browse", as_json, root), lambda: _index(release, root, as_json)
+    )
 
 
 @router.api_route("/browse/{kind}", methods=["GET", "HEAD"], include_in_schema=False)
@@ -178,5 +201,9 @@ async def browse_kind(request: Request, kind: str) -> Response:
     if kind not in KINDS:
         return not_found(request, f"/browse/{kind}")
     release, root, as_json = release_of(request).resolve(), root_path(request), wants_json(request)
-    return await gate_of(request).respond(request, "browse", (str(release), "browse", kind, as_json, root),
-                                          lambda: _kind(release, root, kind, as_json))
+    return await gate_of(request).respond(
+        request,
+        "browse",
+        (str(release), "browse", kind, as_json, root),
+        lambda: _kind(release, root, kind, as_json),
+    )

@@ -35,11 +35,18 @@ from mildip_ld.vocab.terms import to_rdflib
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
-LABEL_PREDICATES = tuple(ox.NamedNode(iri) for iri in (
-    str(SKOS.prefLabel), RDFS_LABEL, "http://purl.org/dc/terms/title"))
-NOTE_PREDICATES = tuple(ox.NamedNode(str(iri)) for iri in (
-    SKOS.definition, SKOS.scopeNote, "http://www.w3.org/2000/01/rdf-schema#comment",
-    "http://purl.org/dc/terms/description"))
+LABEL_PREDICATES = tuple(
+    ox.NamedNode(iri) for iri in (str(SKOS.prefLabel), RDFS_LABEL, "http://purl.org/dc/terms/title")
+)
+NOTE_PREDICATES = tuple(
+    ox.NamedNode(str(iri))
+    for iri in (
+        SKOS.definition,
+        SKOS.scopeNote,
+        "http://www.w3.org/2000/01/rdf-schema#comment",
+        "http://purl.org/dc/terms/description",
+    )
+)
 ALT_LABEL = ox.NamedNode(str(SKOS.altLabel))
 EXACT_MATCH = ox.NamedNode(str(SKOS.exactMatch))
 STATED_IN = ox.NamedNode(str(MD.statedIn))
@@ -78,13 +85,13 @@ def local_path(iri: str) -> str | None:
     Paths are relative to the app's root; templates prefix them with the mount point (``local``).
     """
     if iri.startswith(RESOURCE_BASE):
-        return "/id/" + iri[len(RESOURCE_BASE):]
+        return "/id/" + iri[len(RESOURCE_BASE) :]
     if iri == ONTOLOGY_IRI or iri.startswith(ONTOLOGY_IRI + "#") or iri.startswith(ONTOLOGY_IRI + "/"):
-        return "/ontology" + iri[len(ONTOLOGY_IRI):]
+        return "/ontology" + iri[len(ONTOLOGY_IRI) :]
     if iri.startswith(GRAPH_BASE):
-        return "/graph/" + iri[len(GRAPH_BASE):]
+        return "/graph/" + iri[len(GRAPH_BASE) :]
     if iri.startswith(VOID_DOC):
-        return "/void" + iri[len(VOID_DOC):]
+        return "/void" + iri[len(VOID_DOC) :]
     return None
 
 
@@ -96,7 +103,7 @@ def curie(iri: str) -> str | None:
         namespace = str(namespace)
         if iri.startswith(namespace) and (best is None or len(namespace) > len(best[1])):
             best = (prefix, namespace)
-    return f"{best[0]}:{iri[len(best[1]):]}" if best else None
+    return f"{best[0]}:{iri[len(best[1]) :]}" if best else None
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,7 @@ class Term:
 
 def wikidata_term(iri: str) -> Term:
     """A Wikidata entity IRI, labelled with its Q-number and linked to its human-readable page."""
-    qid = iri[len(str(WD)):]
+    qid = iri[len(str(WD)) :]
     return Term("iri", iri, qid, f"https://www.wikidata.org/wiki/{qid}", f"wd:{qid}")
 
 
@@ -193,12 +200,14 @@ class Description:
 
 def graph_of(quad: ox.Quad) -> str:
     """The short name of a quad's graph (``asserted``...), ``default`` outside the project's graphs."""
-    return GRAPH_NAMES.get(quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else "",
-                           "default")
+    return GRAPH_NAMES.get(
+        quad.graph_name.value if isinstance(quad.graph_name, ox.NamedNode) else "", "default"
+    )
 
 
-def capped(quads: list[ox.Quad], other_end: Callable[[ox.Quad], Node]
-           ) -> tuple[list[ox.Quad], dict[tuple[str, ox.NamedNode], int]]:
+def capped(
+    quads: list[ox.Quad], other_end: Callable[[ox.Quad], Node]
+) -> tuple[list[ox.Quad], dict[tuple[str, ox.NamedNode], int]]:
     """At most :data:`MAX_PER_PROPERTY` quads per graph and property (those whose ``other_end``
     comes first in term order, so the same ones each time), and how many more each group has."""
     groups: dict[tuple[str, ox.NamedNode], list[ox.Quad]] = {}
@@ -216,8 +225,11 @@ def capped(quads: list[ox.Quad], other_end: Callable[[ox.Quad], Node]
 
 def _best_literal(values: Iterable[ox.Literal]) -> str | None:
     """Prefer English, then no language, then anything."""
-    ranked = sorted((0 if v.language == "en" else 1 if not v.language else 2, v.value)
-                    for v in values if isinstance(v, ox.Literal))
+    ranked = sorted(
+        (0 if v.language == "en" else 1 if not v.language else 2, v.value)
+        for v in values
+        if isinstance(v, ox.Literal)
+    )
     return ranked[0][1] if ranked else None
 
 
@@ -251,24 +263,39 @@ class Describer:
             return Term("iri", node.value, label, href, curie(node.value))
         if isinstance(node, ox.Literal):
             datatype = node.datatype.value if node.datatype else None
-            plain = datatype in (None, "http://www.w3.org/2001/XMLSchema#string",
-                                 "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString")
-            return Term("literal", node.value, language=node.language or None,
-                        datatype=None if plain else (curie(datatype) or datatype))
+            plain = datatype in (
+                None,
+                "http://www.w3.org/2001/XMLSchema#string",
+                "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString",
+            )
+            return Term(
+                "literal",
+                node.value,
+                language=node.language or None,
+                datatype=None if plain else (curie(datatype) or datatype),
+            )
         return Term("bnode", str(node))
 
     def exists(self, iri: str) -> bool:
         """Whether any graph mentions the IRI as subject or object."""
         node = ox.NamedNode(iri)
-        return any(True for _ in islice(self.store.quads_for_pattern(node, None, None), 1)) or \
-            any(True for _ in islice(self.store.quads_for_pattern(None, None, node), 1))
+        return any(True for _ in islice(self.store.quads_for_pattern(node, None, None), 1)) or any(
+            True for _ in islice(self.store.quads_for_pattern(None, None, node), 1)
+        )
 
     def evidence(self, subject: Subject) -> tuple[str, ...]:
         """The passages a node is stated in or mentioned in (asserted graph)."""
         graph = ox.NamedNode(str(NAMED_GRAPHS["asserted"]))
-        return tuple(sorted({quad.object.value for predicate in EVIDENCE
-                             for quad in self.store.quads_for_pattern(subject, predicate, None, graph)
-                             if isinstance(quad.object, ox.NamedNode)}))
+        return tuple(
+            sorted(
+                {
+                    quad.object.value
+                    for predicate in EVIDENCE
+                    for quad in self.store.quads_for_pattern(subject, predicate, None, graph)
+                    if isinstance(quad.object, ox.NamedNode)
+                }
+            )
+        )
 
     def passage(self, iri: str) -> Passage:
         """A passage with its quote, line and code-point offsets (from its selectors)."""
@@ -281,9 +308,16 @@ class Describer:
             start = start if start is not None else _first_int(self.objects(selector, START))
             end = end if end is not None else _first_int(self.objects(selector, END))
         sources = self.objects(node, HAS_SOURCE)
-        return Passage(iri=iri, href=local_path(iri), label=self.label(iri) or iri,
-                       exact=exact, line=_first_int(self.objects(node, LINE)), start=start, end=end,
-                       source=sources[0].value if sources else None)
+        return Passage(
+            iri=iri,
+            href=local_path(iri),
+            label=self.label(iri) or iri,
+            exact=exact,
+            line=_first_int(self.objects(node, LINE)),
+            start=start,
+            end=end,
+            source=sources[0].value if sources else None,
+        )
 
     def related(self, iri: str) -> tuple[list[ox.Quad], list[ox.Quad], list[ox.Quad], bool]:
         """(out, in, parts, truncated): the quads of the resource, bounded by MAX_QUADS each way."""
@@ -298,7 +332,8 @@ class Describer:
             reached = []
             for candidate in frontier:
                 nested = isinstance(candidate, ox.BlankNode) or (
-                    isinstance(candidate, ox.NamedNode) and candidate.value.startswith(iri + "#"))
+                    isinstance(candidate, ox.NamedNode) and candidate.value.startswith(iri + "#")
+                )
                 if not nested or str(candidate) in seen:
                     continue
                 seen.add(str(candidate))
@@ -334,13 +369,24 @@ class Describer:
             else:
                 sources = self.evidence(quad.subject)
         why, hedge, sentences = None, None, None
-        if graph == "inferred" and isinstance(quad.subject, ox.NamedNode) and \
-                not isinstance(quad.object, ox.BlankNode):
+        if (
+            graph == "inferred"
+            and isinstance(quad.subject, ox.NamedNode)
+            and not isinstance(quad.object, ox.BlankNode)
+        ):
             obj = quad.object.value if isinstance(quad.object, ox.NamedNode) else str(quad.object)
             why = explain_path(quad.subject.value, quad.predicate.value, obj)
             hedge, sentences = self.support(quad)
-        return Statement(self.term(quad.subject), self.term(quad.predicate), self.term(quad.object), graph,
-                         sources, why, hedge, sentences)
+        return Statement(
+            self.term(quad.subject),
+            self.term(quad.predicate),
+            self.term(quad.object),
+            graph,
+            sources,
+            why,
+            hedge,
+            sentences,
+        )
 
     def describe(self, iri: str) -> Description | None:
         """The resource's description, or None when no graph mentions it."""
@@ -349,17 +395,23 @@ class Describer:
         node = ox.NamedNode(iri)
         outgoing, incoming, parts, truncated = self.related(iri)
         description = Description(
-            iri=iri, label=self.label(iri) or curie(iri) or iri.rsplit("/", 1)[-1],
+            iri=iri,
+            label=self.label(iri) or curie(iri) or iri.rsplit("/", 1)[-1],
             types=sorted({self.term(t) for t in self.objects(node, RDF_TYPE)}, key=lambda t: t.text.lower()),
             notes=[self.term(n) for predicate in NOTE_PREDICATES for n in self.objects(node, predicate)],
             alt_labels=sorted({n.value for n in self.objects(node, ALT_LABEL) if isinstance(n, ox.Literal)}),
-            wikidata=[wikidata_term(n.value) for n in self.objects(node, EXACT_MATCH)
-                      if isinstance(n, ox.NamedNode) and n.value.startswith(str(WD))],
-            truncated=truncated)
+            wikidata=[
+                wikidata_term(n.value)
+                for n in self.objects(node, EXACT_MATCH)
+                if isinstance(n, ox.NamedNode) and n.value.startswith(str(WD))
+            ],
+            truncated=truncated,
+        )
         for side, target, quads, other_end in (
-                ("out", description.outgoing, outgoing, _object),
-                ("in", description.incoming, incoming, _subject),
-                ("part", description.parts, parts, _object)):
+            ("out", description.outgoing, outgoing, _object),
+            ("in", description.incoming, incoming, _subject),
+            ("part", description.parts, parts, _object),
+        ):
             quads, hidden = capped(quads, other_end)
             for (graph, predicate), count in sorted(hidden.items(), key=lambda item: item[0][1].value):
                 more = description.more.setdefault(side, {}).setdefault(graph, [])
@@ -368,10 +420,15 @@ class Describer:
                 statement = self.statement(quad)
                 target.setdefault(statement.graph, []).append(statement)
             for statements in target.values():
-                statements.sort(key=lambda s: (s.predicate.text.lower(), s.subject.text.lower(),
-                                               s.object.text.lower()))
-        cited = {source for group in (description.outgoing, description.incoming)
-                 for statement in group.get("asserted", []) for source in statement.sources}
+                statements.sort(
+                    key=lambda s: (s.predicate.text.lower(), s.subject.text.lower(), s.object.text.lower())
+                )
+        cited = {
+            source
+            for group in (description.outgoing, description.incoming)
+            for statement in group.get("asserted", [])
+            for source in statement.sources
+        }
         if any(t.value == str(MD.Passage) for t in description.types):
             cited.add(iri)
         passages = [self.passage(source) for source in cited]

@@ -144,12 +144,19 @@ class TreeBuilder:
 
     def step(self, triple: Triple, role: str = "conclusion", depth: int = 0) -> Step:
         derivation = self.explanations.derivation(triple)
-        step = Step(anchor=f"st-{statement_key(triple)}", iri=str(statement_iri(triple)),
-                    subject=self.term(triple[0]), predicate=self.term(triple[1]), object=self.term(triple[2]),
-                    chain=self.chain(triple), role=role, depth=depth,
-                    kind="asserted" if derivation is None else "inferred",
-                    why=None if derivation is None else explain_path_of(triple),
-                    hedge=self.hedge(self.explanations.modality(triple)))
+        step = Step(
+            anchor=f"st-{statement_key(triple)}",
+            iri=str(statement_iri(triple)),
+            subject=self.term(triple[0]),
+            predicate=self.term(triple[1]),
+            object=self.term(triple[2]),
+            chain=self.chain(triple),
+            role=role,
+            depth=depth,
+            kind="asserted" if derivation is None else "inferred",
+            why=None if derivation is None else explain_path_of(triple),
+            hedge=self.hedge(self.explanations.modality(triple)),
+        )
         if triple in self.seen:
             step.kind = "repeat"
             return step
@@ -157,8 +164,10 @@ class TreeBuilder:
         if derivation is None:
             step.graph = next((g for g in STATED_GRAPHS if g in self.explanations.graphs_of(triple)), None)
             sources = self.explanations.sources(triple)
-            step.sources = [(source.relation, self.describer.passage(str(source.passage)))
-                            for source in sources[:MAX_SOURCES]]
+            step.sources = [
+                (source.relation, self.describer.passage(str(source.passage)))
+                for source in sources[:MAX_SOURCES]
+            ]
             step.more_sources = max(0, len(sources) - MAX_SOURCES)
             return step
         self._derive(step, derivation, depth)
@@ -175,16 +184,25 @@ class TreeBuilder:
         """The explained triple's further derivations (after the first), each expanded below it."""
         steps = []
         for number, derivation in enumerate(self.explanations.derivations_of(triple)[1:MAX_DERIVATIONS], 2):
-            step = Step(anchor=f"st-{statement_key(triple)}-{number}", iri=str(statement_iri(triple)),
-                        subject=self.term(triple[0]), predicate=self.term(triple[1]),
-                        object=self.term(triple[2]), chain=None, role=f"derivation {number}", depth=0,
-                        kind="inferred", why=explain_path_of(triple))
+            step = Step(
+                anchor=f"st-{statement_key(triple)}-{number}",
+                iri=str(statement_iri(triple)),
+                subject=self.term(triple[0]),
+                predicate=self.term(triple[1]),
+                object=self.term(triple[2]),
+                chain=None,
+                role=f"derivation {number}",
+                depth=0,
+                kind="inferred",
+                why=explain_path_of(triple),
+            )
             self._derive(step, derivation, 0)
             steps.append(step)
         return steps
 
 
 # --- representations --------------------------------------------------------------------------------
+
 
 def _format(request: Request) -> RdfFormat | str:
     """``?format=`` (an extension, a name or ``html``), else the Accept header (HTML when nothing fits)."""
@@ -210,31 +228,46 @@ def _rdf(explanations: Explanations, triple: Triple, fmt: RdfFormat, headers: di
     graph = explanations.graph(triple)
     triples = [ox.Triple(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in graph]
     items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples] if fmt.datasets else triples
-    return Rendered(serialize(items, fmt), fmt.media_type,
-                    headers=tuple({"X-Content-Type-Options": "nosniff", **headers}.items()))
+    return Rendered(
+        serialize(items, fmt),
+        fmt.media_type,
+        headers=tuple({"X-Content-Type-Options": "nosniff", **headers}.items()),
+    )
 
 
 def _error_page(html: bool, root: str, status: int, title: str, message: str) -> Rendered:
     """An error answer: an HTML page (``html``: for browsers) or plain text."""
     if html:
         return page("explain_error.html", {"title": title, "message": message}, root, status=status)
-    return Rendered(f"{message}\n".encode(), "text/plain; charset=utf-8", status,
-                    tuple(SECURITY_HEADERS.items()))
+    return Rendered(
+        f"{message}\n".encode(), "text/plain; charset=utf-8", status, tuple(SECURITY_HEADERS.items())
+    )
 
 
-def _explanation(release: Path, root: str, asked: Triple, chosen: RdfFormat | str, negotiated: bool,
-                 html_errors: bool) -> Rendered:
+def _explanation(
+    release: Path, root: str, asked: Triple, chosen: RdfFormat | str, negotiated: bool, html_errors: bool
+) -> Rendered:
     """The explanation of ``asked`` (run in a render thread)."""
     explanations = explanations_for(release)
     triple = explanations.find(asked)
     if triple is None:
         text = " ".join(term.n3() for term in asked)
-        return _error_page(html_errors, root, 404, "Not in the graph",
-                               f"not in the graph: {text} is neither asserted nor inferred in this release, "
-                               f"so there is nothing to explain")
+        return _error_page(
+            html_errors,
+            root,
+            404,
+            "Not in the graph",
+            f"not in the graph: {text} is neither asserted nor inferred in this release, "
+            f"so there is nothing to explain",
+        )
     if not explanations.is_stated(triple) and explanations.derivation(triple) is None:
-        return _error_page(html_errors, root, 500, "No derivation", "this triple is inferred but no "
-                               "OWL 2 RL derivation of it was found (please report it)")
+        return _error_page(
+            html_errors,
+            root,
+            500,
+            "No derivation",
+            "this triple is inferred but no OWL 2 RL derivation of it was found (please report it)",
+        )
     path = explain_path_of(triple)
     headers = {"Link": _alternates(root, path)}
     if negotiated:
@@ -246,11 +279,20 @@ def _explanation(release: Path, root: str, asked: Triple, chosen: RdfFormat | st
     step = builder.step(triple)
     passages = explanations.supporting_passages(triple)
     formats = [(f.label, f"{path}&format={f.extension}", f.media_type) for f in FORMATS]
-    return page("explain.html", {
-        "step": step, "others": builder.others(triple), "formats": formats, "rules_spec": RULES_SPEC,
-        "derivations": len(explanations.derivations_of(triple)), "sentence_count": len(passages),
-        "sentences": [describer.passage(str(passage)) for passage in passages[:MAX_SENTENCES]],
-    }, root, headers=headers)
+    return page(
+        "explain.html",
+        {
+            "step": step,
+            "others": builder.others(triple),
+            "formats": formats,
+            "rules_spec": RULES_SPEC,
+            "derivations": len(explanations.derivations_of(triple)),
+            "sentence_count": len(passages),
+            "sentences": [describer.passage(str(passage)) for passage in passages[:MAX_SENTENCES]],
+        },
+        root,
+        headers=headers,
+    )
 
 
 @router.api_route("/explain", methods=["GET", "HEAD"], include_in_schema=False)
@@ -261,14 +303,16 @@ async def explain(request: Request) -> Response:
         chosen = _format(request)
         asked = parse_triple(params.get("s"), params.get("p"), params.get("o"))
     except BadTermError as failure:
-        return answer(request, _error_page(wants_html(request), root_path(request), 400, "Bad request",
-                                           str(failure)))
+        return answer(
+            request, _error_page(wants_html(request), root_path(request), 400, "Bad request", str(failure))
+        )
     release, root = release_of(request).resolve(), root_path(request)
     negotiated, html_errors = "format" not in params, wants_html(request)
     name = "html" if chosen == HTML else chosen.name
     key = (str(release), "explain", tuple(term.n3() for term in asked), name, negotiated, html_errors, root)
-    return await gate_of(request).respond(request, "explain", key, lambda: _explanation(
-        release, root, asked, chosen, negotiated, html_errors))
+    return await gate_of(request).respond(
+        request, "explain", key, lambda: _explanation(release, root, asked, chosen, negotiated, html_errors)
+    )
 
 
 @router.api_route("/id/statement/{key}", methods=["GET", "HEAD"], include_in_schema=False)
@@ -290,17 +334,22 @@ async def statement_derivation_by_digest(request: Request, key: str, digest: str
     return await _to_explanation(request, key, derivation=digest)
 
 
-def _redirect(release: Path, root: str, key: str, derivation: str | None, chosen: RdfFormat | str,
-              html_errors: bool) -> Rendered:
+def _redirect(
+    release: Path, root: str, key: str, derivation: str | None, chosen: RdfFormat | str, html_errors: bool
+) -> Rendered:
     """The 303 to the explanation of statement ``key``, or 404 (run in a render thread); with
     ``derivation`` (a digest, or "" for any), only when the statement is inferred and, for a digest,
     the record holds that derivation."""
     explanations = explanations_for(release)
     triple = explanations.statements.get(key)
     iri = f"{RESOURCE_BASE}statement/{key}"
-    known = triple is not None and (derivation is None or (
-        explanations.derivation(triple) is not None
-        and (not derivation or f"{iri}/derivation/{derivation}" in explanations.derivation_iris(triple))))
+    known = triple is not None and (
+        derivation is None
+        or (
+            explanations.derivation(triple) is not None
+            and (not derivation or f"{iri}/derivation/{derivation}" in explanations.derivation_iris(triple))
+        )
+    )
     if triple is None or not known:
         suffix = "" if derivation is None else "/derivation" + (f"/{derivation}" if derivation else "")
         return not_found_page(html_errors, root, iri + suffix)
@@ -315,5 +364,8 @@ async def _to_explanation(request: Request, key: str, derivation: str | None = N
     html_errors = wants_html(request)
     name = "html" if chosen == HTML else chosen.name
     return await gate_of(request).respond(
-        request, "explain", (str(release), "statement", key, derivation, name, html_errors, root),
-        lambda: _redirect(release, root, key, derivation, chosen, html_errors))
+        request,
+        "explain",
+        (str(release), "statement", key, derivation, name, html_errors, root),
+        lambda: _redirect(release, root, key, derivation, chosen, html_errors),
+    )

@@ -15,9 +15,15 @@ from mildip_ld.vocab.namespaces import MD, ONTOLOGY, ONTOLOGY_IRI, PREFIXES
 from mildip_ld.vocab.terms import to_rdflib
 
 PROPERTY_TYPES = (OWL.ObjectProperty, OWL.DatatypeProperty)
-CHARACTERISTICS = (OWL.TransitiveProperty, OWL.SymmetricProperty, OWL.AsymmetricProperty,
-                   OWL.FunctionalProperty, OWL.InverseFunctionalProperty, OWL.ReflexiveProperty,
-                   OWL.IrreflexiveProperty)
+CHARACTERISTICS = (
+    OWL.TransitiveProperty,
+    OWL.SymmetricProperty,
+    OWL.AsymmetricProperty,
+    OWL.FunctionalProperty,
+    OWL.InverseFunctionalProperty,
+    OWL.ReflexiveProperty,
+    OWL.IrreflexiveProperty,
+)
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,10 @@ class _Reader:
         self.graph = graph
 
     def text(self, subject, predicate) -> str | None:
-        values = sorted(self.graph.objects(subject, predicate),
-                        key=lambda v: (getattr(v, "language", None) not in ("en", None), str(v)))
+        values = sorted(
+            self.graph.objects(subject, predicate),
+            key=lambda v: (getattr(v, "language", None) not in ("en", None), str(v)),
+        )
         return str(values[0]) if values else None
 
     def ref(self, node) -> Ref | None:
@@ -100,15 +108,25 @@ class _Reader:
 
     def entry(self, subject: URIRef, kinds: list[str]) -> Entry:
         iri = str(subject)
-        return Entry(iri=iri, anchor=iri.rsplit("#", 1)[-1], label=self.text(subject, RDFS.label) or iri,
-                     definition=self.text(subject, SKOS.definition) or self.text(subject, RDFS.comment),
-                     notes=[str(n) for n in self.graph.objects(subject, SKOS.scopeNote)]
-                     + [f"notation: {n}" for n in self.graph.objects(subject, SKOS.notation)],
-                     kinds=kinds)
+        return Entry(
+            iri=iri,
+            anchor=iri.rsplit("#", 1)[-1],
+            label=self.text(subject, RDFS.label) or iri,
+            definition=self.text(subject, SKOS.definition) or self.text(subject, RDFS.comment),
+            notes=[str(n) for n in self.graph.objects(subject, SKOS.scopeNote)]
+            + [f"notation: {n}" for n in self.graph.objects(subject, SKOS.notation)],
+            kinds=kinds,
+        )
 
     def terms(self, kind) -> list[URIRef]:
-        return sorted({s for s in self.graph.subjects(RDF.type, kind)
-                       if isinstance(s, URIRef) and str(s).startswith(str(MD))}, key=str)
+        return sorted(
+            {
+                s
+                for s in self.graph.subjects(RDF.type, kind)
+                if isinstance(s, URIRef) and str(s).startswith(str(MD))
+            },
+            key=str,
+        )
 
 
 def document(graph: Graph) -> OntologyDoc:
@@ -118,45 +136,76 @@ def document(graph: Graph) -> OntologyDoc:
     classes = []
     for cls in read.terms(OWL.Class):
         entry = read.entry(cls, ["class"])
-        entry.links = {"superclasses": read.refs(graph.objects(cls, RDFS.subClassOf)),
-                       "subclasses": read.refs(graph.subjects(RDFS.subClassOf, cls)),
-                       "domain of": read.refs(graph.subjects(RDFS.domain, cls)),
-                       "range of": read.refs(graph.subjects(RDFS.range, cls)),
-                       "equivalent": read.refs(graph.objects(cls, OWL.equivalentClass)),
-                       "disjoint with": read.refs(graph.objects(cls, OWL.disjointWith)),
-                       "close match": read.refs(graph.objects(cls, SKOS.closeMatch))}
+        entry.links = {
+            "superclasses": read.refs(graph.objects(cls, RDFS.subClassOf)),
+            "subclasses": read.refs(graph.subjects(RDFS.subClassOf, cls)),
+            "domain of": read.refs(graph.subjects(RDFS.domain, cls)),
+            "range of": read.refs(graph.subjects(RDFS.range, cls)),
+            "equivalent": read.refs(graph.objects(cls, OWL.equivalentClass)),
+            "disjoint with": read.refs(graph.objects(cls, OWL.disjointWith)),
+            "close match": read.refs(graph.objects(cls, SKOS.closeMatch)),
+        }
         classes.append(entry)
     properties = []
     for prop in sorted({p for kind in PROPERTY_TYPES for p in read.terms(kind)}, key=str):
-        kinds = [curie(str(k)) or str(k) for k in graph.objects(prop, RDF.type)
-                 if k in PROPERTY_TYPES or k in CHARACTERISTICS]
+        kinds = [
+            curie(str(k)) or str(k)
+            for k in graph.objects(prop, RDF.type)
+            if k in PROPERTY_TYPES or k in CHARACTERISTICS
+        ]
         entry = read.entry(prop, sorted(kinds))
-        chains = [[r for r in (read.ref(m) for m in Collection(graph, chain)) if r]
-                  for chain in graph.objects(prop, OWL.propertyChainAxiom)]
-        entry.links = {"domain": read.refs(graph.objects(prop, RDFS.domain)),
-                       "range": read.refs(graph.objects(prop, RDFS.range)),
-                       "inverse": read.refs(set(graph.objects(prop, OWL.inverseOf))
-                                            | set(graph.subjects(OWL.inverseOf, prop))),
-                       "superproperties": read.refs(graph.objects(prop, RDFS.subPropertyOf)),
-                       "subproperties": read.refs(graph.subjects(RDFS.subPropertyOf, prop)),
-                       "chains": chains}
+        chains = [
+            [r for r in (read.ref(m) for m in Collection(graph, chain)) if r]
+            for chain in graph.objects(prop, OWL.propertyChainAxiom)
+        ]
+        entry.links = {
+            "domain": read.refs(graph.objects(prop, RDFS.domain)),
+            "range": read.refs(graph.objects(prop, RDFS.range)),
+            "inverse": read.refs(
+                set(graph.objects(prop, OWL.inverseOf)) | set(graph.subjects(OWL.inverseOf, prop))
+            ),
+            "superproperties": read.refs(graph.objects(prop, RDFS.subPropertyOf)),
+            "subproperties": read.refs(graph.subjects(RDFS.subPropertyOf, prop)),
+            "chains": chains,
+        }
         properties.append(entry)
     individuals = []
     class_set = set(read.terms(OWL.Class))
-    for subject in sorted({s for s, o in graph.subject_objects(RDF.type) if o in class_set
-                           and isinstance(s, URIRef) and str(s).startswith(str(MD))}, key=str):
+    for subject in sorted(
+        {
+            s
+            for s, o in graph.subject_objects(RDF.type)
+            if o in class_set and isinstance(s, URIRef) and str(s).startswith(str(MD))
+        },
+        key=str,
+    ):
         entry = read.entry(subject, ["individual"])
         entry.links = {"type": read.refs(o for o in graph.objects(subject, RDF.type) if o in class_set)}
         individuals.append(entry)
-    metadata = [(name, value) for name, predicate in (
-        ("version", OWL.versionInfo), ("version IRI", OWL.versionIRI), ("created", DCTERMS.created),
-        ("creator", DCTERMS.creator), ("license", DCTERMS.license),
-        ("citation", DCTERMS.bibliographicCitation)) if (value := read.text(ontology, predicate))]
-    return OntologyDoc(iri=ONTOLOGY_IRI, title=read.text(ontology, DCTERMS.title) or ONTOLOGY_IRI,
-                       description=read.text(ontology, DCTERMS.description), metadata=metadata,
-                       classes=classes, properties=properties, individuals=individuals,
-                       hierarchy=_hierarchy(read, set(read.terms(OWL.Class))), namespaces=_namespaces(graph),
-                       history=_history(graph, ontology))
+    metadata = [
+        (name, value)
+        for name, predicate in (
+            ("version", OWL.versionInfo),
+            ("version IRI", OWL.versionIRI),
+            ("created", DCTERMS.created),
+            ("creator", DCTERMS.creator),
+            ("license", DCTERMS.license),
+            ("citation", DCTERMS.bibliographicCitation),
+        )
+        if (value := read.text(ontology, predicate))
+    ]
+    return OntologyDoc(
+        iri=ONTOLOGY_IRI,
+        title=read.text(ontology, DCTERMS.title) or ONTOLOGY_IRI,
+        description=read.text(ontology, DCTERMS.description),
+        metadata=metadata,
+        classes=classes,
+        properties=properties,
+        individuals=individuals,
+        hierarchy=_hierarchy(read, set(read.terms(OWL.Class))),
+        namespaces=_namespaces(graph),
+        history=_history(graph, ontology),
+    )
 
 
 def _hierarchy(read: _Reader, classes: set[URIRef]) -> list[tuple[int, Ref]]:
@@ -186,8 +235,11 @@ def _hierarchy(read: _Reader, classes: set[URIRef]) -> list[tuple[int, Ref]]:
 def _namespaces(graph: Graph) -> list[tuple[str, str]]:
     """The prefixes of the namespaces the ontology's terms use, as the project binds them."""
     used = {str(term) for triple in graph for term in triple if isinstance(term, URIRef)}
-    return [(prefix, str(namespace)) for prefix, namespace in sorted(PREFIXES.items())
-            if any(iri.startswith(str(namespace)) for iri in used)]
+    return [
+        (prefix, str(namespace))
+        for prefix, namespace in sorted(PREFIXES.items())
+        if any(iri.startswith(str(namespace)) for iri in used)
+    ]
 
 
 def _history(graph: Graph, ontology: URIRef) -> list[tuple[str, str | None, str | None]]:
@@ -196,8 +248,9 @@ def _history(graph: Graph, ontology: URIRef) -> list[tuple[str, str | None, str 
     current = graph.value(ontology, OWL.versionIRI)
     prior = graph.value(ontology, OWL.priorVersion)
     notes = sorted(str(note) for note in graph.objects(ontology, SKOS.changeNote))
-    versions.append((str(current) if current else ONTOLOGY_IRI, str(prior) if prior else None,
-                     " ".join(notes) or None))
+    versions.append(
+        (str(current) if current else ONTOLOGY_IRI, str(prior) if prior else None, " ".join(notes) or None)
+    )
     seen = {str(current)}
     while prior is not None and str(prior) not in seen:
         seen.add(str(prior))

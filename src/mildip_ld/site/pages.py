@@ -71,8 +71,11 @@ def _alternates(root: str, stem: str) -> str:
 def _rdf(quads: list[ox.Quad], fmt: RdfFormat, headers: dict[str, str]) -> Rendered:
     """Quads as ``fmt``: graph formats (JSON-LD too) get the distinct triples; TriG, N-Quads keep graphs."""
     items = list(dict.fromkeys(quad.triple for quad in quads)) if fmt in GRAPH_FORMATS else quads
-    return Rendered(serialize(items, fmt), fmt.media_type,
-                    headers=tuple({"X-Content-Type-Options": "nosniff", **headers}.items()))
+    return Rendered(
+        serialize(items, fmt),
+        fmt.media_type,
+        headers=tuple({"X-Content-Type-Options": "nosniff", **headers}.items()),
+    )
 
 
 def _choose(request: Request, formats=FORMATS) -> RdfFormat | str:
@@ -86,6 +89,7 @@ def _name(chosen: RdfFormat | str) -> str:
 
 
 # --- /id and /doc: resources minted by the project -------------------------------------------------
+
 
 @router.api_route("/id/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
 async def resource(request: Request, path: str) -> Response:
@@ -101,19 +105,28 @@ async def resource(request: Request, path: str) -> Response:
     return RedirectResponse(location, status_code=303, headers={"Vary": "Accept"})
 
 
-def _document(release: Path, root: str, path: str, chosen: RdfFormat | str, headers: dict[str, str]
-              ) -> Rendered:
+def _document(
+    release: Path, root: str, path: str, chosen: RdfFormat | str, headers: dict[str, str]
+) -> Rendered:
     """The document about ``/id/{path}`` in the chosen representation (run in a render thread)."""
     iri = RESOURCE_BASE + path
     describer = Describer(store_for(release))
     if chosen == HTML:
         formats = [("HTML", HTML_EXTENSION, HTML)] + [(f.label, f.extension, f.media_type) for f in FORMATS]
         description = describer.describe(iri)
-        claims = {statement.subject.value for group in (description.outgoing, description.incoming)
-                  for statement in group.get("asserted", []) if statement.subject.kind == "iri"}
-        context = {"d": description, "formats": formats, "doc": "/doc/" + quote(path),
-                   "context": article.context_of(release, iri),
-                   "hedges": article.hedges_of(store_for(release), claims)}
+        claims = {
+            statement.subject.value
+            for group in (description.outgoing, description.incoming)
+            for statement in group.get("asserted", [])
+            if statement.subject.kind == "iri"
+        }
+        context = {
+            "d": description,
+            "formats": formats,
+            "doc": "/doc/" + quote(path),
+            "context": article.context_of(release, iri),
+            "hedges": article.hedges_of(store_for(release), claims),
+        }
         return page("resource.html", context, root, headers=headers)
     return _rdf(describer.quads(iri), chosen, headers)
 
@@ -122,8 +135,9 @@ GROUP_PAGE_SIZE = 50
 GROUP_SIDES = ("out", "in")
 
 
-def _group(release: Path, root: str, stem: str, side: str, predicate: str, graph: str, number: int
-           ) -> Rendered:
+def _group(
+    release: Path, root: str, stem: str, side: str, predicate: str, graph: str, number: int
+) -> Rendered:
     """One property's statements in one named graph about ``/id/{stem}`` (``side`` out of or into
     it), page ``number`` of :data:`GROUP_PAGE_SIZE`, each with its sentence inline (in a render thread)."""
     store = store_for(release)
@@ -135,17 +149,30 @@ def _group(release: Path, root: str, stem: str, side: str, predicate: str, graph
     quads = sorted(store.quads_for_pattern(*pattern), key=lambda quad: str(other_end(quad)))
     total = len(quads)
     pages = max(1, -(-total // GROUP_PAGE_SIZE))
-    statements = [describer.statement(quad) for quad in
-                  quads[(number - 1) * GROUP_PAGE_SIZE:number * GROUP_PAGE_SIZE]]
+    statements = [
+        describer.statement(quad) for quad in quads[(number - 1) * GROUP_PAGE_SIZE : number * GROUP_PAGE_SIZE]
+    ]
     cited = sorted({source for statement in statements for source in statement.sources})
     passages = {iri: describer.passage(iri) for iri in cited}
-    claims = {statement.subject.value for statement in statements
-              if statement.graph == "asserted" and statement.subject.kind == "iri"}
-    context = {"label": describer.label(node.value) or stem, "doc": "/doc/" + quote(stem), "side": side,
-               "graph": graph,
-               "predicate": describer.term(prop), "statements": statements, "passages": passages,
-               "hedges": article.hedges_of(store, claims), "total": total, "page": number, "pages": pages,
-               "size": GROUP_PAGE_SIZE}
+    claims = {
+        statement.subject.value
+        for statement in statements
+        if statement.graph == "asserted" and statement.subject.kind == "iri"
+    }
+    context = {
+        "label": describer.label(node.value) or stem,
+        "doc": "/doc/" + quote(stem),
+        "side": side,
+        "graph": graph,
+        "predicate": describer.term(prop),
+        "statements": statements,
+        "passages": passages,
+        "hedges": article.hedges_of(store, claims),
+        "total": total,
+        "page": number,
+        "pages": pages,
+        "size": GROUP_PAGE_SIZE,
+    }
     return page("resource_group.html", context, root)
 
 
@@ -166,13 +193,17 @@ async def _group_page(request: Request, stem: str) -> Response:
         problem = f"page must be a whole number from 1, not {raw_page[:20]!r}"
     root = root_path(request)
     if problem is not None:
-        return answer(request, page("notfound.html", {"what": request.url.path, "why": problem}, root,
-                                    status=400))
+        return answer(
+            request, page("notfound.html", {"what": request.url.path, "why": problem}, root, status=400)
+        )
     release = release_of(request).resolve()
     number = int(raw_page)
     return await gate_of(request).respond(
-        request, "resource", (str(release), "group", stem, side, predicate, graph, number, root),
-        lambda: _group(release, root, stem, side, predicate, graph, number))
+        request,
+        "resource",
+        (str(release), "group", stem, side, predicate, graph, number, root),
+        lambda: _group(release, root, stem, side, predicate, graph, number),
+    )
 
 
 @router.api_route("/doc/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
@@ -182,35 +213,48 @@ async def resource_document(request: Request, path: str) -> Response:
         return not_found(request, RESOURCE_BASE + path, why)
     describer, root = Describer(store_of(request)), root_path(request)
     stem, dot, extension = path.rpartition(".")
-    if dot and (extension == HTML_EXTENSION or extension in BY_EXTENSION) and \
-            describer.exists(RESOURCE_BASE + stem):
+    if (
+        dot
+        and (extension == HTML_EXTENSION or extension in BY_EXTENSION)
+        and describer.exists(RESOURCE_BASE + stem)
+    ):
         chosen = HTML if extension == HTML_EXTENSION else BY_EXTENSION[extension]
         subject, headers = stem, {"Link": _alternates(root, "/doc/" + quote(stem))}
     elif path and describer.exists(RESOURCE_BASE + path):
         chosen = _choose(request)
         extension = HTML_EXTENSION if chosen == HTML else chosen.extension
-        subject, headers = path, {"Vary": "Accept",
-                                  "Content-Location": f"{root}/doc/{quote(path)}.{extension}",
-                                  "Link": _alternates(root, "/doc/" + quote(path))}
+        subject, headers = (
+            path,
+            {
+                "Vary": "Accept",
+                "Content-Location": f"{root}/doc/{quote(path)}.{extension}",
+                "Link": _alternates(root, "/doc/" + quote(path)),
+            },
+        )
     else:
         return not_found(request, RESOURCE_BASE + path)
     if chosen == HTML and "property" in request.query_params:
         return await _group_page(request, subject)
     release = release_of(request).resolve()
     return await gate_of(request).respond(
-        request, "resource", (str(release), "doc", path, _name(chosen), root),
-        lambda: _document(release, root, subject, chosen, headers))
+        request,
+        "resource",
+        (str(release), "doc", path, _name(chosen), root),
+        lambda: _document(release, root, subject, chosen, headers),
+    )
 
 
 # --- /ontology: hash IRIs, the document negotiates directly ----------------------------------------
+
 
 @functools.lru_cache(maxsize=4)
 def _ontology_doc(release: Path) -> OntologyDoc:
     return document(ontology_graph(store_for(release)))
 
 
-def _ontology_rendered(release: Path, root: str, chosen: RdfFormat | str, headers: dict[str, str]
-                       ) -> Rendered:
+def _ontology_rendered(
+    release: Path, root: str, chosen: RdfFormat | str, headers: dict[str, str]
+) -> Rendered:
     if chosen == HTML:
         formats = [(f.label, f.extension, f.media_type) for f in GRAPH_FORMATS]
         return page("ontology.html", {"o": _ontology_doc(release), "formats": formats}, root, headers=headers)
@@ -224,11 +268,17 @@ async def _ontology(request: Request, chosen: RdfFormat | str, negotiated: bool)
     headers: dict[str, str] = {}
     if negotiated:
         extension = HTML_EXTENSION if chosen == HTML else chosen.extension
-        headers = {"Vary": "Accept", "Content-Location": f"{root}/ontology.{extension}",
-                   "Link": _alternates(root, "/ontology")}
+        headers = {
+            "Vary": "Accept",
+            "Content-Location": f"{root}/ontology.{extension}",
+            "Link": _alternates(root, "/ontology"),
+        }
     return await gate_of(request).respond(
-        request, "ontology", (str(release), "ontology", _name(chosen), negotiated, root),
-        lambda: _ontology_rendered(release, root, chosen, headers))
+        request,
+        "ontology",
+        (str(release), "ontology", _name(chosen), negotiated, root),
+        lambda: _ontology_rendered(release, root, chosen, headers),
+    )
 
 
 @router.api_route("/ontology", methods=["GET", "HEAD"], include_in_schema=False)
@@ -262,6 +312,7 @@ async def ontology_version(request: Request, version: str) -> Response:
 
 
 # --- /graph: named graph IRIs ----------------------------------------------------------------------
+
 
 @router.api_route("/graph/{name}", methods=["GET", "HEAD"], include_in_schema=False)
 async def named_graph(request: Request, name: str) -> Response:

@@ -32,8 +32,12 @@ router = APIRouter()
 
 SPARQL_QUERY_TYPE = "application/sparql-query"
 RESULT_DOWNLOADS = (("SPARQL JSON", "json"), ("SPARQL XML", "xml"), ("CSV", "csv"), ("TSV", "tsv"))
-GRAPH_DOWNLOADS = (("Turtle", "turtle"), ("N-Triples", "ntriples"), ("JSON-LD", "jsonld"),
-                   ("RDF/XML", "rdfxml"))
+GRAPH_DOWNLOADS = (
+    ("Turtle", "turtle"),
+    ("N-Triples", "ntriples"),
+    ("JSON-LD", "jsonld"),
+    ("RDF/XML", "rdfxml"),
+)
 """``format`` values of ``/sparql`` offered as download links (see :mod:`mildip_ld.vocab.conneg`)."""
 
 
@@ -45,14 +49,25 @@ def queries_folder(request: Request) -> Path:
 def _examples(folder: Path, root: str) -> list[dict[str, str]]:
     """The example queries of ``folder`` as the page and the list show them."""
     queries: list[NamedQuery] = named_queries(folder) if folder.is_dir() else []
-    return [{"name": query.name, "question": query.question, "text": query.text,
-             "url": f"{root}/queries/{query.name}.rq"} for query in queries]
+    return [
+        {
+            "name": query.name,
+            "question": query.question,
+            "text": query.text,
+            "url": f"{root}/queries/{query.name}.rq",
+        }
+        for query in queries
+    ]
 
 
 def _query_page(folder: Path, root: str) -> Rendered:
     examples = _examples(folder, root)
-    config = {"endpoint": f"{root}/sparql", "examples": examples,
-              "resultDownloads": RESULT_DOWNLOADS, "graphDownloads": GRAPH_DOWNLOADS}
+    config = {
+        "endpoint": f"{root}/sparql",
+        "examples": examples,
+        "resultDownloads": RESULT_DOWNLOADS,
+        "graphDownloads": GRAPH_DOWNLOADS,
+    }
     return page("query.html", {"config": config, "examples": examples}, root)
 
 
@@ -68,17 +83,21 @@ def _query_list(folder: Path, root: str, as_json: bool) -> Rendered:
 async def query_page(request: Request) -> Response:
     """The SPARQL query page: editor, example queries, results table, downloads, shareable link."""
     folder, root = queries_folder(request), root_path(request)
-    return await gate_of(request).respond(request, "query_page", (str(release_of(request)), "/", root),
-                                          lambda: _query_page(folder, root))
+    return await gate_of(request).respond(
+        request, "query_page", (str(release_of(request)), "/", root), lambda: _query_page(folder, root)
+    )
 
 
 @router.api_route("/queries/", methods=["GET", "HEAD"], include_in_schema=False)
 async def query_list(request: Request) -> Response:
     """The example queries: HTML list for browsers, JSON (``Accept`` or ``?format=json``) for programs."""
     folder, root, as_json = queries_folder(request), root_path(request), wants_json(request)
-    return await gate_of(request).respond(request, "query_page",
-                                          (str(release_of(request)), "/queries/", as_json, root),
-                                          lambda: _query_list(folder, root, as_json))
+    return await gate_of(request).respond(
+        request,
+        "query_page",
+        (str(release_of(request)), "/queries/", as_json, root),
+        lambda: _query_list(folder, root, as_json),
+    )
 
 
 @router.api_route("/queries/{name}.rq", methods=["GET", "HEAD"], include_in_schema=False)

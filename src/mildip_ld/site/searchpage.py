@@ -30,8 +30,13 @@ def _refusal(message: str, as_json: bool, root: str, text: str) -> Rendered:
     if as_json:
         body = json.dumps({"error": message}, ensure_ascii=False).encode("utf-8")
         return Rendered(body, "application/json", 400, (("Vary", "Accept"),))
-    return page("search.html", {"q": text, "error": message, "hits": [], "total": 0}, root, status=400,
-                headers={"Vary": "Accept"})
+    return page(
+        "search.html",
+        {"q": text, "error": message, "hits": [], "total": 0},
+        root,
+        status=400,
+        headers={"Vary": "Accept"},
+    )
 
 
 def _search_answer(release: Path, text: str, number: int, as_json: bool, root: str) -> Rendered:
@@ -45,13 +50,26 @@ def _search_answer(release: Path, text: str, number: int, as_json: bool, root: s
     results = [{**hit.as_dict(), "href": root + (local_path(hit.iri) or hit.iri)} for hit in hits]
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
     if as_json:
-        body = json.dumps({"query": text, "total": total, "page": number, "pages": pages, "results": results},
-                          ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = json.dumps(
+            {"query": text, "total": total, "page": number, "pages": pages, "results": results},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode("utf-8")
         return Rendered(body, "application/json", headers=(("Vary", "Accept"),))
     shown = [(hit, result["href"]) for hit, result in zip(hits, results, strict=True)]
-    return page("search.html", {"q": text, "hits": shown, "total": total, "page": number,
-                                "pages": min(pages, MAX_PAGE), "error": None}, root,
-                headers={"Vary": "Accept"})
+    return page(
+        "search.html",
+        {
+            "q": text,
+            "hits": shown,
+            "total": total,
+            "page": number,
+            "pages": min(pages, MAX_PAGE),
+            "error": None,
+        },
+        root,
+        headers={"Vary": "Accept"},
+    )
 
 
 @router.api_route("/search", methods=["GET", "HEAD"], include_in_schema=False)
@@ -60,11 +78,13 @@ async def search_page(request: Request) -> Response:
     text, as_json, root = request.query_params.get("q", ""), wants_json(request), root_path(request)
     raw_page = request.query_params.get("page", "1")
     if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
-        rendered = _refusal(f"page must be a whole number from 1 to {MAX_PAGE}, not {raw_page[:20]!r}",
-                            as_json, root, text)
+        rendered = _refusal(
+            f"page must be a whole number from 1 to {MAX_PAGE}, not {raw_page[:20]!r}", as_json, root, text
+        )
         return answer(request, rendered)
     release = release_of(request).resolve()
     number = int(raw_page)
     key = (str(release), "search", text, number, as_json, root)
-    return await gate_of(request).respond(request, "search", key,
-                                          lambda: _search_answer(release, text, number, as_json, root))
+    return await gate_of(request).respond(
+        request, "search", key, lambda: _search_answer(release, text, number, as_json, root)
+    )

@@ -47,16 +47,25 @@ def _void_page(release: Path, base: str, root: str) -> Rendered:
         rows = []
         for triple in described[subject]:
             value = triple.object
-            shown = _inline(value, described, describer) if isinstance(value, ox.BlankNode) \
+            shown = (
+                _inline(value, described, describer)
+                if isinstance(value, ox.BlankNode)
                 else describer.term(value)
+            )
             rows.append((describer.term(triple.predicate), shown))
         rows.sort(key=lambda row: (row[0].text.lower(), str(getattr(row[1], "text", row[1])).lower()))
         by_property: dict[str, tuple[object, list[object]]] = {}
         for predicate, shown in rows:
             by_property.setdefault(predicate.value, (predicate, []))[1].append(shown)
-        shown_rows = [(predicate, values if len(values) <= MAX_VALUES else
-                       [*values[:MAX_VALUES], f"… and {len(values) - MAX_VALUES} more (see the Turtle)"])
-                      for predicate, values in by_property.values()]
+        shown_rows = [
+            (
+                predicate,
+                values
+                if len(values) <= MAX_VALUES
+                else [*values[:MAX_VALUES], f"… and {len(values) - MAX_VALUES} more (see the Turtle)"],
+            )
+            for predicate, values in by_property.values()
+        ]
         groups.append((subject.strip("<>"), shown_rows))
     return page("void.html", {"groups": groups, "count": len(triples)}, root)
 
@@ -65,5 +74,6 @@ def _void_page(release: Path, base: str, root: str) -> Rendered:
 async def void_page(request: Request) -> Response:
     """The VoID description as HTML."""
     release, base, root = release_of(request).resolve(), public_base(request), root_path(request)
-    return await gate_of(request).respond(request, "void", (str(release), "void.html", root),
-                                          lambda: _void_page(release, base, root))
+    return await gate_of(request).respond(
+        request, "void", (str(release), "void.html", root), lambda: _void_page(release, base, root)
+    )

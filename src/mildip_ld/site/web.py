@@ -53,7 +53,8 @@ def root_path(request: Request) -> str:
 
 
 def gate_of(request: Request) -> RenderGate:
-    """The app's render gate (:mod:`mildip_ld.server.render_gate`), which every expensive answer goes through."""
+    """The app's render gate (:mod:`mildip_ld.server.render_gate`), which every expensive answer
+    goes through."""
     return request.app.state.gate
 
 
@@ -63,12 +64,18 @@ def public_base(request: Request) -> str:
     return request.app.state.settings.public_url
 
 
-def page(template: str, context: dict[str, Any], root: str, status: int = 200,
-         headers: dict[str, str] | None = None) -> Rendered:
+def page(
+    template: str,
+    context: dict[str, Any],
+    root: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Rendered:
     """Render a Jinja2 template (in a render thread) as an HTML answer with the security headers."""
     body = templates.get_template(template).render({"root": root, **context}).encode("utf-8")
-    return Rendered(body, "text/html; charset=utf-8", status,
-                    tuple({**SECURITY_HEADERS, **(headers or {})}.items()))
+    return Rendered(
+        body, "text/html; charset=utf-8", status, tuple({**SECURITY_HEADERS, **(headers or {})}.items())
+    )
 
 
 def wants_json(request: Request) -> bool:
@@ -99,12 +106,17 @@ def not_found_page(html: bool, root: str, what: str, why: str | None = None) -> 
     if html:
         return page("notfound.html", {"what": what, "why": why}, root, status=404)
     reason = f" ({why})" if why else ""
-    return Rendered(f"not found: {what}{reason}\n".encode(), "text/plain; charset=utf-8", 404,
-                    tuple(SECURITY_HEADERS.items()))
+    return Rendered(
+        f"not found: {what}{reason}\n".encode(),
+        "text/plain; charset=utf-8",
+        404,
+        tuple(SECURITY_HEADERS.items()),
+    )
 
 
-def error_page(request: Request, status: int, detail: str, headers: dict[str, str] | None = None
-               ) -> Response | None:
+def error_page(
+    request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+) -> Response | None:
     """An HTML page for an HTTP error (404, 405...) when the client is a browser, else None (the
     caller answers JSON or text, as API clients expect)."""
     if not prefers_html(request.headers.get("accept"), ["application/json"]):
@@ -113,8 +125,13 @@ def error_page(request: Request, status: int, detail: str, headers: dict[str, st
         reason = HTTPStatus(status).phrase
     except ValueError:
         reason = "Error"
-    rendered = page("error.html", {"status": status, "reason": reason, "detail": detail}, root_path(request),
-                    status=status, headers=headers)
+    rendered = page(
+        "error.html",
+        {"status": status, "reason": reason, "detail": detail},
+        root_path(request),
+        status=status,
+        headers=headers,
+    )
     return answer(request, rendered)
 
 
@@ -170,8 +187,10 @@ class TextPathMiddleware:
                 unquote_to_bytes(raw_path).decode("utf-8")
             except UnicodeDecodeError as failure:
                 byte = failure.object[failure.start]
-                message = (f"the path is not UTF-8 text once percent-decoded: byte {byte:#04x} at "
-                           f"{failure.start} ({failure.reason})\n")
+                message = (
+                    f"the path is not UTF-8 text once percent-decoded: byte {byte:#04x} at "
+                    f"{failure.start} ({failure.reason})\n"
+                )
                 await PlainTextResponse(message, status_code=400)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -208,8 +227,12 @@ class _Compressed:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.gzip = GZipMiddleware(_OwnHeaders(app), minimum_size=COMPRESS_MIN_BYTES,
-                                   compresslevel=COMPRESS_LEVEL, exclude_content_types=NOT_COMPRESSED)
+        self.gzip = GZipMiddleware(
+            _OwnHeaders(app),
+            minimum_size=COMPRESS_MIN_BYTES,
+            compresslevel=COMPRESS_LEVEL,
+            exclude_content_types=NOT_COMPRESSED,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""

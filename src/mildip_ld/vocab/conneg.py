@@ -151,4 +151,4 @@ def serialize_triples(triples: list[ox.Triple], fmt: Rdf, prefixes: dict[str, st
     items: list[ox.Triple] | list[ox.Quad] = triples
     if fmt.supports_datasets:
         items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples]
-    return ox.serialize(items, format=fmt, prefixes=prefixes)
+    return ox.serialize(items, format=fmt, prefixes=prefixes) or b""

@@ -6,7 +6,7 @@ same way everywhere (``?format=turtle``, ``.ttl``, ``text/turtle``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import mimeparse
@@ -113,7 +113,7 @@ def serialize(items: Iterable[ox.Triple] | Iterable[ox.Quad], fmt: RdfFormat) ->
 
 
 def negotiate(
-    accept: str | None, offers: Sequence[str], aliases: dict[str, Sequence[str]] | None = None
+    accept: str | None, offers: Sequence[str], aliases: Mapping[str, Sequence[str]] | None = None
 ) -> str | None:
     """The offered media type the client prefers (q-values, wildcards), or None if none is acceptable.
 

@@ -48,7 +48,7 @@ WD = Namespace("http://www.wikidata.org/entity/")
 VOID = Namespace("http://rdfs.org/ns/void#")
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 
-PREFIXES: dict[str, Namespace] = {
+_NAMESPACES = {
     "md": MD,
     "mdr": MDR,
     "act": MDR["activity/"],
@@ -73,6 +73,8 @@ PREFIXES: dict[str, Namespace] = {
     "void": VOID,
     "dcat": DCAT,
 }
+PREFIXES: dict[str, str] = {prefix: str(namespace) for prefix, namespace in _NAMESPACES.items()}
+"""Prefix -> namespace IRI, for every serialization and query prologue the project writes."""
 
 
 def bind_prefixes(graph: Graph) -> Graph:

@@ -28,7 +28,7 @@ class NamedQuery:
         text = file.read_text(encoding="utf-8")
         comments = [line for line in text.splitlines() if line.startswith("#")]
         question = comments[0].lstrip("# ").strip() if comments else file.stem
-        header = dict(m.groups() for line in comments if (m := HEADER_FIELD.match(line)))
+        header = {m[1]: m[2] for line in comments if (m := HEADER_FIELD.match(line))}
         return cls(file.stem, question, text, header)
 
 

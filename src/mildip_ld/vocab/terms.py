@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pyoxigraph as ox
 from rdflib import BNode, Literal, Node, URIRef
@@ -49,3 +50,29 @@ def rdflib_converter() -> Callable[[OxTerm], Node]:
         return found
 
     return convert
+
+
+def select(store: ox.Store, query: str, **options: Any) -> ox.QuerySolutions:
+    """The solutions of a SELECT query on ``store`` (a TypeError for an ASK, CONSTRUCT or DESCRIBE)."""
+    results = store.query(query, **options)
+    if not isinstance(results, ox.QuerySolutions):
+        raise TypeError(f"not a SELECT query: {query[:80]!r}")
+    return results
+
+
+def to_oxigraph_quad(triple: tuple[Node, Node, Node], graph: ox.NamedNode | ox.DefaultGraph) -> ox.Quad:
+    """The Oxigraph quad for an rdflib triple in ``graph`` (a TypeError for a literal subject or a
+    predicate that is not an IRI, which RDF does not allow)."""
+    subject, predicate, obj = (to_oxigraph(term) for term in triple)
+    if isinstance(subject, ox.Literal) or not isinstance(predicate, ox.NamedNode):
+        raise TypeError(f"not an RDF triple: {triple!r}")
+    return ox.Quad(subject, predicate, obj, graph)
+
+
+def to_rdflib_triple(quad: ox.Quad | ox.Triple) -> tuple[Node, Node, Node]:
+    """The rdflib triple of an Oxigraph quad or triple (a TypeError for RDF-star triple terms,
+    which this project's data model does not have)."""
+    subject, obj = quad.subject, quad.object
+    if isinstance(subject, ox.Triple) or isinstance(obj, ox.Triple):
+        raise TypeError(f"a triple term, which RDF 1.1 does not have: {quad}")
+    return to_rdflib(subject), to_rdflib(quad.predicate), to_rdflib(obj)
