@@ -117,7 +117,7 @@ def _one(
     store: ox.Store, subject: ox.NamedNode | ox.BlankNode, predicate: ox.NamedNode, graph: ox.NamedNode
 ) -> str | None:
     quads = store.quads_for_pattern(subject, predicate, None, graph)
-    return next((quad.object.value for quad in quads), None)
+    return next((quad.object.value for quad in quads if not isinstance(quad.object, ox.Triple)), None)
 
 
 def _label(store: ox.Store, node: ox.NamedNode) -> str:
@@ -171,9 +171,12 @@ def build_article(store: ox.Store, source: ox.NamedNode) -> Article:
         if not isinstance(passage, ox.NamedNode):
             continue
         text, start = None, None
-        for selector in store.quads_for_pattern(passage, HAS_SELECTOR, None, PROVENANCE):
-            text = text or _one(store, selector.object, EXACT, PROVENANCE)
-            found = _one(store, selector.object, START, PROVENANCE)
+        for quad in store.quads_for_pattern(passage, HAS_SELECTOR, None, PROVENANCE):
+            selector = quad.object
+            if not isinstance(selector, ox.NamedNode | ox.BlankNode):
+                continue
+            text = text or _one(store, selector, EXACT, PROVENANCE)
+            found = _one(store, selector, START, PROVENANCE)
             start = int(found) if found is not None else start
         line = _one(store, passage, LINE, PROVENANCE)
         if text is None or line is None:

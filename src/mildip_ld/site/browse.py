@@ -71,7 +71,11 @@ class ClassNode:
 
 
 def _label(store: ox.Store, node: ox.NamedNode, graph: ox.NamedNode) -> str:
-    labels = [quad.object.value for quad in store.quads_for_pattern(node, RDFS_LABEL, None, graph)]
+    labels = [
+        quad.object.value
+        for quad in store.quads_for_pattern(node, RDFS_LABEL, None, graph)
+        if isinstance(quad.object, ox.Literal)
+    ]
     english = [
         quad.object.value
         for quad in store.quads_for_pattern(node, RDFS_LABEL, None, graph)

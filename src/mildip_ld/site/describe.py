@@ -31,7 +31,7 @@ from mildip_ld.vocab.namespaces import (
     SKOS,
     WD,
 )
-from mildip_ld.vocab.terms import to_rdflib
+from mildip_ld.vocab.terms import to_rdflib_triple
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
@@ -206,7 +206,7 @@ def graph_of(quad: ox.Quad) -> str:
 
 
 def capped(
-    quads: list[ox.Quad], other_end: Callable[[ox.Quad], Node]
+    quads: list[ox.Quad], other_end: Callable[[ox.Quad], Node | ox.Triple]
 ) -> tuple[list[ox.Quad], dict[tuple[str, ox.NamedNode], int]]:
     """At most :data:`MAX_PER_PROPERTY` quads per graph and property (those whose ``other_end``
     comes first in term order, so the same ones each time), and how many more each group has."""
@@ -223,7 +223,7 @@ def capped(
     return shown, hidden
 
 
-def _best_literal(values: Iterable[ox.Literal]) -> str | None:
+def _best_literal(values: Iterable[Node]) -> str | None:
     """Prefer English, then no language, then anything."""
     ranked = sorted(
         (0 if v.language == "en" else 1 if not v.language else 2, v.value)
@@ -241,7 +241,8 @@ class Describer:
         self._labels: dict[str, str | None] = {}
 
     def objects(self, subject: Subject, predicate: ox.NamedNode) -> list[Node]:
-        return [quad.object for quad in self.store.quads_for_pattern(subject, predicate, None)]
+        quads = self.store.quads_for_pattern(subject, predicate, None)
+        return [quad.object for quad in quads if not isinstance(quad.object, ox.Triple)]
 
     def label(self, iri: str) -> str | None:
         """The resource's preferred label in any graph (English first), cached."""
@@ -331,10 +332,12 @@ class Describer:
         for _ in range(MAX_NESTING):
             reached = []
             for candidate in frontier:
-                nested = isinstance(candidate, ox.BlankNode) or (
-                    isinstance(candidate, ox.NamedNode) and candidate.value.startswith(iri + "#")
-                )
-                if not nested or str(candidate) in seen:
+                if not (
+                    isinstance(candidate, ox.BlankNode)
+                    or (isinstance(candidate, ox.NamedNode) and candidate.value.startswith(iri + "#"))
+                ):
+                    continue  # only blank nodes and hash IRIs of the resource are its parts
+                if str(candidate) in seen:
                     continue
                 seen.add(str(candidate))
                 quads = list(islice(self.store.quads_for_pattern(candidate, None, None), MAX_QUADS))
@@ -352,8 +355,7 @@ class Describer:
         """(the modality when weaker than stated, the number of supporting sentences) of an inferred
         triple, from its statement node in the derivations record; (None, None) when the record
         does not hold it (a release built before there was one)."""
-        triple = (to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object))
-        node = ox.NamedNode(str(statement_iri(triple)))
+        node = ox.NamedNode(str(statement_iri(to_rdflib_triple(quad))))
         modality = next((q.object for q in self.store.quads_for_pattern(node, MODALITY, None, RECORD)), None)
         if not isinstance(modality, ox.NamedNode):
             return None, None
@@ -366,7 +368,7 @@ class Describer:
         if graph == "asserted" and quad.predicate not in CURATED:
             if quad.predicate in EVIDENCE and isinstance(quad.object, ox.NamedNode):
                 sources = (quad.object.value,)
-            else:
+            elif not isinstance(quad.subject, ox.Triple):
                 sources = self.evidence(quad.subject)
         why, hedge, sentences = None, None, None
         if (
@@ -441,11 +443,11 @@ class Describer:
         return outgoing + parts + incoming
 
 
-def _object(quad: ox.Quad) -> Node:
+def _object(quad: ox.Quad) -> Node | ox.Triple:
     return quad.object
 
 
-def _subject(quad: ox.Quad) -> Node:
+def _subject(quad: ox.Quad) -> Subject | ox.Triple:
     return quad.subject
 
 
