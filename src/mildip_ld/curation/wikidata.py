@@ -20,6 +20,7 @@ from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
 from SPARQLWrapper import JSON, POST, SPARQLWrapper
 
 from mildip_ld import __version__
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.namespaces import MD, WD, bind_prefixes
 
 WIKIDATA_SPARQL = "https://query.wikidata.org/sparql"
@@ -83,8 +84,10 @@ class Finding:
         return f"{self.link.entity} -> {self.link.qid}: {self.problem}"
 
 
-class EndpointError(Exception):
+class EndpointError(MildipError):
     """The SPARQL endpoint failed or timed out after every retry."""
+
+    status = 502
 
 
 def links_in(graph: Graph) -> list[Link]:

@@ -41,6 +41,7 @@ import pyoxigraph as ox
 from defusedxml import DefusedXmlException
 
 from mildip_ld.engine.worker import Reply, serve_jobs
+from mildip_ld.vocab.errors import MildipError
 
 N_TRIPLES = "application/n-triples"
 XML_FORMATS = frozenset({ox.RdfFormat.RDF_XML})
@@ -58,12 +59,11 @@ class ParserConfig:
     max_nesting: int = DEFAULT_MAX_NESTING
 
 
-class ParseRefusedError(Exception):
+class ParseRefusedError(MildipError):
     """The document or update was not accepted; ``status`` is the HTTP status to answer."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
+        super().__init__(message, status)
 
 
 class _DepthLimit(xml.sax.handler.ContentHandler):

@@ -16,17 +16,20 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
 from mildip_ld.vocab.config import Paths
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.namespaces import bind_prefixes
 from mildip_ld.vocab.terms import to_rdflib
 
 
-class LoadError(Exception):
-    """A file could not be read or parsed."""
+class LoadError(MildipError):
+    """A file could not be read or parsed (``message`` names the file and line)."""
+
+    status = 422
 
     def __init__(self, file: Path, line: int | None, message: str) -> None:
-        self.file, self.line, self.message = file, line, message
         where = f"{file}:{line}" if line else str(file)
         super().__init__(f"{where}: {message}")
+        self.file, self.line, self.reason = file, line, message
 
 
 @dataclass

@@ -34,6 +34,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.terms import to_oxigraph_quad, to_rdflib_triple
 
 CHANGES_DIR = "changes"
@@ -47,8 +48,8 @@ WRITE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 HEADER_KEYS = ("id", "release", "origin", "by", "created", "parent")
 
 
-class ChangeLogError(Exception):
-    """A change file cannot be read (named in the message)."""
+class ChangeLogError(MildipError):
+    """A change file cannot be read (named in the message): the store's own state, so a 500."""
 
 
 @dataclass

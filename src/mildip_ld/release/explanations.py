@@ -40,6 +40,7 @@ from mildip_ld.pipeline.explain import (
     statement_iri,
 )
 from mildip_ld.release.build import DATASET_FILE, load_release
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.namespaces import DERIVATIONS, MD, NAMED_GRAPHS, ONTOLOGY_IRI, PREFIXES, RESOURCE_BASE
 from mildip_ld.vocab.terms import rdflib_converter, to_rdflib
 
@@ -78,8 +79,10 @@ _POSITION = re.compile(r"^Parser error at line \d+ between columns \d+ and \d+: 
 _PROBE_S, _PROBE_P = "urn:x-mildip:subject", "urn:x-mildip:predicate"
 
 
-class BadTermError(ValueError):
-    """A request parameter that is not an RDF term of the expected kind (answered with 400)."""
+class BadTermError(MildipError, ValueError):
+    """A request parameter that is not an RDF term of the expected kind."""
+
+    status = 400
 
 
 # --- terms: request parameters, Oxigraph terms as rdflib reads them ----------------------------

@@ -26,6 +26,7 @@ import pyoxigraph as ox
 
 from mildip_ld.release.build import DATASET_FILE, RELEASES_DIR, current_release, manifest_of
 from mildip_ld.release.changes import WRITE_ID, Change, release_change
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.namespaces import NAMED_GRAPHS
 
 ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*(?:,|$)')
@@ -33,12 +34,11 @@ ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*(?:,|$)')
 GRAPH_KEYS = {str(iri): name for name, iri in NAMED_GRAPHS.items()}
 
 
-class PreconditionError(Exception):
+class PreconditionError(MildipError):
     """A precondition header cannot be read (400) or does not hold (412)."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
+        super().__init__(message, status)
 
 
 def _graph_key(graph: str | None) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from mildip_ld.release.store import open_store
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.namespaces import MD, NAMED_GRAPHS, OA, RESOURCE_BASE, SKOS
 from mildip_ld.vocab.terms import select
 
@@ -120,8 +121,10 @@ def build_search_index(release: Path) -> Path:
     return target
 
 
-class SearchError(ValueError):
+class SearchError(MildipError, ValueError):
     """A search text this endpoint does not run (too long, too many words); the message says why."""
+
+    status = 400
 
 
 def match_expression(text: str) -> str | None:

@@ -51,6 +51,8 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from mildip_ld.vocab.errors import MildipError
+
 LINGER_S = 2.0
 """How long a refused connection stays open (unread) after its answer, before it is closed."""
 HEAD_FRAMING_BYTES = len(b"  HTTP/1.1\r\n\r\n")
@@ -73,7 +75,7 @@ class HttpLimits:
     max_requests_per_connection: int
 
 
-class _RefusedError(Exception):
+class _RefusedError(MildipError):
     """Raised in a parser callback after a refusal, to stop the parser."""
 
 

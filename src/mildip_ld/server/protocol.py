@@ -18,6 +18,8 @@ import pyoxigraph as ox
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
+from mildip_ld.vocab.errors import MildipError
+
 FORM = "application/x-www-form-urlencoded"
 QUERY = "application/sparql-query"
 UPDATE = "application/sparql-update"
@@ -31,17 +33,18 @@ class Operation(Enum):
     DESCRIPTION = "description"
 
 
-class ProtocolError(Exception):
+class ProtocolError(MildipError):
     """A request the protocol does not allow; ``status`` is the HTTP status to answer."""
 
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
+        super().__init__(message, status, headers)
 
 
-class ClientDisconnectedError(Exception):
+class ClientDisconnectedError(MildipError):
     """The client closed the connection before its whole body arrived: not a failure of the server,
     so it is counted and logged as one access-log line, never as an error."""
+
+    status = 499
 
 
 @dataclass

@@ -60,6 +60,7 @@ from prometheus_client import Counter, Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mildip_ld.server.metrics import LIVE_SUM, Metrics
+from mildip_ld.vocab.errors import MildipError
 
 T = TypeVar("T")
 Key = tuple[Hashable, ...]
@@ -76,16 +77,14 @@ MAX_REPLAYS = 4096
 log = logging.getLogger(__name__)
 
 
-class RenderRefusedError(Exception):
+class RenderRefusedError(MildipError):
     """A render that cannot be had now: every slot is taken, or it ran past its time limit."""
 
-    def __init__(self, message: str, outcome: str) -> None:
-        super().__init__(message)
-        self.outcome = outcome
+    status = 503
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(RETRY_AFTER_S)}
+    def __init__(self, message: str, outcome: str) -> None:
+        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_S)})
+        self.outcome = outcome
 
     def response(self) -> Response:
         """The ``503`` answer, with ``Retry-After``."""

@@ -12,6 +12,7 @@ import hmac
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.settings import Settings
 
 CONTENT_SECURITY_POLICY = (
@@ -28,8 +29,10 @@ SECURITY_HEADERS = {
 }
 
 
-class UnauthorizedError(Exception):
+class UnauthorizedError(MildipError):
     """A write without the right token (or on a read-only server); the message says which."""
+
+    status = 403
 
 
 def authorize(request: Request, settings: Settings, what: str) -> None:

@@ -14,6 +14,7 @@ import pyoxigraph as ox
 from pyoxigraph import QueryResultsFormat as Results
 from pyoxigraph import RdfFormat as Rdf
 
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.formats import negotiate
 
 # Offered media types, least preferred first (mimeparse breaks ties in favour of the later one),
@@ -62,8 +63,10 @@ FORMAT_NAMES: dict[str, tuple[Results | None, Rdf | None]] = {
 """``format`` values: the answer format for solutions/booleans and for graphs."""
 
 
-class UnknownFormatError(ValueError):
+class UnknownFormatError(MildipError, ValueError):
     """A ``format`` value that names no format."""
+
+    status = 400
 
 
 @dataclass(frozen=True)
