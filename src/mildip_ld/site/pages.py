@@ -35,8 +35,10 @@ from fastapi.responses import RedirectResponse, Response
 from mildip_ld.release.dumps import DUMPS_DIR
 from mildip_ld.release.store import store_for
 from mildip_ld.server.render_gate import Rendered, answer
+from mildip_ld.server.security import SECURITY_HEADERS
 from mildip_ld.site import article, browse, explainpage, querypage, searchpage, voidpage
 from mildip_ld.site.describe import Describer
+from mildip_ld.site.ontodiagram import DiagramUnavailableError, diagram_svg
 from mildip_ld.site.ontodoc import OntologyDoc, document, ontology_graph
 from mildip_ld.site.web import gate_of, invalid_iri, not_found, page, release_of, root_path, store_of
 from mildip_ld.vocab.formats import (
@@ -59,6 +61,7 @@ router.include_router(voidpage.router)
 router.include_router(explainpage.router)  # before /id/{path}: it serves /id/statement/…
 
 HTML_EXTENSION = "html"
+DIAGRAM_EXTENSION, DIAGRAM_MEDIA_TYPE = "svg", "image/svg+xml"
 
 
 def _alternates(root: str, stem: str) -> str:
@@ -262,6 +265,26 @@ def _ontology_rendered(
     return _rdf(quads, chosen, headers)
 
 
+def _diagram_rendered(release: Path, root: str) -> Rendered:
+    """The ontology's diagram (SVG), or ``503`` naming what is missing when Graphviz is not there."""
+    try:
+        svg = diagram_svg(ontology_graph(store_for(release)), root)
+    except DiagramUnavailableError as unavailable:
+        return Rendered(f"{unavailable}\n".encode(), "text/plain; charset=utf-8", 503)
+    return Rendered(svg, DIAGRAM_MEDIA_TYPE, headers=tuple(SECURITY_HEADERS.items()))
+
+
+async def _diagram(request: Request) -> Response:
+    """The ontology's diagram, rendered through the gate once per release and mount point."""
+    release, root = release_of(request).resolve(), root_path(request)
+    return await gate_of(request).respond(
+        request,
+        "ontology",
+        (str(release), "ontology", DIAGRAM_EXTENSION, root),
+        lambda: _diagram_rendered(release, root),
+    )
+
+
 async def _ontology(request: Request, chosen: RdfFormat | str, negotiated: bool) -> Response:
     """The ontology in ``chosen``; ``negotiated``: by Accept, so with Vary, Content-Location and Link."""
     release, root = release_of(request).resolve(), root_path(request)
@@ -289,9 +312,12 @@ async def ontology(request: Request) -> Response:
 
 @router.api_route("/ontology.{extension}", methods=["GET", "HEAD"], include_in_schema=False)
 async def ontology_file(request: Request, extension: str) -> Response:
-    """The ontology in one representation: ``.html``, ``.ttl``, ``.jsonld``, ``.nt`` or ``.rdf``."""
+    """The ontology in one representation: ``.html``, ``.ttl``, ``.jsonld``, ``.nt`` or ``.rdf``;
+    ``.svg`` is its diagram (:mod:`mildip_ld.site.ontodiagram`)."""
     if extension == HTML_EXTENSION:
         return await _ontology(request, HTML, negotiated=False)
+    if extension == DIAGRAM_EXTENSION:
+        return await _diagram(request)
     fmt = BY_EXTENSION.get(extension)
     if fmt is None or fmt not in GRAPH_FORMATS:
         return not_found(request, f"{ONTOLOGY_IRI}.{extension}")

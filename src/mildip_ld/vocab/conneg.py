@@ -8,6 +8,7 @@ every answer is serialized by pyoxigraph in a format it knows.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyoxigraph as ox
@@ -15,50 +16,26 @@ from pyoxigraph import QueryResultsFormat as Results
 from pyoxigraph import RdfFormat as Rdf
 
 from mildip_ld.vocab.errors import MildipError
-from mildip_ld.vocab.formats import negotiate
+from mildip_ld.vocab.formats import ANSWER_FORMATS, RESULTS_FORMATS, RdfFormat, ResultsFormat, negotiate
 
-# Offered media types, least preferred first (mimeparse breaks ties in favour of the later one),
-# so that */* gets SPARQL JSON for solutions and Turtle for graphs.
-RESULT_MEDIA_TYPES = (
-    "text/tab-separated-values",
-    "text/csv",
-    "application/xml",
-    "text/xml",
-    "application/json",
-    "application/sparql-results+xml",
-    "application/sparql-results+json",
-)
-GRAPH_MEDIA_TYPES = (
-    "text/plain",
-    "text/n3",
-    "application/n-quads",
-    "application/trig",
-    "application/xml",
-    "text/xml",
-    "application/rdf+xml",
-    "application/json",
-    "application/ld+json",
-    "application/n-triples",
-    "application/turtle",
-    "application/x-turtle",
-    "text/turtle",
-)
+
+def _offers(formats: Sequence[RdfFormat] | Sequence[ResultsFormat]) -> tuple[str, ...]:
+    """Each format's media type and aliases, least preferred first (mimeparse breaks ties in favour
+    of the later one), so that ``*/*`` gets the first format of the registry."""
+    return tuple(media for fmt in reversed(formats) for media in (*reversed(fmt.aliases), fmt.media_type))
+
+
+RESULT_MEDIA_TYPES = _offers(RESULTS_FORMATS)
+GRAPH_MEDIA_TYPES = _offers(ANSWER_FORMATS)
 
 FORMAT_NAMES: dict[str, tuple[Results | None, Rdf | None]] = {
+    **{fmt.name: (None, fmt.oxigraph) for fmt in ANSWER_FORMATS},
+    **{fmt.name: (fmt.oxigraph, None) for fmt in RESULTS_FORMATS},
+    # a name that fits both kinds of answer, and the names SPARQLWrapper sends in ``format``
     "json": (Results.JSON, Rdf.JSON_LD),
     "xml": (Results.XML, Rdf.RDF_XML),
-    "csv": (Results.CSV, None),
-    "tsv": (Results.TSV, None),
-    "turtle": (None, Rdf.TURTLE),
-    "ntriples": (None, Rdf.N_TRIPLES),
-    "jsonld": (None, Rdf.JSON_LD),
-    "rdfxml": (None, Rdf.RDF_XML),
-    "trig": (None, Rdf.TRIG),
-    "nquads": (None, Rdf.N_QUADS),
-    # the names SPARQLWrapper sends in its format/output parameters
     "json-ld": (None, Rdf.JSON_LD),
     "rdf+xml": (None, Rdf.RDF_XML),
-    "n3": (None, Rdf.N3),
 }
 """``format`` values: the answer format for solutions/booleans and for graphs."""
 
@@ -143,9 +120,7 @@ def media_type(fmt: Results | Rdf) -> str:
 
 def offered(kind: str) -> str:
     """Human-readable list of the media types offered for ``results`` or ``graph`` answers."""
-    formats: tuple[Results | Rdf, ...] = (Results.JSON, Results.XML, Results.CSV, Results.TSV)
-    if kind != "results":
-        formats = (Rdf.TURTLE, Rdf.N_TRIPLES, Rdf.JSON_LD, Rdf.RDF_XML, Rdf.TRIG, Rdf.N_QUADS, Rdf.N3)
+    formats = RESULTS_FORMATS if kind == "results" else ANSWER_FORMATS
     return ", ".join(fmt.media_type.split(";")[0] for fmt in formats)
 
 

@@ -1,7 +1,9 @@
 """RDF serialization formats: names, file extensions, media types, and HTTP content negotiation.
 
-One table serves the dumps, the VoID description and the resource pages, so a format is spelt the
-same way everywhere (``?format=turtle``, ``.ttl``, ``text/turtle``).
+The one format registry: :data:`FORMATS` (and :data:`ANSWER_FORMATS`, :data:`RESULTS_FORMATS`)
+serve the dumps, the VoID description, the resource pages and the SPARQL endpoint's answers, so a
+format is spelt the same way everywhere (``?format=turtle``, ``.ttl``, ``text/turtle``), and
+:func:`negotiate` is the one reading of an Accept header.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ FORMATS: tuple[RdfFormat, ...] = (
         ox.RdfFormat.TURTLE,
         "turtle",
         "http://www.w3.org/ns/formats/Turtle",
-        ("application/x-turtle",),
+        ("application/x-turtle", "application/turtle"),
     ),
     RdfFormat(
         "ntriples",
@@ -57,6 +59,7 @@ FORMATS: tuple[RdfFormat, ...] = (
         ox.RdfFormat.N_TRIPLES,
         "nt",
         "http://www.w3.org/ns/formats/N-Triples",
+        ("text/plain",),  # RDF 1.0's media type for N-Triples
     ),
     RdfFormat(
         "nquads",
@@ -84,6 +87,7 @@ FORMATS: tuple[RdfFormat, ...] = (
         ox.RdfFormat.JSON_LD,
         "json-ld",
         "http://www.w3.org/ns/formats/JSON-LD",
+        ("application/json",),
     ),
     RdfFormat(
         "rdfxml",
@@ -96,6 +100,36 @@ FORMATS: tuple[RdfFormat, ...] = (
         ("application/xml", "text/xml"),
     ),
 )
+N3 = RdfFormat("n3", "n3", "text/n3", "N3", ox.RdfFormat.N3, "n3", "http://www.w3.org/ns/formats/N3")
+"""N3: offered for SPARQL graph answers (SPARQLWrapper asks for it), not written as a dump."""
+ANSWER_FORMATS: tuple[RdfFormat, ...] = (*FORMATS, N3)
+"""Every RDF syntax a graph answer of the endpoint (CONSTRUCT, DESCRIBE, the service
+description, a Graph Store read) comes in, most preferred first."""
+
+
+@dataclass(frozen=True)
+class ResultsFormat:
+    """One SPARQL results syntax (for SELECT and ASK answers)."""
+
+    name: str
+    oxigraph: ox.QueryResultsFormat
+    aliases: tuple[str, ...] = ()
+    """Other media types that ask for this format in an Accept header."""
+
+    @property
+    def media_type(self) -> str:
+        """The media type without parameters (the answer states its charset itself)."""
+        return self.oxigraph.media_type.split(";")[0]
+
+
+RESULTS_FORMATS: tuple[ResultsFormat, ...] = (
+    ResultsFormat("json", ox.QueryResultsFormat.JSON, ("application/json",)),
+    ResultsFormat("xml", ox.QueryResultsFormat.XML, ("application/xml", "text/xml")),
+    ResultsFormat("csv", ox.QueryResultsFormat.CSV),
+    ResultsFormat("tsv", ox.QueryResultsFormat.TSV),
+)
+"""Every SPARQL results syntax of the endpoint, most preferred first."""
+
 BY_NAME = {fmt.name: fmt for fmt in FORMATS}
 BY_EXTENSION = {fmt.extension: fmt for fmt in FORMATS}
 GRAPH_FORMATS = tuple(fmt for fmt in FORMATS if fmt.name in ("turtle", "ntriples", "jsonld", "rdfxml"))
