@@ -57,9 +57,18 @@ from mildip_ld.site.web import (
     root_path,
     wants_html,
 )
-from mildip_ld.vocab.formats import BY_EXTENSION, BY_NAME, FORMATS, HTML, RdfFormat, negotiate_rdf, serialize
+from mildip_ld.vocab.formats import (
+    BY_EXTENSION,
+    BY_NAME,
+    FORMATS,
+    HTML_PAGE,
+    RdfFormat,
+    Representation,
+    negotiate_document,
+    serialize,
+)
 from mildip_ld.vocab.namespaces import MD, RESOURCE_BASE
-from mildip_ld.vocab.terms import to_oxigraph
+from mildip_ld.vocab.terms import to_oxigraph, to_oxigraph_quad
 
 router = APIRouter()
 
@@ -204,13 +213,13 @@ class TreeBuilder:
 # --- representations --------------------------------------------------------------------------------
 
 
-def _format(request: Request) -> RdfFormat | str:
+def _format(request: Request) -> Representation:
     """``?format=`` (an extension, a name or ``html``), else the Accept header (HTML when nothing fits)."""
     asked = request.query_params.get("format")
     if asked is None:
-        return negotiate_rdf(request.headers.get("accept"), FORMATS, html=True) or HTML
-    if asked == "html":
-        return HTML
+        return negotiate_document(request.headers.get("accept"), FORMATS)
+    if asked == HTML_PAGE.name:
+        return HTML_PAGE
     fmt = BY_EXTENSION.get(asked) or BY_NAME.get(asked)
     if fmt is None:
         offered = ", ".join(["html", *(f.extension for f in FORMATS)])
@@ -219,15 +228,15 @@ def _format(request: Request) -> RdfFormat | str:
 
 
 def _alternates(root: str, path: str) -> str:
-    links = [f'<{root}{path}&format=html>; rel="alternate"; type="{HTML}"']
+    links = [f'<{root}{path}&format=html>; rel="alternate"; type="{HTML_PAGE.media_type}"']
     links += [f'<{root}{path}&format={f.extension}>; rel="alternate"; type="{f.media_type}"' for f in FORMATS]
     return ", ".join(links)
 
 
 def _rdf(explanations: Explanations, triple: Triple, fmt: RdfFormat, headers: dict[str, str]) -> Rendered:
     graph = explanations.graph(triple)
-    triples = [ox.Triple(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in graph]
-    items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples] if fmt.datasets else triples
+    quads = [to_oxigraph_quad(triple, ox.DefaultGraph()) for triple in graph]
+    items = quads if fmt.datasets else [quad.triple for quad in quads]
     return Rendered(
         serialize(items, fmt),
         fmt.media_type,
@@ -245,7 +254,7 @@ def _error_page(html: bool, root: str, status: int, title: str, message: str) ->
 
 
 def _explanation(
-    release: Path, root: str, asked: Triple, chosen: RdfFormat | str, negotiated: bool, html_errors: bool
+    release: Path, root: str, asked: Triple, chosen: Representation, negotiated: bool, html_errors: bool
 ) -> Rendered:
     """The explanation of ``asked`` (run in a render thread)."""
     explanations = explanations_for(release)
@@ -272,7 +281,7 @@ def _explanation(
     headers = {"Link": _alternates(root, path)}
     if negotiated:
         headers["Vary"] = "Accept"
-    if chosen != HTML:
+    if isinstance(chosen, RdfFormat):
         return _rdf(explanations, triple, chosen, headers)
     describer = Describer(store_for(release))
     builder = TreeBuilder(explanations, describer)
@@ -308,7 +317,7 @@ async def explain(request: Request) -> Response:
         )
     release, root = release_of(request).resolve(), root_path(request)
     negotiated, html_errors = "format" not in params, wants_html(request)
-    name = "html" if chosen == HTML else chosen.name
+    name = chosen.name
     key = (str(release), "explain", tuple(term.n3() for term in asked), name, negotiated, html_errors, root)
     return await gate_of(request).respond(
         request, "explain", key, lambda: _explanation(release, root, asked, chosen, negotiated, html_errors)
@@ -335,7 +344,7 @@ async def statement_derivation_by_digest(request: Request, key: str, digest: str
 
 
 def _redirect(
-    release: Path, root: str, key: str, derivation: str | None, chosen: RdfFormat | str, html_errors: bool
+    release: Path, root: str, key: str, derivation: str | None, chosen: Representation, html_errors: bool
 ) -> Rendered:
     """The 303 to the explanation of statement ``key``, or 404 (run in a render thread); with
     ``derivation`` (a digest, or "" for any), only when the statement is inferred and, for a digest,
@@ -353,16 +362,18 @@ def _redirect(
     if triple is None or not known:
         suffix = "" if derivation is None else "/derivation" + (f"/{derivation}" if derivation else "")
         return not_found_page(html_errors, root, iri + suffix)
-    location = explain_path_of(triple) + ("" if chosen == HTML else f"&format={chosen.extension}")
+    location = explain_path_of(triple) + (
+        f"&format={chosen.extension}" if isinstance(chosen, RdfFormat) else ""
+    )
     return Rendered(b"", None, 303, (("Location", root + location), ("Vary", "Accept")))
 
 
 async def _to_explanation(request: Request, key: str, derivation: str | None = None) -> Response:
     """303 to the explanation of statement ``key`` (see :func:`_redirect`), through the render gate."""
     release, root = release_of(request).resolve(), root_path(request)
-    chosen = negotiate_rdf(request.headers.get("accept"), FORMATS, html=True) or HTML
+    chosen = negotiate_document(request.headers.get("accept"), FORMATS)
     html_errors = wants_html(request)
-    name = "html" if chosen == HTML else chosen.name
+    name = chosen.name
     return await gate_of(request).respond(
         request,
         "explain",

@@ -24,13 +24,16 @@ from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDFS
 
 from mildip_ld.site.ontodoc import Reader, superclasses
+from mildip_ld.vocab.errors import MildipError
 
 DOT_TIMEOUT_S = 30.0
 """Beyond this, the layout is abandoned (``dot`` lays out the project's ontology in a tenth of a second)."""
 
 
-class DiagramUnavailableError(Exception):
+class DiagramUnavailableError(MildipError):
     """Graphviz ``dot`` is not installed, or failed: the page is served without its diagram."""
+
+    status = 503
 
 
 def diagram_source(graph: Graph, root: str) -> graphviz.Digraph:
@@ -60,7 +63,7 @@ def diagram_source(graph: Graph, root: str) -> graphviz.Digraph:
         node name as a port, so IRIs cannot be names."""
         if cls not in drawn:
             name = drawn[cls] = f"c{len(drawn)}"
-            ref = read.ref(cls)
+            ref = read.iri_ref(cls)
             if ref.external:
                 dot.node(name, graphviz.escape(ref.text), style="rounded,dashed", fillcolor="white")
             else:

@@ -25,10 +25,11 @@ import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS, VANN
+from rdflib.term import Node
 
 from mildip_ld.site.describe import local_path
 from mildip_ld.vocab.namespaces import MD, ONTOLOGY, ONTOLOGY_IRI, PREFIXES
-from mildip_ld.vocab.terms import to_rdflib
+from mildip_ld.vocab.terms import to_rdflib_triple
 
 PROPERTY_TYPES = (OWL.ObjectProperty, OWL.DatatypeProperty)
 CHARACTERISTICS = (
@@ -108,7 +109,7 @@ def ontology_graph(store: ox.Store) -> Graph:
     """The ontology named graph of a release's store, as an rdflib Graph."""
     graph = Graph()
     for quad in store.quads_for_pattern(None, None, None, ox.NamedNode(str(ONTOLOGY))):
-        graph.add(tuple(to_rdflib(term) for term in (quad.subject, quad.predicate, quad.object)))
+        graph.add(to_rdflib_triple(quad))
     return graph
 
 
@@ -160,6 +161,10 @@ class Reader:
                         else None
                     )
             return None
+        return self.iri_ref(node)
+
+    def iri_ref(self, node: Node) -> Ref:
+        """The reference to a named term (its CURIE, its page, and whether it is the ontology's own)."""
         iri = str(node)
         return Ref(self.curie(iri), local_path(iri) or iri, iri, external=not iri.startswith(str(MD)))
 
@@ -306,7 +311,7 @@ def _hierarchy(read: Reader, classes: set[URIRef]) -> list[tuple[int, Ref, bool]
     def walk(cls: URIRef, depth: int, path: frozenset[URIRef]) -> None:
         kids = [child for child in sorted(children.get(cls, []), key=str) if child not in path]
         repeated = cls in expanded and bool(kids)
-        tree.append((depth, read.ref(cls), repeated))
+        tree.append((depth, read.iri_ref(cls), repeated))
         if repeated:
             return
         expanded.add(cls)
@@ -333,7 +338,7 @@ def _history(read: Reader, ontology: URIRef) -> list[Version]:
     """The ontology's versions, newest first, following ``owl:priorVersion`` from the ontology."""
     graph = read.graph
 
-    def version(iri: URIRef, described: tuple[URIRef, ...]) -> Version:
+    def version(iri: Node, described: tuple[Node, ...]) -> Version:
         def value(predicate: URIRef) -> str | None:
             return next((v for v in (read.text(d, predicate) for d in described) if v), None)
 

@@ -40,14 +40,24 @@ from mildip_ld.site import article, browse, explainpage, querypage, searchpage, 
 from mildip_ld.site.describe import Describer
 from mildip_ld.site.ontodiagram import DiagramUnavailableError, diagram_svg
 from mildip_ld.site.ontodoc import OntologyDoc, document, ontology_graph
-from mildip_ld.site.web import gate_of, invalid_iri, not_found, page, release_of, root_path, store_of
+from mildip_ld.site.web import (
+    gate_of,
+    invalid_iri,
+    not_found,
+    not_found_page,
+    page,
+    release_of,
+    root_path,
+    store_of,
+)
 from mildip_ld.vocab.formats import (
     BY_EXTENSION,
     FORMATS,
     GRAPH_FORMATS,
-    HTML,
+    HTML_PAGE,
     RdfFormat,
-    negotiate_rdf,
+    Representation,
+    negotiate_document,
     serialize,
 )
 from mildip_ld.vocab.namespaces import GRAPH_BASE, NAMED_GRAPHS, ONTOLOGY, ONTOLOGY_IRI, RESOURCE_BASE
@@ -60,13 +70,12 @@ router.include_router(article.router)
 router.include_router(voidpage.router)
 router.include_router(explainpage.router)  # before /id/{path}: it serves /id/statement/…
 
-HTML_EXTENSION = "html"
 DIAGRAM_EXTENSION, DIAGRAM_MEDIA_TYPE = "svg", "image/svg+xml"
 
 
 def _alternates(root: str, stem: str) -> str:
     """A Link header listing every representation of a document (``stem`` + extension)."""
-    links = [f'<{root}{stem}.{HTML_EXTENSION}>; rel="alternate"; type="{HTML}"']
+    links = [f'<{root}{stem}.{HTML_PAGE.extension}>; rel="alternate"; type="{HTML_PAGE.media_type}"']
     links += [f'<{root}{stem}.{fmt.extension}>; rel="alternate"; type="{fmt.media_type}"' for fmt in FORMATS]
     return ", ".join(links)
 
@@ -81,14 +90,9 @@ def _rdf(quads: list[ox.Quad], fmt: RdfFormat, headers: dict[str, str]) -> Rende
     )
 
 
-def _choose(request: Request, formats=FORMATS) -> RdfFormat | str:
-    """HTML or an RDF format, by the Accept header (HTML when nothing matches)."""
-    return negotiate_rdf(request.headers.get("accept"), formats, html=True) or HTML
-
-
-def _name(chosen: RdfFormat | str) -> str:
-    """The chosen representation's name, for render keys."""
-    return HTML_EXTENSION if chosen == HTML else chosen.name
+def _choose(request: Request, formats: tuple[RdfFormat, ...] = FORMATS) -> Representation:
+    """The page or an RDF format, by the Accept header (the page when nothing matches)."""
+    return negotiate_document(request.headers.get("accept"), formats)
 
 
 # --- /id and /doc: resources minted by the project -------------------------------------------------
@@ -103,35 +107,37 @@ async def resource(request: Request, path: str) -> Response:
     if not path or not Describer(store_of(request)).exists(iri):
         return not_found(request, iri)
     chosen = _choose(request)
-    extension = HTML_EXTENSION if chosen == HTML else chosen.extension
+    extension = chosen.extension
     location = f"{root_path(request)}/doc/{quote(path)}.{extension}"
     return RedirectResponse(location, status_code=303, headers={"Vary": "Accept"})
 
 
 def _document(
-    release: Path, root: str, path: str, chosen: RdfFormat | str, headers: dict[str, str]
+    release: Path, root: str, path: str, chosen: Representation, headers: dict[str, str]
 ) -> Rendered:
     """The document about ``/id/{path}`` in the chosen representation (run in a render thread)."""
     iri = RESOURCE_BASE + path
     describer = Describer(store_for(release))
-    if chosen == HTML:
-        formats = [("HTML", HTML_EXTENSION, HTML)] + [(f.label, f.extension, f.media_type) for f in FORMATS]
-        description = describer.describe(iri)
-        claims = {
-            statement.subject.value
-            for group in (description.outgoing, description.incoming)
-            for statement in group.get("asserted", [])
-            if statement.subject.kind == "iri"
-        }
-        context = {
-            "d": description,
-            "formats": formats,
-            "doc": "/doc/" + quote(path),
-            "context": article.context_of(release, iri),
-            "hedges": article.hedges_of(store_for(release), claims),
-        }
-        return page("resource.html", context, root, headers=headers)
-    return _rdf(describer.quads(iri), chosen, headers)
+    if isinstance(chosen, RdfFormat):
+        return _rdf(describer.quads(iri), chosen, headers)
+    formats = [(f.label, f.extension, f.media_type) for f in (HTML_PAGE, *FORMATS)]
+    description = describer.describe(iri)
+    if description is None:
+        return not_found_page(True, root, iri)
+    claims = {
+        statement.subject.value
+        for group in (description.outgoing, description.incoming)
+        for statement in group.get("asserted", [])
+        if statement.subject.kind == "iri"
+    }
+    context = {
+        "d": description,
+        "formats": formats,
+        "doc": "/doc/" + quote(path),
+        "context": article.context_of(release, iri),
+        "hedges": article.hedges_of(store_for(release), claims),
+    }
+    return page("resource.html", context, root, headers=headers)
 
 
 GROUP_PAGE_SIZE = 50
@@ -218,14 +224,14 @@ async def resource_document(request: Request, path: str) -> Response:
     stem, dot, extension = path.rpartition(".")
     if (
         dot
-        and (extension == HTML_EXTENSION or extension in BY_EXTENSION)
+        and (extension == HTML_PAGE.extension or extension in BY_EXTENSION)
         and describer.exists(RESOURCE_BASE + stem)
     ):
-        chosen = HTML if extension == HTML_EXTENSION else BY_EXTENSION[extension]
+        chosen: Representation = BY_EXTENSION.get(extension, HTML_PAGE)
         subject, headers = stem, {"Link": _alternates(root, "/doc/" + quote(stem))}
     elif path and describer.exists(RESOURCE_BASE + path):
         chosen = _choose(request)
-        extension = HTML_EXTENSION if chosen == HTML else chosen.extension
+        extension = chosen.extension
         subject, headers = (
             path,
             {
@@ -236,13 +242,13 @@ async def resource_document(request: Request, path: str) -> Response:
         )
     else:
         return not_found(request, RESOURCE_BASE + path)
-    if chosen == HTML and "property" in request.query_params:
+    if chosen is HTML_PAGE and "property" in request.query_params:
         return await _group_page(request, subject)
     release = release_of(request).resolve()
     return await gate_of(request).respond(
         request,
         "resource",
-        (str(release), "doc", path, _name(chosen), root),
+        (str(release), "doc", path, chosen.name, root),
         lambda: _document(release, root, subject, chosen, headers),
     )
 
@@ -255,14 +261,12 @@ def _ontology_doc(release: Path) -> OntologyDoc:
     return document(ontology_graph(store_for(release)))
 
 
-def _ontology_rendered(
-    release: Path, root: str, chosen: RdfFormat | str, headers: dict[str, str]
-) -> Rendered:
-    if chosen == HTML:
-        formats = [(f.label, f.extension, f.media_type) for f in GRAPH_FORMATS]
-        return page("ontology.html", {"o": _ontology_doc(release), "formats": formats}, root, headers=headers)
-    quads = list(store_for(release).quads_for_pattern(None, None, None, ox.NamedNode(str(ONTOLOGY))))
-    return _rdf(quads, chosen, headers)
+def _ontology_rendered(release: Path, root: str, chosen: Representation, headers: dict[str, str]) -> Rendered:
+    if isinstance(chosen, RdfFormat):
+        quads = list(store_for(release).quads_for_pattern(None, None, None, ox.NamedNode(str(ONTOLOGY))))
+        return _rdf(quads, chosen, headers)
+    formats = [(f.label, f.extension, f.media_type) for f in GRAPH_FORMATS]
+    return page("ontology.html", {"o": _ontology_doc(release), "formats": formats}, root, headers=headers)
 
 
 def _diagram_rendered(release: Path, root: str) -> Rendered:
@@ -285,12 +289,12 @@ async def _diagram(request: Request) -> Response:
     )
 
 
-async def _ontology(request: Request, chosen: RdfFormat | str, negotiated: bool) -> Response:
+async def _ontology(request: Request, chosen: Representation, negotiated: bool) -> Response:
     """The ontology in ``chosen``; ``negotiated``: by Accept, so with Vary, Content-Location and Link."""
     release, root = release_of(request).resolve(), root_path(request)
     headers: dict[str, str] = {}
     if negotiated:
-        extension = HTML_EXTENSION if chosen == HTML else chosen.extension
+        extension = chosen.extension
         headers = {
             "Vary": "Accept",
             "Content-Location": f"{root}/ontology.{extension}",
@@ -299,7 +303,7 @@ async def _ontology(request: Request, chosen: RdfFormat | str, negotiated: bool)
     return await gate_of(request).respond(
         request,
         "ontology",
-        (str(release), "ontology", _name(chosen), negotiated, root),
+        (str(release), "ontology", chosen.name, negotiated, root),
         lambda: _ontology_rendered(release, root, chosen, headers),
     )
 
@@ -314,8 +318,8 @@ async def ontology(request: Request) -> Response:
 async def ontology_file(request: Request, extension: str) -> Response:
     """The ontology in one representation: ``.html``, ``.ttl``, ``.jsonld``, ``.nt`` or ``.rdf``;
     ``.svg`` is its diagram (:mod:`mildip_ld.site.ontodiagram`)."""
-    if extension == HTML_EXTENSION:
-        return await _ontology(request, HTML, negotiated=False)
+    if extension == HTML_PAGE.extension:
+        return await _ontology(request, HTML_PAGE, negotiated=False)
     if extension == DIAGRAM_EXTENSION:
         return await _diagram(request)
     fmt = BY_EXTENSION.get(extension)
@@ -346,5 +350,9 @@ async def named_graph(request: Request, name: str) -> Response:
     if name not in NAMED_GRAPHS:
         return not_found(request, GRAPH_BASE + name)
     chosen = _choose(request, GRAPH_FORMATS)
-    target = f"/{DUMPS_DIR}/#{name}" if chosen == HTML else f"/{DUMPS_DIR}/{name}.{chosen.extension}"
+    target = (
+        f"/{DUMPS_DIR}/{name}.{chosen.extension}"
+        if isinstance(chosen, RdfFormat)
+        else f"/{DUMPS_DIR}/#{name}"
+    )
     return RedirectResponse(root_path(request) + target, status_code=303, headers={"Vary": "Accept"})

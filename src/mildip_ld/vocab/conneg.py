@@ -19,7 +19,7 @@ from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.formats import ANSWER_FORMATS, RESULTS_FORMATS, RdfFormat, ResultsFormat, negotiate
 
 
-def _offers(formats: Sequence[RdfFormat] | Sequence[ResultsFormat]) -> tuple[str, ...]:
+def _offers(formats: Sequence[RdfFormat | ResultsFormat]) -> tuple[str, ...]:
     """Each format's media type and aliases, least preferred first (mimeparse breaks ties in favour
     of the later one), so that ``*/*`` gets the first format of the registry."""
     return tuple(media for fmt in reversed(formats) for media in (*reversed(fmt.aliases), fmt.media_type))

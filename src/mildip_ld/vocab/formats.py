@@ -18,14 +18,21 @@ from mildip_ld.vocab.namespaces import PREFIXES
 
 
 @dataclass(frozen=True)
-class RdfFormat:
-    """One RDF syntax as this server names, stores and serves it."""
+class Representation:
+    """One way a document is offered: an RDF syntax (:class:`RdfFormat`) or the page for people
+    (:data:`HTML_PAGE`)."""
 
     name: str
-    """Short name used in URLs and on the command line (``turtle``, ``nquads``...)."""
+    """Short name used in URLs and on the command line (``turtle``, ``nquads``, ``html``...)."""
     extension: str
     media_type: str
     label: str
+
+
+@dataclass(frozen=True)
+class RdfFormat(Representation):
+    """One RDF syntax as this server names, stores and serves it."""
+
     oxigraph: ox.RdfFormat
     rdflib: str
     """The name rdflib's parser knows it by (for tests and tools)."""
@@ -138,12 +145,13 @@ QUAD_FORMATS = tuple(fmt for fmt in FORMATS if fmt.datasets)
 """The formats the whole dataset, named graphs kept, is offered in."""
 
 HTML = "text/html"
-PREFIX_MAP: dict[str, str] = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
+HTML_PAGE = Representation("html", "html", HTML, "HTML")
+"""The page for people about a resource, an explanation or the ontology, beside its RDF formats."""
 
 
 def serialize(items: Iterable[ox.Triple] | Iterable[ox.Quad], fmt: RdfFormat) -> bytes:
     """Serialize triples (graph formats) or quads (dataset formats) with the project's prefixes."""
-    return ox.serialize(items, format=fmt.oxigraph, prefixes=PREFIX_MAP)
+    return ox.serialize(items, format=fmt.oxigraph, prefixes=PREFIXES) or b""
 
 
 def negotiate(
@@ -168,13 +176,17 @@ def negotiate(
     return canonical.get(best) if best else None
 
 
-def negotiate_rdf(
-    accept: str | None, formats: Sequence[RdfFormat], html: bool = False
-) -> RdfFormat | str | None:
-    """Negotiate among ``formats`` (and HTML first when ``html``): an RdfFormat, "text/html" or None."""
-    offers = ([HTML] if html else []) + [fmt.media_type for fmt in formats]
+def negotiate_rdf(accept: str | None, formats: Sequence[RdfFormat]) -> RdfFormat | None:
+    """The RDF format the Accept header prefers among ``formats``; None when none is acceptable."""
+    aliases = {fmt.media_type: fmt.aliases for fmt in formats}
+    chosen = negotiate(accept, [fmt.media_type for fmt in formats], aliases)
+    return next((fmt for fmt in formats if fmt.media_type == chosen), None)
+
+
+def negotiate_document(accept: str | None, formats: Sequence[RdfFormat]) -> Representation:
+    """The page (:data:`HTML_PAGE`, offered first) or the RDF format among ``formats`` the Accept
+    header prefers; the page when none is acceptable (a person's browser gets something to read)."""
+    offered: list[Representation] = [HTML_PAGE, *formats]
     aliases = {fmt.media_type: fmt.aliases for fmt in formats} | {HTML: ("application/xhtml+xml",)}
-    chosen = negotiate(accept, offers, aliases)
-    if chosen is None or chosen == HTML:
-        return chosen
-    return next(fmt for fmt in formats if fmt.media_type == chosen)
+    chosen = negotiate(accept, [option.media_type for option in offered], aliases)
+    return next((option for option in offered if option.media_type == chosen), HTML_PAGE)
