@@ -12,6 +12,8 @@ DOCS_STAMP  := $(VENV)/.installed-docs
 # The fast lane: no test that starts a server process, drives a browser or runs a benchmark
 # (tests/conftest.py puts these markers on the tests that need them).
 FAST := not server and not browser and not bench
+# Test processes (pytest-xdist): the server tests wait on child processes, so more than the cores.
+TEST_JOBS ?= 3
 
 .PHONY: setup build serve test test-fast lint docs bench validate clean help
 
@@ -41,11 +43,12 @@ validate: $(SERVE_STAMP) ## validate data/ against shapes/
 serve: $(SERVE_STAMP) ## build if needed, then serve http://$(HOST):$(PORT) (installs only what serving needs)
 	$(BIN)/mildip serve --host $(HOST) --port $(PORT)
 
-test: $(TEST_STAMP) ## run the test suite
-	$(BIN)/pytest
+test: $(TEST_STAMP) ## run the test suite: in $(TEST_JOBS) processes, then the timing tests alone
+	$(BIN)/pytest -n $(TEST_JOBS) -m "not timing"
+	$(BIN)/pytest -m timing
 
 test-fast: $(TEST_STAMP) ## the suite without the server, browser and bench tests
-	$(BIN)/pytest -m "$(FAST)"
+	$(BIN)/pytest -n $(TEST_JOBS) -m "$(FAST) and not timing"
 
 lint: $(LINT_STAMP) ## the gates: ruff check, ruff format --check, the import contracts of the layers
 	$(BIN)/ruff check src tests benchmarks

@@ -6,6 +6,7 @@ Used by ``python -m benchmarks bench`` (our server and Oxigraph's) and by the te
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -28,11 +29,29 @@ class ServerFailedError(RuntimeError):
     """The server exited or did not answer in time."""
 
 
+XDIST_PORTS = 2000
+"""Ports per pytest-xdist worker: worker ``gwN`` takes its free ports from its own range."""
+XDIST_FIRST_PORT = 20000
+
+
 def free_port() -> int:
-    """A TCP port on the loopback interface that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on the loopback interface that nothing listens on right now. Under pytest-xdist,
+    each worker looks in a range of its own: a port one worker probed and let go is never handed
+    to a server of another worker before the first one's server binds it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
+    if not worker.isdigit():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((LOOPBACK, 0))
+            return int(probe.getsockname()[1])
+    first = XDIST_FIRST_PORT + int(worker) * XDIST_PORTS
+    for port in random.sample(range(first, first + XDIST_PORTS), XDIST_PORTS):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    raise ServerFailedError(f"no free port in {first}..{first + XDIST_PORTS - 1}")
 
 
 def serve_command(port: int, build_dir: Path | None = None) -> list[str]:

@@ -25,7 +25,7 @@ from benchmarks.loadtest import percentile
 from mildip_ld.release.build import BuildReport
 from tests.live_server import LiveServer, Recorder, build_dir_of, recorder, serve  # noqa: F401
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.timing]  # /health is held to 100 ms all through
 
 TOKEN = "hostile-test-token"
 QUERY_LIMIT_S = 2.0

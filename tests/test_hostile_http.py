@@ -382,6 +382,7 @@ def _dribble_heads(server: LiveServer, stop: threading.Event) -> None:
                 time.sleep(0.05)
 
 
+@pytest.mark.timing
 def test_health_answers_within_100_ms_while_heads_attack(server: LiveServer) -> None:
     """Four attackers (two streaming 8 MiB header fields, two dribbling heads on 20 connections
     each) for several head time limits: every /health probe answers 200, and the probes over

@@ -110,6 +110,7 @@ def test_trailer_fields_past_the_field_limit_are_answered_431(server: LiveServer
 
 
 @pytest.mark.parametrize("framing", [b"X-T: ", b"5;ext="], ids=["trailer", "chunk-extension"])
+@pytest.mark.timing
 def test_a_streamed_trailer_or_chunk_extension_is_refused_and_health_keeps_answering(
     server: LiveServer, framing: bytes
 ) -> None:

@@ -37,7 +37,7 @@ from tests.test_writes import (
     update,
 )
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.timing]  # refusals in well under a second
 
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDF_XML = "application/rdf+xml"

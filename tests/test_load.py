@@ -25,6 +25,7 @@ def the_mix(paths: Paths) -> tuple[list[Call], list[Call]]:
     ]
 
 
+@pytest.mark.timing
 def test_load_levels_have_no_server_errors(live_server: LiveServer, paths: Paths) -> None:
     calls, hostile = the_mix(paths)
     results = run_levels(live_server.url, calls, hostile, (4, 16, 64), seconds=1.5)

@@ -236,6 +236,7 @@ def test_oversized_heads_and_bodies_are_refused_by_nginx(proxy: Proxy) -> None:
     assert proxy.backend_saw("big-header") == [] and proxy.backend_saw("big-line") == []
 
 
+@pytest.mark.timing
 def test_a_burst_over_the_rate_gets_429_and_the_server_stays_fine(proxy: Proxy) -> None:
     started = time.monotonic()
     with proxy.client("127.0.0.5") as client:

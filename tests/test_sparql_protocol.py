@@ -316,6 +316,7 @@ def _workers(server: LiveServer) -> set[int]:
     return {child.pid for child in psutil.Process(server.pid).children() if child.is_running()}
 
 
+@pytest.mark.timing
 def test_a_query_past_the_time_limit_is_really_stopped(strict_server: LiveServer) -> None:
     before = _workers(strict_server)
     assert len(before) == 2

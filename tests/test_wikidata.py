@@ -17,6 +17,7 @@ import pytest
 import requests
 from rdflib import Graph
 
+from benchmarks.launch import free_port
 from mildip_ld.cli.main import main
 from mildip_ld.curation.wikidata import (
     EndpointError,
@@ -35,12 +36,6 @@ from .conftest import NO_SHARED, ROOT, SHARED, WIKIDATA_REFERENCE
 
 SNAPSHOT = ROOT / "data" / "wikidata" / "snapshot.ttl"
 OXIGRAPH = Path(sys.executable).with_name("oxigraph")  # the Oxigraph CLI of the interpreter running the tests
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
