@@ -50,9 +50,10 @@ test: $(TEST_STAMP) ## run the test suite: in $(TEST_JOBS) processes, then the t
 test-fast: $(TEST_STAMP) ## the suite without the server, browser and bench tests
 	$(BIN)/pytest -n $(TEST_JOBS) -m "$(FAST) and not timing"
 
-lint: $(LINT_STAMP) ## the gates: ruff check, ruff format --check, the import contracts of the layers
+lint: $(LINT_STAMP) ## the gates: ruff check, ruff format --check, mypy, the import contracts of the layers
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 # NO_MKDOCS_2_WARNING silences the end-of-life banner the material theme prints at every build.
