@@ -1,0 +1,1 @@
+"""Layer 7, web pages: resource pages, ontology, dumps, query and explanation pages, the app."""
