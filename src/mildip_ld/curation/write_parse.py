@@ -41,11 +41,12 @@ import pyoxigraph as ox
 from defusedxml import DefusedXmlException
 
 from mildip_ld.engine.worker import Reply, serve_jobs
+from mildip_ld.vocab.settings import setting_default
 
 N_TRIPLES = "application/n-triples"
 XML_FORMATS = frozenset({ox.RdfFormat.RDF_XML})
 JSON_FORMATS = frozenset({ox.RdfFormat.JSON_LD, ox.RdfFormat.STREAMING_JSON_LD})
-DEFAULT_MAX_NESTING = 100
+DEFAULT_MAX_NESTING = setting_default("max_nesting")
 """The default of :attr:`~mildip_ld.vocab.settings.Settings.max_nesting`, for callers without settings."""
 
 
@@ -236,7 +237,7 @@ def execute(namespaces: dict[str, Any], job: dict[str, Any], config: dict[str, A
                 base64.b64decode(job["payload"]),
                 job.get("media_type"),
                 job.get("graph"),
-                config.get("max_nesting", DEFAULT_MAX_NESTING),
+                config["max_nesting"],
             )
             return {"status": 200, "content_type": N_TRIPLES}, body
         if job.get("op") == "update":
