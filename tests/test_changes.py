@@ -25,8 +25,9 @@ from mildip_ld.release.build import (
     manifest_of,
 )
 from mildip_ld.release.releases import PreconditionError, check_conditions, etag, parse_tags
+from mildip_ld.release.store import open_store
 from mildip_ld.vocab.config import Paths
-from mildip_ld.vocab.namespaces import ASSERTED, MD, MDR
+from mildip_ld.vocab.namespaces import ASSERTED, MD, MDR, NAMED_GRAPHS
 from mildip_ld.vocab.settings import Settings
 from tests.live_server import build_dir_of
 
@@ -138,6 +139,22 @@ def test_a_build_applies_the_log_and_refuses_to_drop_what_it_lacks(project_copy:
         build(paths)
     dropped = build(paths, discard_writes=True)
     assert dropped.discarded == ["w1"] and (URIRef(MDR.avalon), None, None) not in _asserted(dropped.release)
+
+
+def test_a_writes_manifest_records_its_real_timings_and_counts(project_copy: Paths) -> None:
+    """Written by the one writer of releases, after its last stage: every stage timed, the counts
+    those of the graphs in the store (a write's manifest used to have neither write nor index)."""
+    committed = commit(settings_of(project_copy), Write(update=insert("avalon")))
+    manifest = manifest_of(committed.release)
+    recorded = manifest["timings_seconds"]
+    assert set(recorded) == {"apply", "validate", "infer", "derive", "write", "index", "total"}
+    assert all(seconds > 0 for seconds in recorded.values()), recorded
+    assert recorded["total"] == pytest.approx(sum(v for k, v in recorded.items() if k != "total"), abs=0.01)
+    store = open_store(committed.release)
+    for name, count in manifest["counts"].items():
+        graph = ox.NamedNode(str(NAMED_GRAPHS[name]))
+        assert len(list(store.quads_for_pattern(None, None, None, graph))) == count > 0, name
+    assert manifest["counts"] == committed.counts and manifest["origin"] == "write"
 
 
 def test_retention_keeps_the_releases_whose_writes_are_not_in_data(project_copy: Paths) -> None:
