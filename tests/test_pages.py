@@ -403,10 +403,11 @@ def test_download_links_name_formats_the_endpoint_serves(live_server: LiveServer
         answer = requests.get(live_server.sparql, params={"query": select, "format": name}, timeout=60)
         assert answer.status_code == 200, (name, answer.text[:200])
         assert answer.headers["content-type"].split(";")[0] == DOWNLOAD_TYPES[name]
-        parsed = ox.parse_query_results(
-            answer.content, format=ox.QueryResultsFormat.from_media_type(DOWNLOAD_TYPES[name])
-        )
-        assert len(list(parsed)) == 2, name
+        if name == "csv":  # lossy, so no parser reads it back: a header and one line per solution
+            assert len(answer.text.strip().splitlines()) == 3, answer.text
+        else:
+            results = ox.QueryResultsFormat.from_media_type(DOWNLOAD_TYPES[name])
+            assert len(list(ox.parse_query_results(answer.content, format=results))) == 2, name
     for _, name in GRAPH_DOWNLOADS:
         answer = requests.get(live_server.sparql, params={"query": construct, "format": name}, timeout=60)
         assert answer.status_code == 200, (name, answer.text[:200])

@@ -24,11 +24,16 @@ from rdflib import Graph, Node, URIRef
 from mildip_ld import __version__
 from mildip_ld.pipeline.loader import LoadError, load_project
 from mildip_ld.vocab.config import Paths, is_project
+from mildip_ld.vocab.formats import BY_NAME, GRAPH_FORMATS
 from mildip_ld.vocab.settings import SETTINGS_VARIABLE, Settings
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 EXIT_PORT_IN_USE = 3
 """``mildip serve``: the address to listen on is taken (another server holds the port)."""
+GRAPH_FORMAT_NAMES = [fmt.name for fmt in GRAPH_FORMATS]
+"""What ``--format`` takes wherever a command writes one graph: the names of ``/sparql``'s
+``format`` and of the dumps (:mod:`mildip_ld.vocab.formats`); result sets take the result names
+(csv, tsv, json, xml), as ``/sparql`` does."""
 
 
 def _say(message: str) -> None:
@@ -134,7 +139,7 @@ def cmd_infer(args: argparse.Namespace, settings: Settings) -> int:
     result = infer(
         project.ontology.graph, project.provenance.graph, project.asserted.graph, reasoner=args.reasoner
     )
-    output = bind_prefixes(result.inferred).serialize(format=args.format)
+    output = bind_prefixes(result.inferred).serialize(format=BY_NAME[args.format].rdflib)
     if args.output:
         Path(args.output).write_text(output, encoding="utf-8")
     else:
@@ -217,7 +222,7 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_INVALID
     graph = bind_prefixes(explanation_graph(support, given, triple))
     if args.format != "text":
-        sys.stdout.write(graph.serialize(format=args.format))
+        sys.stdout.write(graph.serialize(format=BY_NAME[args.format].rdflib))
         return EXIT_OK
     short = _shortener(graph)
 
@@ -666,7 +671,9 @@ def parser() -> argparse.ArgumentParser:
         description="Materialize the OWL 2 RL closure of ontology + data with owlrl and "
         "print only the inferred triples (junk filtered out).",
     )
-    p.add_argument("--format", default="turtle", help="rdflib serialization format (default: turtle)")
+    p.add_argument(
+        "--format", default="turtle", choices=GRAPH_FORMAT_NAMES, help="RDF format (default: turtle)"
+    )
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.add_argument(
         "--reasoner",
@@ -710,7 +717,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("predicate")
     p.add_argument("object")
     p.add_argument(
-        "--format", default="text", help="text (default), or an rdflib format: turtle, json-ld, ..."
+        "--format",
+        default="text",
+        choices=["text", *GRAPH_FORMAT_NAMES],
+        help="text (default), or an RDF format of the explanation (PROV)",
     )
     p.set_defaults(handler=cmd_explain)
 
