@@ -17,7 +17,7 @@ from mildip_ld.curation.write_parse import ParserConfig
 from mildip_ld.curation.writer import WriterConfig
 from mildip_ld.engine.pool import WorkerConfig
 from mildip_ld.release.build import BuildReport
-from mildip_ld.vocab.config import Paths
+from mildip_ld.vocab.config import SHIPPED_PROJECT, Paths
 from mildip_ld.vocab.namespaces import MDR
 from mildip_ld.vocab.settings import RENAMED_VARIABLES, Settings
 
@@ -158,3 +158,13 @@ def test_no_secret_travels_in_a_start_message() -> None:
     message = json.dumps(asdict(WriterConfig.of(settings)))
     assert "s3cret" not in message and '"update_token"' not in message
     assert "s3cret-token" in settings.as_json()  # only the server processes' hand-over carries it
+
+
+def test_writes_never_go_into_the_data_shipped_in_the_package(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An installed server with an update token needs a data folder of its own (fail closed)."""
+    monkeypatch.setenv("MILDIP_UPDATE_TOKEN", "t")
+    shipped = str(SHIPPED_PROJECT / "data")
+    assert main(["--data", shipped, "--build-dir", str(tmp_path), "serve"]) == 2
+    assert "cannot accept writes into" in capsys.readouterr().err and not list(tmp_path.iterdir())

@@ -23,7 +23,7 @@ from rdflib import Graph, Node, URIRef
 
 from mildip_ld import __version__
 from mildip_ld.pipeline.loader import LoadError, load_project
-from mildip_ld.vocab.config import Paths, is_project
+from mildip_ld.vocab.config import SHIPPED_PROJECT, Paths, is_project
 from mildip_ld.vocab.formats import BY_NAME, GRAPH_FORMATS
 from mildip_ld.vocab.settings import SETTINGS_VARIABLE, Settings
 
@@ -401,6 +401,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from mildip_ld.server.http_limits import HttpLimits, protocol_factory
     from mildip_ld.site.app import serving_app
 
+    if settings.updates_enabled and settings.data_dir.resolve().is_relative_to(SHIPPED_PROJECT.resolve()):
+        _say(
+            f"cannot accept writes into {settings.data_dir}: it is the data shipped inside the installed "
+            "package, and writes add to its change log; give the server a data folder of its own "
+            "(a copy of it) with --data DIR or MILDIP_DATA_DIR"
+        )
+        return EXIT_ERROR
     for leftover in remove_staging_leftovers(settings.build_dir):
         _say(f"removed {leftover.name}, left by a killed build or write")
     if settings.build_dir.is_dir():
