@@ -216,6 +216,15 @@ def parse_update(text: str, namespaces: dict[str, Any], base_iri: str | None = N
         raise ParseRefusedError(400, f"malformed update: {reason}") from None
 
 
+JSON = "application/json"
+
+
+def refusal_reply(status: int, message: str, violations: list[dict[str, str | None]] | None = None) -> Reply:
+    """A refused write: status and a JSON body with the message and the violations."""
+    body = json.dumps({"message": message, "violations": violations or []})
+    return {"status": status, "content_type": JSON}, body.encode("utf-8")
+
+
 def _start(_: dict[str, Any]) -> dict[str, Any]:
     """The prefixes a release's dataset predefines for updates (as
     :func:`~mildip_ld.release.build.load_release`
@@ -261,12 +270,3 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-JSON = "application/json"
-
-
-def refusal_reply(status: int, message: str, violations: list[dict[str, str | None]] | None = None) -> Reply:
-    """A refused write: status and a JSON body with the message and the violations."""
-    body = json.dumps({"message": message, "violations": violations or []})
-    return {"status": status, "content_type": JSON}, body.encode("utf-8")
