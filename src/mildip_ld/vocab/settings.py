@@ -160,17 +160,19 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _project_folders(cls, values: Any) -> Any:
-        """Refuse a renamed variable; place the folders not given in the project folder."""
+        """Refuse a renamed variable; place the folders not given (or given empty) in the project folder."""
         for old, new in RENAMED_VARIABLES.items():
             if old in os.environ:
                 raise ValueError(f"{old} is no longer read: set {new} instead (one variable per setting)")
         if not isinstance(values, dict):
             return values
         project = Path(values.get("project_dir") or default_project())
-        layout = Paths.of(project, Path(values["build_dir"]) if values.get("build_dir") else None)
-        folders = {"build_dir": layout.build, "data_dir": layout.data, "shapes_dir": layout.shapes}
-        folders["queries_dir"] = layout.queries
-        return {"project_dir": project, **folders, **{k: v for k, v in values.items() if v is not None}}
+        build = values.get("build_dir")
+        layout = Paths.of(project, Path(build) if build else None)
+        placed = {"project_dir": project, "build_dir": layout.build, "data_dir": layout.data}
+        placed |= {"shapes_dir": layout.shapes, "queries_dir": layout.queries}
+        given = {name: value for name, value in values.items() if value is not None}
+        return placed | {name: value for name, value in given.items() if name not in placed or value != ""}
 
     @field_validator("public_url")
     @classmethod
