@@ -10,15 +10,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from benchmarks.scaleoptions import add_arguments as add_scale_arguments
-from mildip_ld.cli.main import EXIT_OK, _ensure_built, _paths, _say, _server_settings
+from mildip_ld.cli.main import EXIT_ERROR, EXIT_OK, _ensure_built, _say, setting_problems, settings_from
+from mildip_ld.vocab.settings import Settings
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Compare latency and throughput of this server with Oxigraph's own, on the same store."""
     from benchmarks.bench import BenchOptions, run_bench
 
-    settings = _server_settings(args)
     status = _ensure_built(args, settings)
     if status != EXIT_OK:
         return status
@@ -29,7 +31,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(table(run_page_attack(resolve_release(settings), progress=_say)))
         return EXIT_OK
     options = BenchOptions(
-        queries=Path(args.queries) if args.queries else _paths(args).queries,
+        queries=Path(args.queries) if args.queries else settings.queries_dir,
         repeats=args.repeats,
         clients=args.clients,
         requests=args.requests,
@@ -38,7 +40,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_scalebench(args: argparse.Namespace) -> int:
+def cmd_scalebench(args: argparse.Namespace, _: Settings) -> int:
     """Synthesize, build and serve growing graphs beside Oxigraph's server and rdflib-endpoint."""
     from benchmarks.scalebench import markdown, run_scalebench, write_report
     from benchmarks.scaleoptions import options_from
@@ -53,17 +55,16 @@ def cmd_scalebench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_synth(args: argparse.Namespace) -> int:
+def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     """Write a seeded synthetic data folder of about N triples (plus the article's data)."""
     from benchmarks.synth import synthesize
 
-    paths = _paths(args)
     out = Path(args.output)
     sentences = synthesize(
         out,
         args.triples,
         seed=args.seed,
-        template=None if args.without_article else paths.data,
+        template=None if args.without_article else settings.data_dir,
         progress=_say,
     )
     _say(
@@ -78,8 +79,10 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="python -m benchmarks", description="mildip-ld benchmarks: latency, throughput, scale."
     )
-    top.add_argument("--data", help="data folder (default: ./data of the project)")
-    top.add_argument("--build-dir", help="build folder (default: ./build, or $MILDIP_BUILD)")
+    top.add_argument(
+        "--data", dest="data_dir", help="data folder (default: data/ of the project; $MILDIP_DATA_DIR)"
+    )
+    top.add_argument("--build-dir", help="build folder (default: build/ of the project; $MILDIP_BUILD_DIR)")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     p = sub.add_parser(
         "synth",
@@ -141,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m benchmarks``."""
     args = parser().parse_args(argv)
     try:
-        return args.handler(args)
+        settings = settings_from(args)
+    except ValidationError as error:
+        for line in setting_problems(error, {"data_dir": "--data", "build_dir": "--build-dir"}):
+            _say(line)
+        return EXIT_ERROR
+    try:
+        return args.handler(args, settings)
     except KeyboardInterrupt:
         _say("interrupted")
         return 130

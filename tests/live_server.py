@@ -20,10 +20,6 @@ from pathlib import Path
 import pytest
 
 from benchmarks.launch import LOOPBACK, free_port, running, serve_command
-
-WRITE_TIMEOUT_S = 120
-"""How long a test waits for an answer that may publish a release (a write takes seconds, more
-when the suite runs in parallel): a bound on a hang, not a speed target."""
 from mildip_ld.release.build import BuildReport
 from mildip_ld.vocab.config import DEFAULT_PATHS
 

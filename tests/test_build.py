@@ -35,6 +35,11 @@ def test_build_writes_every_named_graph(built: BuildReport, dataset: Dataset):
 
 def test_build_reports_timings(built: BuildReport):
     assert {"load", "validate", "infer", "write", "index", "total"} <= set(built.timings)
+    recorded = json.loads((built.release / MANIFEST_FILE).read_text())["timings_seconds"]
+    assert set(recorded) == set(built.timings)  # the manifest has every stage, written after the last
+    assert all(seconds > 0 for seconds in recorded.values()), recorded
+    stages = sum(seconds for stage, seconds in recorded.items() if stage != "total")
+    assert recorded["total"] == pytest.approx(stages, abs=0.01)
 
 
 def test_build_refuses_invalid_data_and_keeps_the_previous_release(paths: Paths, tmp_path: Path):

@@ -25,8 +25,10 @@ from mildip_ld.release.build import (
     manifest_of,
 )
 from mildip_ld.release.releases import PreconditionError, check_conditions, etag, parse_tags
+from mildip_ld.release.store import open_store
 from mildip_ld.vocab.config import Paths
-from mildip_ld.vocab.namespaces import ASSERTED, MD, MDR
+from mildip_ld.vocab.namespaces import ASSERTED, MD, MDR, NAMED_GRAPHS
+from mildip_ld.vocab.settings import Settings
 from tests.live_server import build_dir_of
 
 PASSAGE = "https://w3id.org/mildip/id/passage/military-diplomacy-in-russia/l19-s1"
@@ -38,6 +40,17 @@ def insert(slug: str) -> str:
         f"INSERT DATA {{ GRAPH <{ASSERTED}> {{ <{MDR[slug]}> a <{MD.State}> ; <{RDFS_LABEL}> "
         f'"{slug.title()}"@en ; <{MD.wikidataStatus}> <{MD.noCheckedItem}> ; <{MD.mentionedIn}> '
         f"<{PASSAGE}> }} }}"
+    )
+
+
+def settings_of(paths: Paths, keep: int = 3) -> Settings:
+    """The configuration naming these folders (what the CLI and the writer hand to ``commit``)."""
+    return Settings(
+        project_dir=paths.root,
+        build_dir=paths.build,
+        data_dir=paths.data,
+        shapes_dir=paths.shapes,
+        keep_releases=keep,
     )
 
 
@@ -115,13 +128,11 @@ def test_pending_changes_are_completed_or_removed_by_their_release(tmp_path: Pat
 
 def test_a_build_applies_the_log_and_refuses_to_drop_what_it_lacks(project_copy: Paths) -> None:
     paths = project_copy
-    first = commit(
-        paths.build, Write(update=insert("avalon"), write_id="w1", by="editor"), paths.data, paths.shapes
-    )
+    first = commit(settings_of(paths), Write(update=insert("avalon"), write_id="w1", by="editor"))
     assert first.release is not None and changes.logged_ids(paths.data) == {"w1"}
     report = build(paths)
     assert report.changes == ["w1"] and (URIRef(MDR.avalon), None, None) in _asserted(report.release)
-    again = commit(paths.build, Write(update=insert("avalon"), write_id="w1"), paths.data, paths.shapes)
+    again = commit(settings_of(paths), Write(update=insert("avalon"), write_id="w1"))
     assert again.release is None and again.replayed == first.release.name  # the same id is not re-applied
     next(changes.changes_dir(paths.data).glob("*--w1.rdfp")).unlink()  # lost by hand
     with pytest.raises(UnloggedWritesError, match="w1"):
@@ -130,14 +141,28 @@ def test_a_build_applies_the_log_and_refuses_to_drop_what_it_lacks(project_copy:
     assert dropped.discarded == ["w1"] and (URIRef(MDR.avalon), None, None) not in _asserted(dropped.release)
 
 
+def test_a_writes_manifest_records_its_real_timings_and_counts(project_copy: Paths) -> None:
+    """Written by the one writer of releases, after its last stage: every stage timed, the counts
+    those of the graphs in the store (a write's manifest used to have neither write nor index)."""
+    committed = commit(settings_of(project_copy), Write(update=insert("avalon")))
+    manifest = manifest_of(committed.release)
+    recorded = manifest["timings_seconds"]
+    assert set(recorded) == {"apply", "validate", "infer", "derive", "write", "index", "total"}
+    assert all(seconds > 0 for seconds in recorded.values()), recorded
+    assert recorded["total"] == pytest.approx(sum(v for k, v in recorded.items() if k != "total"), abs=0.01)
+    store = open_store(committed.release)
+    for name, count in manifest["counts"].items():
+        graph = ox.NamedNode(str(NAMED_GRAPHS[name]))
+        assert len(list(store.quads_for_pattern(None, None, None, graph))) == count > 0, name
+    assert manifest["counts"] == committed.counts and manifest["origin"] == "write"
+
+
 def test_retention_keeps_the_releases_whose_writes_are_not_in_data(project_copy: Paths) -> None:
     paths = project_copy
-    holding = commit(
-        paths.build, Write(update=insert("avalon"), write_id="held"), paths.data, paths.shapes, keep=1
-    ).release
+    holding = commit(settings_of(paths, keep=1), Write(update=insert("avalon"), write_id="held")).release
     next(changes.changes_dir(paths.data).glob("*--held.rdfp")).unlink()
     for slug in ("lemuria", "mu"):
-        commit(paths.build, Write(update=insert(slug)), paths.data, paths.shapes, keep=1)
+        commit(settings_of(paths, keep=1), Write(update=insert(slug)))
     kept = sorted(release.name for release in (paths.build / RELEASES_DIR).iterdir())
     assert holding.name in kept and len(kept) == 3  # held + the two later ones (they hold "held" too)
     build(paths, keep=1, discard_writes=True)
@@ -149,11 +174,9 @@ def test_a_write_can_be_made_conditional_on_the_release(project_copy: Paths) -> 
     release = current_release(paths.build).name
     stale = Write(update=insert("avalon"), if_match=['"19990101T000000000000Z"'])
     with pytest.raises(WriteRefusedError) as refused:
-        commit(paths.build, stale, paths.data, paths.shapes)
+        commit(settings_of(paths), stale)
     assert refused.value.status == 412 and current_release(paths.build).name == release
-    fresh = commit(
-        paths.build, Write(update=insert("avalon"), if_match=[f'"{release}"']), paths.data, paths.shapes
-    )
+    fresh = commit(settings_of(paths), Write(update=insert("avalon"), if_match=[f'"{release}"']))
     assert manifest_of(fresh.release)["parent"] == release
 
 
@@ -187,7 +210,7 @@ def test_changes_lists_and_discards_only_on_the_operators_word(
     project_copy: Paths, capsys: pytest.CaptureFixture[str]
 ) -> None:
     paths = project_copy
-    commit(paths.build, Write(update=insert("avalon"), write_id="w1", by="editor"), paths.data, paths.shapes)
+    commit(settings_of(paths), Write(update=insert("avalon"), write_id="w1", by="editor"))
     where = ["--data", str(paths.data), "--build-dir", str(paths.build)]
     assert main([*where, "changes"]) == 0
     assert "w1" in capsys.readouterr().out

@@ -108,3 +108,27 @@ def test_a_bad_connection_limit_names_its_real_flag(
     assert main(["--build-dir", build_dir, "serve"]) == 2
     said = capsys.readouterr().err
     assert "(set by MILDIP_WORKERS)" in said and "--workers" not in said, "serve has no --workers flag"
+
+
+def test_format_takes_the_servers_names_in_every_command(
+    built: BuildReport, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """One vocabulary: the names of /sparql's ``format`` and the dumps (jsonld, rdfxml...), not rdflib's."""
+    import json
+
+    triple = ["mdr:russia", "md:engagesWith", "mdr:india"]
+    assert main(["--build-dir", _build_dir(built), "explain", *triple, "--format", "jsonld"]) == 0
+    assert isinstance(json.loads(capsys.readouterr().out), list | dict)
+    with pytest.raises(SystemExit) as refused:
+        main(["--build-dir", _build_dir(built), "explain", *triple, "--format", "json-ld"])
+    assert refused.value.code == 2 and "invalid choice: 'json-ld'" in capsys.readouterr().err
+    for command in (
+        ["infer"],
+        ["dump", "-o", str(tmp_path)],
+        ["publish", "--to", "http://127.0.0.1:9/store"],
+    ):
+        try:
+            status = main(["--build-dir", _build_dir(built), *command, "--format", "json-ld"])
+        except SystemExit as refused:  # argparse's choices
+            status = refused.code
+        assert status == 2 and "json-ld" in capsys.readouterr().err, command

@@ -288,13 +288,19 @@ def test_iris_plain_bracketed_or_as_curies(live_server: LiveServer, s: str, p: s
 
 
 def test_literal_objects_in_n_triples_syntax(live_server: LiveServer, dataset: Dataset):
-    label = get(live_server, "/explain", TURTLE, s=str(MDR["russia"]), p=str(RDFS.label), o='"Russia"@en')
+    russia = (MDR["russia"], RDFS.label, Literal("Russia", lang="en"))
+    label = get(live_server, "/explain", TURTLE, s=str(russia[0]), p=str(RDFS.label), o='"Russia"@en')
     assert label.status_code == 200
+    assert (statement_iri(russia), RDF.object, russia[2]) in turtle_graph(label.content)  # that literal
     passage = dataset.graph(ASSERTED).value(ACT, MD.statedIn)
     line = dataset.graph(PROVENANCE).value(passage, MD.lineNumber)
     for written in (line.n3(), str(line), f'"{line}"^^<http://www.w3.org/2001/XMLSchema#integer>'):
         answer = get(live_server, "/explain", TURTLE, s=str(passage), p=str(MD.lineNumber), o=written)
         assert answer.status_code == 200, written  # the store types it xsd:integer: both are found
+        explained = turtle_graph(answer.content)
+        statements = set(explained.subjects(RDF.predicate, MD.lineNumber))
+        assert len(statements) == 1, written
+        assert statement_of(explained, statements.pop()) == (passage, MD.lineNumber, line), written
 
 
 def test_statement_iris_dereference_to_their_explanation(live_server: LiveServer):

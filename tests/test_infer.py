@@ -86,9 +86,12 @@ def test_instances_are_typed_up_the_instrument_taxonomy(dataset: Dataset):
 
 def test_aims_are_derived_for_the_agents(dataset: Dataset):
     asserted, inferred, _ = _graphs(dataset)
+    checked = 0
     for activity, aim in asserted.subject_objects(MD.servesAim):
         for agent in asserted.objects(activity, MD.hasAgent):
             assert (agent, MD.pursuesAim, aim) in inferred
+            checked += 1
+    assert checked >= 5  # the article states aims of activities with agents: the loop ran over them
 
 
 def test_no_junk_no_literal_subjects_no_same_as(dataset: Dataset, built: BuildReport):

@@ -383,13 +383,37 @@ def test_example_queries_are_listed_and_served(live_server: LiveServer):
     assert get(live_server, "/queries/nothing.rq").status_code == 404
 
 
+DOWNLOAD_TYPES = {
+    "json": "application/sparql-results+json",
+    "xml": "application/sparql-results+xml",
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+    "turtle": "text/turtle",
+    "ntriples": "application/n-triples",
+    "jsonld": "application/ld+json",
+    "rdfxml": "application/rdf+xml",
+}
+"""What each ``format`` of the query page's download links must answer (SPARQL 1.1 and RDF media types)."""
+
+
 def test_download_links_name_formats_the_endpoint_serves(live_server: LiveServer):
     select = "SELECT ?s WHERE { ?s a <https://w3id.org/mildip/ontology#State> } LIMIT 2"
     construct = "CONSTRUCT { ?s a ?c } WHERE { ?s a ?c } LIMIT 2"
-    for query, formats in ((select, RESULT_DOWNLOADS), (construct, GRAPH_DOWNLOADS)):
-        for _, name in formats:
-            answer = requests.get(live_server.sparql, params={"query": query, "format": name}, timeout=60)
-            assert answer.status_code == 200, (name, answer.text[:200])
+    for _, name in RESULT_DOWNLOADS:
+        answer = requests.get(live_server.sparql, params={"query": select, "format": name}, timeout=60)
+        assert answer.status_code == 200, (name, answer.text[:200])
+        assert answer.headers["content-type"].split(";")[0] == DOWNLOAD_TYPES[name]
+        if name == "csv":  # lossy, so no parser reads it back: a header and one line per solution
+            assert len(answer.text.strip().splitlines()) == 3, answer.text
+        else:
+            results = ox.QueryResultsFormat.from_media_type(DOWNLOAD_TYPES[name])
+            assert len(list(ox.parse_query_results(answer.content, format=results))) == 2, name
+    for _, name in GRAPH_DOWNLOADS:
+        answer = requests.get(live_server.sparql, params={"query": construct, "format": name}, timeout=60)
+        assert answer.status_code == 200, (name, answer.text[:200])
+        assert answer.headers["content-type"].split(";")[0] == DOWNLOAD_TYPES[name]
+        parsed = ox.parse(answer.content, format=ox.RdfFormat.from_media_type(DOWNLOAD_TYPES[name]))
+        assert len(list(parsed)) == 2, name
 
 
 @pytest.mark.parametrize(

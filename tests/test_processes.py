@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import psutil
@@ -14,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mildip_ld.release.build import BuildReport
-from mildip_ld.vocab.settings import Settings
+from mildip_ld.vocab.settings import SETTINGS_VARIABLE, Settings
 from tests.live_server import LiveServer, serve
 from tests.test_hostile_http import Connection, head
 from tests.test_writes import TOKEN, copy_build, insert_state, update
@@ -95,7 +96,11 @@ def test_metrics_count_the_requests_of_every_process(two_processes: LiveServer) 
     assert _metric(two_processes, "mildip_http_requests_total", **labels) - before == 30
 
 
-def test_settings_pass_to_every_process_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_pass_to_every_process_through_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The server processes of --processes N get the settings whole, as JSON in one variable, and
+    take it out of their environment (the query workers they start do not inherit the token)."""
     given = Settings(
         port=8123,
         processes=3,
@@ -103,12 +108,17 @@ def test_settings_pass_to_every_process_through_the_environment(monkeypatch: pyt
         update_token="secret",
         service_allowlist=["https://query.wikidata.org/sparql"],
         query_timeout_s=2.5,
+        data_dir=tmp_path / "data",
+        build_dir=tmp_path / "build",
     )
     for key in [key for key in os.environ if key.startswith("MILDIP_")]:
         monkeypatch.delenv(key)
-    for key, value in given.environment().items():
-        monkeypatch.setenv(key, value)
-    assert Settings() == given
+    monkeypatch.setenv(SETTINGS_VARIABLE, given.as_json())
+    monkeypatch.setenv("MILDIP_PORT", "9999")  # the handed settings win over any variable left over
+    inherited = Settings.inherited()
+    assert inherited == given and inherited.update_token.get_secret_value() == "secret"
+    assert SETTINGS_VARIABLE not in os.environ
+    assert Settings.inherited().port == 9999  # nothing handed over: from the MILDIP_* variables
 
 
 def _process_of(server: LiveServer, connection: Connection) -> int | None:

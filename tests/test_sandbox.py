@@ -29,6 +29,7 @@ from mildip_ld.engine.sandbox import LayerRefusedError, landlock_abi
 from mildip_ld.engine.worker import frame, read_frame
 from mildip_ld.release.build import BuildReport
 from mildip_ld.vocab.config import Paths
+from mildip_ld.vocab.settings import Settings
 from tests.live_server import LiveServer, Recorder, build_dir_of, live_server, recorder  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,14 +186,17 @@ def test_the_writer_is_confined_too(
     whatever the allow-list says (updates run on rdflib's engine), and nothing is called."""
     build = tmp_path / "build"
     shutil.copytree(build_dir_of(built), build, symlinks=True)
-    folders = str(build), str(paths.data), str(paths.shapes)
-    told = WriterConfig(*folders, service_allowlist=[recorder.url])
+    folders = {"build_dir": build, "data_dir": paths.data, "shapes_dir": paths.shapes}
+    told = WriterConfig.of(Settings(**folders, service_allowlist=[recorder.url]))
     update = (
         f"INSERT {{ GRAPH <urn:x:g> {{ ?s ?p ?o }} }} WHERE {{ SERVICE <{recorder.url}> {{ ?s ?p ?o }} }}"
     )
 
     async def scenario() -> None:
-        for confined_to, name in ((WriterConfig(*folders), "landlock+netns"), (told, "landlock")):
+        for confined_to, name in (
+            (WriterConfig.of(Settings(**folders)), "landlock+netns"),
+            (told, "landlock"),
+        ):
             worker = await _start_bypassing_the_parse(confined_to, told, "mildip_ld.curation.writer")
             try:
                 assert worker.confinement.name == name

@@ -3,7 +3,7 @@
 :func:`~mildip_ld.release.build.remove_staging_leftovers` runs at the start of ``mildip build`` and
 ``mildip serve`` (the serve side is proven on a live server in tests/test_hostile_writes.py); it
 removes only what a process holding the build folder's lock left, never a release. Every
-publication (``mildip build`` and a write alike go through :func:`~mildip_ld.release.build._publish`)
+publication (``mildip build`` and a write alike go through :func:`~mildip_ld.release.build.write_release`)
 flushes the release's files, then ``releases/`` after the release is moved in, then the build
 folder after ``current`` is switched.
 """
@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from rdflib import URIRef
 
-from mildip_ld.curation import commit
 from mildip_ld.release import changes
 from mildip_ld.release.build import (
     RELEASES_DIR,
@@ -29,6 +28,7 @@ from mildip_ld.release.build import (
     exclusive,
     load_release,
     remove_staging_leftovers,
+    write_release,
 )
 from mildip_ld.vocab.config import Paths
 from mildip_ld.vocab.namespaces import NAMED_GRAPHS
@@ -156,7 +156,10 @@ def test_a_write_publishes_through_the_same_flushes(
     monkeypatch.setattr(os, "fsync", recorder)
     change = changes.Change(id="test-write", release="29990101T000000000000Z")
     with exclusive(build_copy):
-        release = commit._write_release(build_copy, graphs, {"write": "test"}, change, tmp_path / "data", 3)
+        manifest = {"origin": "write", "write": "test"}
+        release = write_release(
+            build_copy, change.release, graphs, manifest, {}, 3, tmp_path / "data", change
+        )
     recorder.assert_published_durably(release)
     assert current_release(build_copy) == release
     logged = next(i for i, (path, _, current) in enumerate(recorder.calls) if path.name.endswith(".rdfp"))

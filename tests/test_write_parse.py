@@ -7,6 +7,7 @@ tests/test_hostile_writes.py.
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -156,3 +157,29 @@ def _read_or_refused(body: bytes, media_type: str) -> None:
         assert refused.status == 400 and refused.message
     else:
         assert isinstance(triples, bytes)
+
+
+@pytest.mark.server
+def test_the_parser_process_answers_a_refusal() -> None:
+    """Run as ``python -m`` (where the module's code after its ``__main__`` block never runs), the
+    parser answers a malformed document with its 400, not by dying (which the server took for 413)."""
+    import asyncio
+
+    from mildip_ld.curation.write_parse import ParserConfig
+    from mildip_ld.engine.pool import WorkerPool
+
+    async def scenario() -> None:
+        pool = WorkerPool(ParserConfig(), 1, module="mildip_ld.curation.write_parse")
+        await pool.start()
+        try:
+            job = {
+                "op": "graph",
+                "payload": base64.b64encode(b"<a> <b> ").decode(),
+                "media_type": "text/turtle",
+            }
+            reply = await pool.run(job, 30)
+        finally:
+            await pool.close()
+        assert reply.status == 400 and b"malformed Turtle document" in reply.body
+
+    asyncio.run(scenario())

@@ -1,4 +1,10 @@
-"""The ``mildip`` command line. Exit codes: 0 ok, 1 data does not conform, 2 bad input or usage."""
+"""The ``mildip`` command line. Exit codes: 0 ok, 1 data does not conform, 2 bad input or usage.
+
+:func:`main` builds the one configuration object, :class:`~mildip_ld.vocab.settings.Settings`, from
+the ``MILDIP_*`` variables and the flags given (a flag whose ``dest`` is a setting's name sets it),
+once, and hands it to the command; every folder a command reads or writes comes from it
+(``settings.paths``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,6 @@ import logging
 import os
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +23,17 @@ from rdflib import Graph, Node, URIRef
 
 from mildip_ld import __version__
 from mildip_ld.pipeline.loader import LoadError, load_project
-from mildip_ld.vocab.config import DEFAULT_PATHS, Paths
+from mildip_ld.vocab.config import SHIPPED_PROJECT, Paths, is_project
+from mildip_ld.vocab.formats import BY_NAME, GRAPH_FORMATS
+from mildip_ld.vocab.settings import SETTINGS_VARIABLE, Settings
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 EXIT_PORT_IN_USE = 3
 """``mildip serve``: the address to listen on is taken (another server holds the port)."""
-SETTING_FLAGS = (
-    "host",
-    "port",
-    "store",
-    "access_log",
-    "processes",
-    "max_head_bytes",
-    "max_headers",
-    "head_timeout_s",
-    "keep_alive_timeout_s",
-    "max_requests_per_connection",
-    "parse_timeout_s",
-    "parse_memory_mb",
-    "public_url",
-)
-"""Server settings that ``mildip serve`` also takes as a flag (``--`` and the name with dashes),
-beside ``--build-dir``; the others come only from their ``MILDIP_*`` variable."""
+GRAPH_FORMAT_NAMES = [fmt.name for fmt in GRAPH_FORMATS]
+"""What ``--format`` takes wherever a command writes one graph: the names of ``/sparql``'s
+``format`` and of the dumps (:mod:`mildip_ld.vocab.formats`); result sets take the result names
+(csv, tsv, json, xml), as ``/sparql`` does."""
 
 
 def _say(message: str) -> None:
@@ -60,20 +54,36 @@ def _shortener(graph: Graph):
     return short
 
 
-def _paths(args: argparse.Namespace) -> Paths:
-    paths = DEFAULT_PATHS
-    if getattr(args, "data", None):
-        paths = replace(paths, data=Path(args.data))
-    if getattr(args, "build_dir", None):
-        paths = replace(paths, build=Path(args.build_dir))
-    return paths
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The configuration: the ``MILDIP_*`` variables, overridden by the flags given."""
+    return Settings(
+        **{name: value for name in Settings.model_fields if (value := getattr(args, name, None)) is not None}
+    )
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def _project(settings: Settings) -> Paths:
+    """The folders of the configured project; a :class:`LoadError` saying how to name one when the
+    project folder has no ontology (an installed package without its project files, a typo)."""
+    if not is_project(settings.project_dir):
+        raise LoadError(
+            settings.project_dir,
+            None,
+            "not a mildip-ld project folder (no ontology/mildip.ttl): name one with --project DIR or "
+            "MILDIP_PROJECT_DIR",
+        )
+    for folder, flag in ((settings.data_dir, "--data"), (settings.shapes_dir, "--shapes")):
+        if not folder.is_dir():
+            raise LoadError(
+                folder, None, f"no such folder (set by {flag}, its MILDIP_ variable or --project)"
+            )
+    return settings.paths
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     """Validate data/ (plus FILES) against shapes/ and the source texts."""
     from mildip_ld.pipeline.validate import validate_project
 
-    paths = _paths(args)
+    paths = _project(settings)
     project = load_project(paths, extra_files=[Path(f) for f in args.files])
     result = validate_project(project, paths.data, paths.shapes)
     short = _shortener(project.asserted.graph)
@@ -87,12 +97,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_INVALID
 
 
-def cmd_build(args: argparse.Namespace) -> int:
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     """Load, validate, infer and write a new release to the build directory."""
     from mildip_ld.release.build import UnloggedWritesError, ValidationFailedError, build
-    from mildip_ld.vocab.settings import Settings
 
-    paths = _paths(args)
+    paths = _project(settings)
     _say(f"building from {paths.data} into {paths.build}")
     from mildip_ld.cli.progress import shown
 
@@ -101,7 +110,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             report = build(
                 paths,
                 progress=progress,
-                keep=Settings().keep_releases,
+                keep=settings.keep_releases,
                 discard_writes=getattr(args, "discard_writes", False),
             )
     except ValidationFailedError as failure:
@@ -116,22 +125,21 @@ def cmd_build(args: argparse.Namespace) -> int:
         _say(f"  {name:<11} {count:>7} triples")
     _say(f"  closure     {report.closure_size:>7} triples before filtering; dropped {report.dropped}")
     _say(f"written {report.release} in {report.timings['total']:.2f} s")
-    if args.json:
+    if getattr(args, "json", False):
         print(json.dumps(report.as_dict(), indent=2))
     return EXIT_OK
 
 
-def cmd_infer(args: argparse.Namespace) -> int:
+def cmd_infer(args: argparse.Namespace, settings: Settings) -> int:
     """Materialize the OWL 2 RL closure of ontology + data and print the inferred triples."""
     from mildip_ld.pipeline.infer import infer
     from mildip_ld.vocab.namespaces import bind_prefixes
 
-    paths = _paths(args)
-    project = load_project(paths)
+    project = load_project(_project(settings))
     result = infer(
         project.ontology.graph, project.provenance.graph, project.asserted.graph, reasoner=args.reasoner
     )
-    output = bind_prefixes(result.inferred).serialize(format=args.format)
+    output = bind_prefixes(result.inferred).serialize(format=BY_NAME[args.format].rdflib)
     if args.output:
         Path(args.output).write_text(output, encoding="utf-8")
     else:
@@ -143,11 +151,11 @@ def cmd_infer(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_passages(args: argparse.Namespace) -> int:
+def cmd_passages(args: argparse.Namespace, settings: Settings) -> int:
     """Segment a source text into passages and write their Turtle description."""
     from mildip_ld.pipeline.provenance import passages_graph
 
-    paths = _paths(args)
+    paths = settings.paths
     text_file = Path(args.text).resolve()
     slug = args.slug or text_file.stem
     graph = passages_graph(
@@ -159,12 +167,11 @@ def cmd_passages(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_find(args: argparse.Namespace) -> int:
+def cmd_find(args: argparse.Namespace, settings: Settings) -> int:
     """Print the passages whose quote contains TEXT, with their IRIs (to cite in new claims)."""
     from mildip_ld.vocab.namespaces import OA
 
-    paths = _paths(args)
-    project = load_project(paths)
+    project = load_project(_project(settings))
     graph = project.provenance.graph
     needle = args.text.lower()
     found = 0
@@ -198,7 +205,7 @@ def _term(text: str, graph: Graph):
         raise LoadError(Path(text), None, f"not an IRI, CURIE or literal: {text} ({error})") from error
 
 
-def cmd_explain(args: argparse.Namespace) -> int:
+def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
     """Explain why a triple holds: the OWL 2 RL rule, its axioms and premises, down to sources."""
     from rdflib.collection import Collection
     from rdflib.namespace import OWL
@@ -207,7 +214,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from mildip_ld.release.explanations import release_derivations
     from mildip_ld.vocab.namespaces import INFERRED, MD, OA, bind_prefixes
 
-    dataset, given, record = release_derivations(_release(_paths(args)))
+    dataset, given, record = release_derivations(_release(settings.paths))
     support = record.support
     triple = tuple(_term(t, dataset) for t in (args.subject, args.predicate, args.object))
     if triple not in given and triple not in dataset.graph(INFERRED):
@@ -215,7 +222,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     graph = bind_prefixes(explanation_graph(support, given, triple))
     if args.format != "text":
-        sys.stdout.write(graph.serialize(format=args.format))
+        sys.stdout.write(graph.serialize(format=BY_NAME[args.format].rdflib))
         return EXIT_OK
     short = _shortener(graph)
 
@@ -242,13 +249,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_query(args: argparse.Namespace) -> int:
+def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     """Run a named query (queries/NAME.rq) or a query file against the built store."""
     import pyoxigraph as ox
 
     from mildip_ld.release.store import open_store
 
-    paths = _paths(args)
+    paths = settings.paths
     file = Path(args.query)
     if not file.exists():
         file = paths.queries / f"{args.query}.rq"
@@ -269,13 +276,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_wikidata(args: argparse.Namespace) -> int:
+def cmd_wikidata(args: argparse.Namespace, settings: Settings) -> int:
     """Check, refresh or export the Wikidata links."""
     from datetime import date
 
     from mildip_ld.curation import wikidata
 
-    paths = _paths(args)
+    paths = _project(settings)
     links = wikidata.links_in(load_project(paths).asserted.graph)
     snapshot_file = paths.data / "wikidata" / "snapshot.ttl"
     if args.action == "export":
@@ -307,7 +314,7 @@ def cmd_wikidata(args: argparse.Namespace) -> int:
     return EXIT_INVALID if findings else EXIT_OK
 
 
-def cmd_dump(args: argparse.Namespace) -> int:
+def cmd_dump(args: argparse.Namespace, settings: Settings) -> int:
     """Write dumps of the current release: dataset and named graphs, every format, plain and gzipped."""
     from mildip_ld.cli.progress import shown
     from mildip_ld.release.dumps import run_dump
@@ -315,7 +322,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
     try:
         with shown("writing the dumps") as progress:
             folder, files = run_dump(
-                _release(_paths(args)),
+                _release(settings.paths),
                 Path(args.output) if args.output else None,
                 args.format,
                 args.graph,
@@ -330,17 +337,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _server_settings(args: argparse.Namespace):
-    """Server settings from the environment, overridden by the flags given (build folder included)."""
-    from mildip_ld.vocab.settings import Settings
-
-    overrides = {key: getattr(args, key) for key in SETTING_FLAGS if hasattr(args, key)}
-    if getattr(args, "build_dir", None):
-        overrides["build_dir"] = Path(args.build_dir)
-    return Settings(**overrides)
-
-
-def _ensure_built(args: argparse.Namespace, settings) -> int:
+def _ensure_built(args: argparse.Namespace, settings: Settings) -> int:
     """Build into the served build folder when it has no release yet (embedded store only)."""
     from mildip_ld.release.build import current_release
     from mildip_ld.vocab.settings import EMBEDDED_STORE
@@ -348,8 +345,7 @@ def _ensure_built(args: argparse.Namespace, settings) -> int:
     if settings.store != EMBEDDED_STORE or current_release(settings.build_dir) is not None:
         return EXIT_OK
     _say(f"nothing built in {settings.build_dir} yet: building first")
-    args.build_dir, args.json = str(settings.build_dir), False
-    return cmd_build(args)
+    return cmd_build(args, settings)
 
 
 def _port_taken(host: str, port: int) -> str | None:
@@ -367,7 +363,7 @@ def _port_taken(host: str, port: int) -> str | None:
     return None
 
 
-def _warn_if_stale(settings) -> None:
+def _warn_if_stale(settings: Settings) -> None:
     """Say so when a file of the data folder is newer than the served release (a build is due)."""
     from mildip_ld.release.build import MANIFEST_FILE, current_release
     from mildip_ld.vocab.settings import EMBEDDED_STORE
@@ -395,7 +391,7 @@ def _log_config() -> dict[str, Any]:
     return config
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the current release: SPARQL endpoint, health, metrics (and the pages and dumps),
     after removing the staging folders that killed builds and writes left behind."""
     import uvicorn
@@ -405,7 +401,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from mildip_ld.server.http_limits import HttpLimits, protocol_factory
     from mildip_ld.site.app import serving_app
 
-    settings = _server_settings(args)
+    if settings.updates_enabled and settings.data_dir.resolve().is_relative_to(SHIPPED_PROJECT.resolve()):
+        _say(
+            f"cannot accept writes into {settings.data_dir}: it is the data shipped inside the installed "
+            "package, and writes add to its change log; give the server a data folder of its own "
+            "(a copy of it) with --data DIR or MILDIP_DATA_DIR"
+        )
+        return EXIT_ERROR
     for leftover in remove_staging_leftovers(settings.build_dir):
         _say(f"removed {leftover.name}, left by a killed build or write")
     if settings.build_dir.is_dir():
@@ -448,10 +450,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.processes == 1:
         uvicorn.run(serving_app(settings), **options)
         return EXIT_OK
-    # each process builds its app from the environment: these settings, and a folder for the
-    # metrics they share (created before any process imports prometheus_client's values)
+    # each process builds its app from these settings, handed over as JSON in one variable
+    # (Settings.inherited), and a folder for the metrics they share (created before any process
+    # imports prometheus_client's values)
     with tempfile.TemporaryDirectory(prefix="mildip-metrics-") as shared_metrics:
-        os.environ.update(settings.environment(), PROMETHEUS_MULTIPROC_DIR=shared_metrics)
+        os.environ.update({SETTINGS_VARIABLE: settings.as_json(), "PROMETHEUS_MULTIPROC_DIR": shared_metrics})
         uvicorn.run("mildip_ld.site.app:app_from_env", factory=True, workers=settings.processes, **options)
     return EXIT_OK
 
@@ -464,20 +467,18 @@ PUBLISH_DESCRIPTION = (
 )
 
 
-def cmd_publish(args: argparse.Namespace) -> int:
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     """Push every named graph of the current release to a SPARQL 1.1 Graph Store."""
-    import os
-
     from mildip_ld.release.build import current_release
     from mildip_ld.release.publish import CONTENT_TYPES, PublishError, publish
 
-    release = current_release(_paths(args).build)
+    release = current_release(settings.build_dir)
     if release is None:
-        _say(f"error: nothing built in {_paths(args).build}; run `mildip build` first")
+        _say(f"error: nothing built in {settings.build_dir}; run `mildip build` first")
         return EXIT_ERROR
     _say(f"publishing {release.name} to {args.to}")
     try:
-        token = args.token or os.environ.get("MILDIP_PUBLISH_TOKEN")
+        token = settings.publish_token.get_secret_value() if settings.publish_token else None
         pushed = publish(
             release,
             args.to,
@@ -498,11 +499,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_releases(args: argparse.Namespace) -> int:
+def cmd_releases(args: argparse.Namespace, settings: Settings) -> int:
     """List the releases kept (origin, author, counts, timings, writes), diff two or roll back to one."""
     from mildip_ld.release import releases
 
-    build_dir = _paths(args).build
+    build_dir = settings.build_dir
     try:
         if args.action == "diff":
             if len(args.names) != 2:
@@ -512,7 +513,7 @@ def cmd_releases(args: argparse.Namespace) -> int:
             sys.stdout.write(releases.patch_between(old, new).patch())
             return EXIT_OK
         if args.action == "rollback":
-            return _rollback(args, build_dir)
+            return _rollback(args, settings)
     except ValueError as failure:
         _say(f"error: {failure}")
         return EXIT_ERROR
@@ -526,27 +527,20 @@ def cmd_releases(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _rollback(args: argparse.Namespace, build_dir: Path) -> int:
+def _rollback(args: argparse.Namespace, settings: Settings) -> int:
     """Publish the asserted and provenance graphs of an earlier release as a new, validated release
     (recorded in the change log like any write, so the next build keeps it)."""
     from mildip_ld.curation.commit import Write, WriteRefusedError, commit
     from mildip_ld.release.build import _operator
     from mildip_ld.release.releases import release_path
-    from mildip_ld.vocab.settings import Settings
 
     if len(args.names) != 1:
         _say("error: `mildip releases rollback NAME` takes one release")
         return EXIT_ERROR
-    target = release_path(build_dir, args.names[0])
-    paths = _paths(args)
+    target = release_path(settings.build_dir, args.names[0])
+    paths = settings.paths
     try:
-        committed = commit(
-            build_dir,
-            Write(restore=target.name, by=_operator()),
-            paths.data,
-            paths.shapes,
-            Settings().keep_releases,
-        )
+        committed = commit(settings, Write(restore=target.name, by=_operator()))
     except WriteRefusedError as refused:
         _say(f"rollback refused ({refused.status}): {refused.message}")
         return EXIT_INVALID if refused.status == 422 else EXIT_ERROR
@@ -560,11 +554,11 @@ def _rollback(args: argparse.Namespace, build_dir: Path) -> int:
     return EXIT_OK
 
 
-def cmd_changes(args: argparse.Namespace) -> int:
+def cmd_changes(args: argparse.Namespace, settings: Settings) -> int:
     """List the change log of data/ (the endpoint's writes), or discard changes from it."""
     from mildip_ld.release import changes
 
-    paths = _paths(args)
+    paths = settings.paths
     if args.action == "discard":
         if not args.ids:
             _say("error: name the changes to discard (their ids, from `mildip changes`)")
@@ -601,8 +595,29 @@ def parser() -> argparse.ArgumentParser:
         epilog="Typical use: mildip build && mildip serve. Exit codes: 0 ok, 1 invalid data, 2 error.",
     )
     top.add_argument("--version", action="version", version=f"mildip-ld {__version__}")
-    top.add_argument("--data", help="data folder (default: ./data of the project)")
-    top.add_argument("--build-dir", help="build folder (default: ./build, or $MILDIP_BUILD)")
+    top.add_argument(
+        "--project",
+        dest="project_dir",
+        help="project folder: ontology/, shapes/, data/, queries/ (default: the source checkout, "
+        "else the project shipped in the package; $MILDIP_PROJECT_DIR)",
+    )
+    top.add_argument(
+        "--data", dest="data_dir", help="data folder (default: data/ of the project; $MILDIP_DATA_DIR)"
+    )
+    top.add_argument(
+        "--shapes",
+        dest="shapes_dir",
+        help="shapes folder (default: shapes/ of the project; $MILDIP_SHAPES_DIR)",
+    )
+    top.add_argument(
+        "--queries",
+        dest="queries_dir",
+        help="named queries folder (default: queries/ of the project; $MILDIP_QUERIES_DIR)",
+    )
+    top.add_argument(
+        "--build-dir",
+        help="build folder (default: build/ of the project, ./build for the shipped one; $MILDIP_BUILD_DIR)",
+    )
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(
@@ -663,7 +678,9 @@ def parser() -> argparse.ArgumentParser:
         description="Materialize the OWL 2 RL closure of ontology + data with owlrl and "
         "print only the inferred triples (junk filtered out).",
     )
-    p.add_argument("--format", default="turtle", help="rdflib serialization format (default: turtle)")
+    p.add_argument(
+        "--format", default="turtle", choices=GRAPH_FORMAT_NAMES, help="RDF format (default: turtle)"
+    )
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.add_argument(
         "--reasoner",
@@ -707,7 +724,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("predicate")
     p.add_argument("object")
     p.add_argument(
-        "--format", default="text", help="text (default), or an rdflib format: turtle, json-ld, ..."
+        "--format",
+        default="text",
+        choices=["text", *GRAPH_FORMAT_NAMES],
+        help="text (default), or an RDF format of the explanation (PROV)",
     )
     p.set_defaults(handler=cmd_explain)
 
@@ -871,7 +891,9 @@ def parser() -> argparse.ArgumentParser:
         "(repeat; default all)",
     )
     p.add_argument(
-        "--token", help="bearer token sent as 'Authorization: Bearer T' (default: $MILDIP_PUBLISH_TOKEN)"
+        "--token",
+        dest="publish_token",
+        help="bearer token sent as 'Authorization: Bearer T' (default: $MILDIP_PUBLISH_TOKEN)",
     )
     p.add_argument(
         "--format",
@@ -885,25 +907,49 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _flags(top: argparse.ArgumentParser, command: str) -> dict[str, str]:
+    """The flag that sets each setting in ``mildip COMMAND`` (its options and the global ones)."""
+    # argparse lists a parser's options only in its (undocumented) _actions
+    subcommands = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+    return {
+        action.dest: action.option_strings[0]
+        for parser in (top, subcommands.choices[command])
+        for action in parser._actions
+        if action.option_strings and action.dest in Settings.model_fields
+    }
+
+
+def setting_problems(error: ValidationError, flags: dict[str, str]) -> list[str]:
+    """One line per bad setting, naming the flag that sets it in this command (if any) and its variable."""
+    lines = []
+    for problem in error.errors():
+        name = ".".join(str(part) for part in problem["loc"])
+        if not name:  # a problem of the settings as a whole (a renamed variable)
+            lines.append(f"error: {problem['msg'].removeprefix('Value error, ')}")
+            continue
+        flag = f"{flags[name]} or " if name in flags else ""
+        given = f"{name} = {problem['input']!r}"
+        lines.append(f"error: setting {given}: {problem['msg']} (set by {flag}MILDIP_{name.upper()})")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mildip`` console script."""
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
     # rdflib logs a traceback for each ill-typed literal ("zz"^^xsd:positiveInteger); the shapes
     # report those as datatype violations with file and line, so the traceback is only noise.
     logging.getLogger("rdflib.term").setLevel(logging.ERROR)
     try:
-        return args.handler(args)
+        settings = settings_from(args)
+    except ValidationError as error:  # a setting out of its range, from a flag or MILDIP_*
+        for line in setting_problems(error, _flags(top, args.command)):
+            _say(line)
+        return EXIT_ERROR
+    try:
+        return args.handler(args, settings)
     except LoadError as error:
         _say(f"error: {error}")
-        return EXIT_ERROR
-    except ValidationError as error:  # a server setting out of its range, from a flag or MILDIP_*
-        for problem in error.errors():
-            name = ".".join(str(part) for part in problem["loc"])
-            flag = f"--{name.replace('_', '-')} or " if name in (*SETTING_FLAGS, "build_dir") else ""
-            _say(
-                f"error: setting {name} = {problem['input']!r}: {problem['msg']} (set by "
-                f"{flag}MILDIP_{name.upper()})"
-            )
         return EXIT_ERROR
     except KeyboardInterrupt:
         _say("interrupted")

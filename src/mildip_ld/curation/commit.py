@@ -28,8 +28,6 @@ the next ``mildip serve`` or ``mildip build`` (:func:`~mildip_ld.release.build.r
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -54,28 +52,21 @@ from mildip_ld.pipeline.provenance import source_text
 from mildip_ld.pipeline.validate import Violation, data_graph, validate_project
 from mildip_ld.release import changes
 from mildip_ld.release.build import (
-    DATASET_FILE,
-    KEEP_RELEASES,
-    MANIFEST_FILE,
     RELEASES_DIR,
-    STAGING_PREFIX,
-    _publish,
     current_release,
     exclusive,
+    graph_counts,
     load_release,
     manifest_of,
     named_graphs,
-    write_release_patch,
+    write_release,
 )
 from mildip_ld.release.releases import PreconditionError, check_conditions
-from mildip_ld.release.search_index import build_search_index
-from mildip_ld.release.store import create_store, write_nquads
 from mildip_ld.vocab.namespaces import (
     ASSERTED,
     GRAPH_BASE,
     INFERRED,
     MD,
-    NAMED_GRAPHS,
     ONTOLOGY,
     PROVENANCE,
     SHAPES,
@@ -83,6 +74,7 @@ from mildip_ld.vocab.namespaces import (
     bind_prefixes,
     is_writable_graph,
 )
+from mildip_ld.vocab.settings import Settings
 
 GRAPH_METHODS = ("PUT", "POST", "DELETE")
 
@@ -147,13 +139,13 @@ class Committed:
     """For a write already in the change log: the release that first served it."""
 
 
-def _payload_triples(write: Write) -> Graph:
+def _payload_triples(write: Write, max_nesting: int) -> Graph:
     """The triples of a Graph Store request body, as an rdflib graph. The server sends them as
     canonical N-Triples, parsed already under the parse budget (:mod:`mildip_ld.curation.write_parse`); any
     other format gets the same checks here (no DTD or entities in RDF/XML, no remote JSON-LD
     context: nothing is ever fetched)."""
     try:
-        triples = parse_triples(write.payload, write.media_type, write.graph)
+        triples = parse_triples(write.payload, write.media_type, write.graph, max_nesting)
     except ParseRefusedError as refused:
         raise WriteRefusedError(refused.status, refused.message) from None
     return Graph().parse(data=triples.decode("utf-8"), format="nt")
@@ -235,7 +227,7 @@ def _keep_inferred(dataset: Dataset, inferred: set, writable: dict[str, set]) ->
     dataset.graph(INFERRED).addN((*triple, dataset.graph(INFERRED)) for triple in lost)
 
 
-def _apply(dataset: Dataset, write: Write, build_dir: Path) -> None:
+def _apply(dataset: Dataset, write: Write, build_dir: Path, max_nesting: int) -> None:
     """Apply ``write`` to ``dataset`` in memory; raise :class:`WriteRefusedError` for bad input.
     An update reads and deletes through the dataset a query sees (:func:`_update_dataset`); a
     rollback brings back an earlier release's writable graphs."""
@@ -278,7 +270,7 @@ def _apply(dataset: Dataset, write: Write, build_dir: Path) -> None:
         raise WriteRefusedError(
             404, f"this store has no graph <{write.graph}> (it holds no triples): there is nothing to delete"
         )
-    added = _payload_triples(write) if write.method in ("PUT", "POST") else Graph()
+    added = _payload_triples(write, max_nesting) if write.method in ("PUT", "POST") else Graph()
     if write.method in ("PUT", "DELETE"):
         target.remove((None, None, None))
     for triple in added:
@@ -401,47 +393,15 @@ def _validate(project: ProjectData, data_dir: Path, shapes_dir: Path) -> None:
         )
 
 
-def _write_release(
-    build_dir: Path,
-    graphs: dict[URIRef, Graph],
-    manifest: dict,
-    change: changes.Change,
-    data_dir: Path,
-    keep: int,
-) -> Path:
-    """Write ``graphs`` as a complete release in a staging folder, record ``change`` in the change
-    log (pending) and publish the release (flushed to disk by :func:`~mildip_ld.release.build._publish`),
-    then complete the change; the caller holds :func:`~mildip_ld.release.build.exclusive`."""
-    staging = build_dir / f"{STAGING_PREFIX}{change.release}"
-    staging.mkdir()
-    pending = None
-    try:
-        write_nquads(graphs, staging / DATASET_FILE)
-        create_store(staging, staging / DATASET_FILE)
-        build_search_index(staging)
-        manifest = {**manifest, "release": change.release}
-        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-        write_release_patch(staging, current_release(build_dir), change.release, change.origin)
-        pending = changes.record_pending(data_dir, change)
-        release = _publish(build_dir, staging, keep, data_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        published = build_dir.resolve() / RELEASES_DIR / change.release
-        if pending is not None and current_release(build_dir) != published:
-            pending.unlink(missing_ok=True)
-        raise
-    changes.complete(pending)
-    return release
-
-
-def commit(
-    build_dir: Path, write: Write, data_dir: Path, shapes_dir: Path, keep: int = KEEP_RELEASES
-) -> Committed:
-    """Apply ``write`` on top of the build's current release and publish the result, or refuse it.
+def commit(settings: Settings, write: Write) -> Committed:
+    """Apply ``write`` on top of the current release of ``settings.build_dir`` and publish the
+    result (:func:`~mildip_ld.release.build.write_release`), or refuse it; validated against the
+    configured data and shapes folders, keeping ``settings.keep_releases``.
 
     Raises :class:`WriteRefusedError` (nothing written) for bad input, a precondition that does not
     hold (412), a write to a read-only graph or data that would violate the shapes.
     """
+    build_dir, data_dir, shapes_dir = settings.build_dir.resolve(), settings.data_dir, settings.shapes_dir
     timings: dict[str, float] = {}
     started = time.perf_counter()
     write_id = write.write_id or uuid.uuid4().hex
@@ -457,7 +417,7 @@ def commit(
         _check_preconditions(base.name, dataset, write)
         before = _read_only_graphs(dataset)
         writable_before = writable_triples(dataset)
-        _apply(dataset, write, build_dir)
+        _apply(dataset, write, build_dir, settings.max_nesting)
         _check_graphs(before, _read_only_graphs(dataset))
         writable_after = writable_triples(dataset)
         if writable_after == writable_before:
@@ -473,7 +433,7 @@ def commit(
         timings["infer"] = time.perf_counter() - started
         started = time.perf_counter()
         graphs = named_graphs(project, inference.inferred) | own
-        counts = {name: len(graphs[iri]) for name, iri in NAMED_GRAPHS.items() if iri in graphs}
+        timings["derive"] = time.perf_counter() - started
         origin = "rollback" if write.restore is not None else "write"
         change = changes.diff(
             _by_iri(writable_before),
@@ -492,18 +452,17 @@ def commit(
             "by": write.by,
             "created": change.created,
             "parent": base.name,
-            "counts": counts,
             "write": write.describe(),
             "write_id": write_id,
             "changes": [*manifest_of(base).get("changes", []), write_id],
             "discarded": manifest_of(base).get("discarded", []),
-            "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
             "closure_size": inference.closure_size,
             "dropped_from_closure": inference.dropped,
         }
-        release = _write_release(build_dir, graphs, manifest, change, data_dir, keep)
-        timings["publish"] = time.perf_counter() - started
-    return Committed(release, counts, timings, write_id)
+        release = write_release(
+            build_dir, change.release, graphs, manifest, timings, settings.keep_releases, data_dir, change
+        )
+    return Committed(release, graph_counts(graphs), timings, write_id)
 
 
 def _by_iri(graphs: dict[str, set]) -> dict[URIRef, set]:

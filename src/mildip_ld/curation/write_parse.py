@@ -42,11 +42,12 @@ from defusedxml import DefusedXmlException
 
 from mildip_ld.engine.worker import Reply, serve_jobs
 from mildip_ld.vocab.errors import MildipError
+from mildip_ld.vocab.settings import setting_default
 
 N_TRIPLES = "application/n-triples"
 XML_FORMATS = frozenset({ox.RdfFormat.RDF_XML})
 JSON_FORMATS = frozenset({ox.RdfFormat.JSON_LD, ox.RdfFormat.STREAMING_JSON_LD})
-DEFAULT_MAX_NESTING = 100
+DEFAULT_MAX_NESTING = setting_default("max_nesting")
 """The default of :attr:`~mildip_ld.vocab.settings.Settings.max_nesting`, for callers without settings."""
 
 
@@ -215,6 +216,15 @@ def parse_update(text: str, namespaces: dict[str, Any], base_iri: str | None = N
         raise ParseRefusedError(400, f"malformed update: {reason}") from None
 
 
+JSON = "application/json"
+
+
+def refusal_reply(status: int, message: str, violations: list[dict[str, str | None]] | None = None) -> Reply:
+    """A refused write: status and a JSON body with the message and the violations."""
+    body = json.dumps({"message": message, "violations": violations or []})
+    return {"status": status, "content_type": JSON}, body.encode("utf-8")
+
+
 def _start(_: dict[str, Any]) -> dict[str, Any]:
     """The prefixes a release's dataset predefines for updates (as
     :func:`~mildip_ld.release.build.load_release`
@@ -236,7 +246,7 @@ def execute(namespaces: dict[str, Any], job: dict[str, Any], config: dict[str, A
                 base64.b64decode(job["payload"]),
                 job.get("media_type"),
                 job.get("graph"),
-                config.get("max_nesting", DEFAULT_MAX_NESTING),
+                config["max_nesting"],
             )
             return {"status": 200, "content_type": N_TRIPLES}, body
         if job.get("op") == "update":
@@ -260,12 +270,3 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-JSON = "application/json"
-
-
-def refusal_reply(status: int, message: str, violations: list[dict[str, str | None]] | None = None) -> Reply:
-    """A refused write: status and a JSON body with the message and the violations."""
-    body = json.dumps({"message": message, "violations": violations or []})
-    return {"status": status, "content_type": JSON}, body.encode("utf-8")

@@ -1,5 +1,9 @@
 """The writer process: applies validated writes (:mod:`mildip_ld.curation.commit`) one at a time.
 
+Its start message carries the server's settings whole (:class:`WriterConfig`, secrets left out):
+the writer rebuilds the one :class:`~mildip_ld.vocab.settings.Settings` from them, so its folders
+and limits are the server's, with no default of its own.
+
 Started by the server (``python -m mildip_ld.curation.writer``) as a pool of one, over the same framed
 pipes as the query workers (:func:`mildip_ld.engine.worker.serve_jobs`), so that validation and inference
 never block the server's event loop, a write past its time limit is stopped by killing the
@@ -18,41 +22,50 @@ from __future__ import annotations
 
 import base64
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from mildip_ld.curation.write_parse import refusal_reply
 from mildip_ld.engine.query_safety import check, refusal
 from mildip_ld.engine.worker import Reply, serve_jobs
+from mildip_ld.vocab.settings import Settings
 
 
 @dataclass(frozen=True)
 class WriterConfig:
-    """What the writer is told at start."""
+    """What the writer is told at start: the settings (:meth:`~mildip_ld.vocab.settings.Settings.values`,
+    no secret), and those the pool and the frame loop start it with (sandbox, niceness, memory cap,
+    the nesting the query check is prepared for)."""
 
-    build_dir: str
-    data_dir: str
-    shapes_dir: str
-    memory_mb: int = 0
-    nice: int = 0
-    service_allowlist: list[str] = field(default_factory=list)
-    max_nesting: int = 100
-    keep_releases: int = 3
-    token_label: str = ""
+    settings: dict[str, Any]
+    memory_mb: int
+    nice: int
+    service_allowlist: list[str]
+    max_nesting: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> WriterConfig:
+        """The writer's start message for a server configured by ``settings``."""
+        return cls(
+            settings.values(),
+            settings.write_memory_mb,
+            settings.worker_nice,
+            settings.service_allowlist,
+            settings.max_nesting,
+        )
 
 
 def _term(node: object) -> str | None:
     return None if node is None else str(node)
 
 
-def execute(_: None, job: dict[str, Any], config: dict[str, Any]) -> Reply:
+def execute(settings: Settings, job: dict[str, Any], _: dict[str, Any]) -> Reply:
     """Commit one write job; every failure becomes a reply (the writer survives it)."""
     from mildip_ld.curation.commit import Write, WriteRefusedError, commit
 
     common = {
         "write_id": job.get("write_id"),
-        "by": job.get("by", config.get("token_label", "")),
+        "by": job.get("by", settings.update_token_label),
         "if_match": job.get("if_match"),
         "if_none_match": job.get("if_none_match"),
     }
@@ -60,8 +73,8 @@ def execute(_: None, job: dict[str, Any], config: dict[str, Any]) -> Reply:
         refused = refusal(
             check(job["text"], "update", job.get("base_iri")),
             "update",
-            config.get("service_allowlist", []),
-            config.get("max_nesting", 100),
+            settings.service_allowlist,
+            settings.max_nesting,
         )
         if refused:
             return refusal_reply(400, refused)
@@ -85,13 +98,7 @@ def execute(_: None, job: dict[str, Any], config: dict[str, Any]) -> Reply:
     else:
         return refusal_reply(400, f"unknown job {job.get('op')!r}")
     try:
-        committed = commit(
-            Path(config["build_dir"]),
-            write,
-            Path(config["data_dir"]),
-            Path(config["shapes_dir"]),
-            config.get("keep_releases", 3),
-        )
+        committed = commit(settings, write)
     except WriteRefusedError as refused:
         return refusal_reply(
             refused.status,
@@ -120,9 +127,12 @@ def execute(_: None, job: dict[str, Any], config: dict[str, Any]) -> Reply:
     }, b""
 
 
-def _start(_: dict[str, Any]) -> None:
-    """Import the pipeline before answering "ready", so that the first write is not slower."""
+def _start(config: dict[str, Any]) -> Settings:
+    """The server's settings, from the start message; and the pipeline imported before answering
+    "ready", so that the first write is not slower."""
     from mildip_ld.curation import commit  # noqa: F401
+
+    return Settings(**config["settings"])
 
 
 def main() -> int:

@@ -24,6 +24,7 @@ from typing import Any
 
 from mildip_ld.engine.sandbox import Confinement, launcher_command
 from mildip_ld.engine.worker import FRAME_HEADER_BYTES, frame
+from mildip_ld.vocab.settings import setting_default
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,12 @@ class WorkerConfig:
     """What every worker is told at start."""
 
     release: str
-    max_results: int = 10_000
+    max_results: int = setting_default("max_results")
     memory_mb: int = 0
     nice: int = 0
     prefixes: dict[str, str] = field(default_factory=dict)
     service_allowlist: list[str] = field(default_factory=list)
-    max_nesting: int = 100
+    max_nesting: int = setting_default("max_nesting")
 
 
 def worker_command(config: Any, module: str) -> list[str]:

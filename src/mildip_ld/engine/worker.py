@@ -136,7 +136,7 @@ def run_query(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> R
     """Check a query job (:func:`~mildip_ld.engine.query_safety.refusal`), evaluate it and serialize its
     answer in the negotiated format; the header tells whether running it again gives the same answer."""
     verdict = check(job["text"], "query", job.get("base_iri"))
-    refused = refusal(verdict, "query", config.get("service_allowlist", []), config.get("max_nesting", 100))
+    refused = refusal(verdict, "query", config["service_allowlist"], config["max_nesting"])
     if refused:
         return error(400, refused)
     job = {"union": not verdict.has_dataset_clause, **job}
@@ -253,7 +253,7 @@ def serve_jobs(
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     def loop() -> None:
-        prepare(config.get("max_nesting", 100))
+        prepare(config["max_nesting"])
         try:
             state = start(config)
         except OSError as failure:

@@ -1,4 +1,6 @@
-"""The build pipeline: load -> validate -> infer -> derive -> write, refusing to write when validation fails.
+"""The build pipeline: load -> validate -> infer -> derive -> write, refusing to write when validation fails;
+and the one writer of releases (:func:`write_release`), which a build and every write
+(:mod:`mildip_ld.curation.commit`) go through.
 
 A build directory holds releases side by side and a ``current`` symbolic link to the newest one:
 a new release is written completely under a temporary name (a ``.staging-*`` folder of the build
@@ -47,6 +49,7 @@ from mildip_ld.vocab.namespaces import (
     ASSERTED,
     DERIVATIONS,
     INFERRED,
+    NAMED_GRAPHS,
     ONTOLOGY,
     PROVENANCE,
     SHAPES,
@@ -255,6 +258,65 @@ def _publish(build_dir: Path, staging: Path, keep: int = KEEP_RELEASES, data_dir
     return release
 
 
+def graph_counts(graphs: dict[URIRef, Graph]) -> dict[str, int]:
+    """Triples per project graph of a release, by the graph's short name (``asserted``...)."""
+    return {name: len(graphs[iri]) for name, iri in NAMED_GRAPHS.items() if iri in graphs}
+
+
+def write_release(
+    build_dir: Path,
+    name: str,
+    graphs: dict[URIRef, Graph],
+    manifest: dict,
+    timings: dict[str, float],
+    keep: int,
+    data_dir: Path,
+    change: changes.Change | None = None,
+    progress: Progress = lambda _: None,
+) -> Path:
+    """Write ``graphs`` as the release ``name`` and publish it: N-Quads, Oxigraph store, search
+    index, the RDF Patch from the current release, and the manifest (``manifest`` with the
+    release's name, its counts and ``timings``, completed with this function's own stages, ``write``
+    and ``index``, and their ``total``), all in a staging folder; then, for a write, ``change`` is
+    recorded in the change log of ``data_dir`` (pending until published); then :func:`_publish`
+    switches ``current``, and the change is completed. The caller holds :func:`exclusive`; on any
+    failure the staging folder is removed and ``current`` stays where it was."""
+    staging = build_dir / f"{STAGING_PREFIX}{name}"
+    staging.mkdir()
+    pending = None
+    try:
+        started = time.perf_counter()
+        write_nquads(graphs, staging / DATASET_FILE)
+        timings["write"] = time.perf_counter() - started
+        progress(f"{'write':<9} {timings['write']:6.2f} s")
+        started = time.perf_counter()
+        create_store(staging, staging / DATASET_FILE)
+        build_search_index(staging)
+        timings["index"] = time.perf_counter() - started
+        progress(f"{'index':<9} {timings['index']:6.2f} s")
+        timings["total"] = sum(seconds for stage, seconds in timings.items() if stage != "total")
+        manifest = {
+            **manifest,
+            "release": name,
+            "counts": graph_counts(graphs),
+            "timings_seconds": {stage: round(seconds, 3) for stage, seconds in timings.items()},
+        }
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+        write_release_patch(staging, current_release(build_dir), name, manifest["origin"])
+        if change is not None:
+            pending = changes.record_pending(data_dir, change)
+        release = _publish(build_dir, staging, keep, data_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        published = build_dir.resolve() / RELEASES_DIR / name
+        if pending is not None and current_release(build_dir) != published:
+            pending.unlink(missing_ok=True)
+        raise
+    if pending is not None:
+        changes.complete(pending)
+    return release
+
+
 def build(
     paths: Paths, progress: Progress = lambda _: None, keep: int = KEEP_RELEASES, discard_writes: bool = False
 ) -> BuildReport:
@@ -331,27 +393,18 @@ def _write_locked(
     paths: Paths, report: BuildReport, graphs: dict[URIRef, Graph], progress: Progress, keep: int
 ) -> BuildReport:
     """Write ``graphs`` and publish them as the release ``report`` describes (the caller holds the lock)."""
-    timings = report.timings
-    staging = paths.build / f"{STAGING_PREFIX}{report.release.name}"
-    staging.mkdir()
-    try:
-        started = time.perf_counter()
-        write_nquads(graphs, staging / DATASET_FILE)
-        timings["write"] = time.perf_counter() - started
-        progress(f"{'write':<9} {timings['write']:6.2f} s")
-        started = time.perf_counter()
-        create_store(staging, staging / DATASET_FILE)
-        build_search_index(staging)
-        timings["index"] = time.perf_counter() - started
-        progress(f"{'index':<9} {timings['index']:6.2f} s")
-        report.counts = {str(iri).rsplit("/", 1)[-1]: len(graph) for iri, graph in graphs.items()}
-        timings["total"] = sum(timings.values())
-        (staging / MANIFEST_FILE).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
-        write_release_patch(staging, current_release(paths.build), report.release.name, "build")
-        report.release = _publish(paths.build, staging, keep, paths.data)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    report.counts = graph_counts(graphs)
+    report.release = write_release(
+        paths.build,
+        report.release.name,
+        graphs,
+        report.as_dict(),
+        report.timings,
+        keep,
+        paths.data,
+        None,
+        progress,
+    )
     return report
 
 

@@ -106,18 +106,7 @@ class Endpoint:
         self.parser: WorkerPool | None = None
         """Parses each write before the writer sees it (:mod:`mildip_ld.curation.write_parse`)."""
         if settings.updates_enabled:
-            config = WriterConfig(
-                str(Path(settings.build_dir).resolve()),
-                str(settings.data_dir),
-                str(settings.shapes_dir),
-                settings.write_memory_mb,
-                settings.worker_nice,
-                settings.service_allowlist,
-                settings.max_nesting,
-                settings.keep_releases,
-                settings.update_token_label,
-            )
-            self.writer = WorkerPool(config, 1, module="mildip_ld.curation.writer")
+            self.writer = WorkerPool(WriterConfig.of(settings), 1, module="mildip_ld.curation.writer")
             self.parser = WorkerPool(
                 ParserConfig(settings.parse_memory_mb, settings.worker_nice, settings.max_nesting),
                 1,

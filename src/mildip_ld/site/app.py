@@ -119,5 +119,6 @@ def serving_app(settings: Settings | None = None) -> ASGIApp:
 
 
 def app_from_env() -> ASGIApp:
-    """Factory for ``uvicorn --factory mildip_ld.server.endpoint:app_from_env`` (settings from MILDIP_*)."""
-    return serving_app(Settings())
+    """Factory for ``uvicorn --factory mildip_ld.site.app:app_from_env``: the settings ``mildip serve``
+    handed over (:meth:`~mildip_ld.vocab.settings.Settings.inherited`), else from MILDIP_*."""
+    return serving_app(Settings.inherited())

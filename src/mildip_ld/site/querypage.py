@@ -25,7 +25,6 @@ from mildip_ld.site.web import (
     root_path,
     wants_json,
 )
-from mildip_ld.vocab.config import DEFAULT_PATHS
 from mildip_ld.vocab.queries import NamedQuery, named_queries
 
 router = APIRouter()
@@ -42,8 +41,8 @@ GRAPH_DOWNLOADS = (
 
 
 def queries_folder(request: Request) -> Path:
-    """The folder of example queries: ``app.state.queries_dir`` if set, else the project's queries/."""
-    return Path(getattr(request.app.state, "queries_dir", None) or DEFAULT_PATHS.queries)
+    """The folder of example queries (the ``queries_dir`` setting)."""
+    return request.app.state.settings.queries_dir
 
 
 def _examples(folder: Path, root: str) -> list[dict[str, str]]:

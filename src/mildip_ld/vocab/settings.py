@@ -1,20 +1,28 @@
-"""The server's settings: defaults, overridden by ``MILDIP_*`` environment variables, then by flags.
+"""The one configuration object: defaults, overridden by ``MILDIP_*`` environment variables, then by flags.
 
-No instance is made at import time: ``create_app`` and the CLI build one (``Settings(**flags)``),
-so tests and tools can run several differently configured servers side by side.
+The ``mildip`` command builds it once (``Settings(**flags)``, :func:`mildip_ld.cli.main.main`) and
+hands that object to every command; the processes a server starts get it, never the environment
+field by field: the server processes of ``--processes N`` as JSON in one variable
+(:data:`SETTINGS_VARIABLE`, :meth:`Settings.inherited`), the writer as JSON in its start message
+(:class:`mildip_ld.curation.writer.WriterConfig`), the query workers and the write parser the few
+values they use (their ``*Config``). Each setting has one variable, ``MILDIP_`` and its name in
+capitals; a renamed variable is refused with a message naming the new one
+(:data:`RENAMED_VARIABLES`), never silently ignored. No instance is made at import time, so tests
+and tools can run several differently configured servers side by side.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from mildip_ld.vocab.config import DEFAULT_PATHS
+from mildip_ld.vocab.config import ONTOLOGY_FILE, Paths, default_project
 
 EMBEDDED_STORE = "oxigraph"
 HEAD_ROOM_BYTES = 4096
@@ -22,17 +30,39 @@ HEAD_ROOM_BYTES = 4096
 
 PUBLIC_URL = "https://w3id.org/mildip/"
 """The project's w3id base, whose redirect points to the public server."""
+SETTINGS_VARIABLE = "MILDIP_SETTINGS_JSON"
+"""The variable in which ``mildip serve --processes N`` hands its settings, as JSON, to its server
+processes (:meth:`Settings.inherited`); not a setting of its own."""
+RENAMED_VARIABLES = {"MILDIP_BUILD": "MILDIP_BUILD_DIR", "MILDIP_HOME": "MILDIP_PROJECT_DIR"}
+"""Variables no longer read, and the one that replaced each: setting one is an error."""
+
+
+def setting_default(name: str) -> Any:
+    """The default of the setting ``name`` (for the process configurations that carry it)."""
+    return Settings.model_fields[name].get_default(call_default_factory=True)
 
 
 class Settings(BaseSettings):
     """Where to listen, what to serve, and the limits every query runs under."""
 
-    model_config = SettingsConfigDict(env_prefix="MILDIP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MILDIP_", extra="ignore", frozen=True)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    build_dir: Path = Field(default_factory=lambda: DEFAULT_PATHS.build)
-    """Build folder whose ``current`` release is served (``$MILDIP_BUILD_DIR``, else ``$MILDIP_BUILD``)."""
+    project_dir: Path = Field(default_factory=default_project)
+    """The project folder (``ontology/mildip.ttl``, ``shapes/``, ``data/``, ``queries/``): the
+    source checkout, else the copy shipped in the package (:mod:`mildip_ld.vocab.config`)."""
+    build_dir: Path
+    """Build folder whose ``current`` release is served and into which builds and writes publish
+    (default: ``build/`` of the project folder; ``./build`` for the project shipped in the package)."""
+    data_dir: Path
+    """The data folder (default: ``data/`` of the project folder): what ``mildip build`` reads, and
+    whose source texts validated writes check quotes against and whose ``changes/`` log they join."""
+    shapes_dir: Path
+    """The shapes folder (default: ``shapes/`` of the project folder), ``sparql/*.rq`` included."""
+    queries_dir: Path
+    """The folder of named queries (default: ``queries/`` of the project folder): ``mildip query
+    NAME`` and the example queries of the query page."""
     store: str = EMBEDDED_STORE
     """``oxigraph``: the embedded store of the current release; ``sparql:URL``: a remote SPARQL
     endpoint answers the queries (:mod:`mildip_ld.engine.remote`); otherwise the path of a release folder."""
@@ -108,6 +138,8 @@ class Settings(BaseSettings):
     """Bearer token that enables SPARQL Update and Graph Store writes; None (the default) refuses them."""
     update_token_label: str = Field("update-token", max_length=64)
     """Who the update token stands for: recorded with every write it makes (manifest, change log)."""
+    publish_token: SecretStr | None = None
+    """Bearer token ``mildip publish`` sends to the Graph Store it pushes to (``--token``)."""
     keep_releases: int = Field(3, ge=1)
     """How many of the newest releases a build or write keeps; older ones are removed, except those
     holding a write missing from the change log of ``data/``."""
@@ -122,12 +154,25 @@ class Settings(BaseSettings):
     parse_memory_mb: int = Field(2048, ge=0)
     """Address-space cap of the parser process, in MiB (0: none): a document that expands past it
     is refused with 413."""
-    data_dir: Path = Field(default_factory=lambda: DEFAULT_PATHS.data)
-    """The data folder whose source texts validated writes check quotes against."""
-    shapes_dir: Path = Field(default_factory=lambda: DEFAULT_PATHS.shapes)
-    """The shapes folder whose ``sparql/*.rq`` violation queries validated writes also run."""
     service_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Endpoint IRIs a federated SERVICE clause may call; empty (the default) refuses SERVICE."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _project_folders(cls, values: Any) -> Any:
+        """Refuse a renamed variable; place the folders not given (or given empty) in the project folder."""
+        for old, new in RENAMED_VARIABLES.items():
+            if old in os.environ:
+                raise ValueError(f"{old} is no longer read: set {new} instead (one variable per setting)")
+        if not isinstance(values, dict):
+            return values
+        project = Path(values.get("project_dir") or default_project())
+        build = values.get("build_dir")
+        layout = Paths.of(project, Path(build) if build else None)
+        placed = {"project_dir": project, "build_dir": layout.build, "data_dir": layout.data}
+        placed |= {"shapes_dir": layout.shapes, "queries_dir": layout.queries}
+        given = {name: value for name, value in values.items() if value is not None}
+        return placed | {name: value for name, value in given.items() if name not in placed or value != ""}
 
     @field_validator("public_url")
     @classmethod
@@ -164,20 +209,41 @@ class Settings(BaseSettings):
             )
         return value
 
-    def environment(self) -> dict[str, str]:
-        """These settings as the ``MILDIP_*`` variables that give them back (the token included)."""
-        found: dict[str, str] = {}
-        for name, value in self.model_dump().items():
-            if value is None:
-                continue
+    @property
+    def paths(self) -> Paths:
+        """The folders these settings name, as the pipeline takes them."""
+        return Paths(
+            root=self.project_dir,
+            ontology=self.project_dir / ONTOLOGY_FILE,
+            shapes=self.shapes_dir,
+            data=self.data_dir,
+            queries=self.queries_dir,
+            build=self.build_dir,
+        )
+
+    def values(self, secrets: bool = False) -> dict[str, Any]:
+        """Every setting as a JSON value; a secret as its text with ``secrets``, else left out."""
+        found = self.model_dump(mode="json")
+        for name in type(self).model_fields:
+            value = getattr(self, name)
             if isinstance(value, SecretStr):
-                value = value.get_secret_value()
-            elif isinstance(value, bool):
-                value = str(value).lower()
-            elif isinstance(value, list):
-                value = json.dumps(value)
-            found[f"MILDIP_{name.upper()}"] = str(value)
+                if secrets:
+                    found[name] = value.get_secret_value()
+                else:
+                    del found[name]
         return found
+
+    def as_json(self) -> str:
+        """These settings as the JSON that :meth:`inherited` reads back (secrets included)."""
+        return json.dumps(self.values(secrets=True))
+
+    @classmethod
+    def inherited(cls) -> Settings:
+        """The settings a parent process handed over in :data:`SETTINGS_VARIABLE`, taken out of
+        the environment (so the processes this one starts do not inherit the token with it); else
+        (a server started by hand) from the ``MILDIP_*`` variables."""
+        handed = os.environ.pop(SETTINGS_VARIABLE, None)
+        return cls(**json.loads(handed)) if handed else cls()
 
     @property
     def updates_enabled(self) -> bool:
