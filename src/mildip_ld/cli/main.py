@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from rdflib import Graph, Node, URIRef
+from rdflib import Graph, URIRef
 
 from mildip_ld import __version__
 from mildip_ld.pipeline.loader import LoadError, load_project
@@ -238,10 +238,10 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
             return
         print(f"{indent}{text}    [{derivation.rule}{modality}]")
         for axiom in derivation.axioms:
+            shown = [short(term) for term in axiom]
             if axiom[1] == OWL.propertyChainAxiom:
-                members = " ".join(short(t) for t in Collection(given, axiom[2]))
-                axiom = (axiom[0], axiom[1], f"({members})")
-            print(f"{indent}  axiom: {' '.join(short(t) if isinstance(t, Node) else t for t in axiom)}")
+                shown[2] = f"({' '.join(short(t) for t in Collection(given, axiom[2]))})"
+            print(f"{indent}  axiom: {' '.join(shown)}")
         for premise in derivation.premises:
             show(premise, indent + "  ")
 
@@ -270,9 +270,9 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
             "json": ox.QueryResultsFormat.JSON,
             "xml": ox.QueryResultsFormat.XML,
         }
-        sys.stdout.write(results.serialize(format=formats[args.format]).decode("utf-8"))
+        sys.stdout.write((results.serialize(format=formats[args.format]) or b"").decode("utf-8"))
     else:
-        sys.stdout.write(ox.serialize(results, format=ox.RdfFormat.TURTLE).decode("utf-8"))
+        sys.stdout.write((ox.serialize(results, format=ox.RdfFormat.TURTLE) or b"").decode("utf-8"))
     return EXIT_OK
 
 
@@ -437,7 +437,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         head_timeout_s=settings.head_timeout_s,
         max_requests_per_connection=settings.max_requests_per_connection,
     )
-    options = {
+    options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "timeout_graceful_shutdown": 3,

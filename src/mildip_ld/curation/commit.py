@@ -232,10 +232,10 @@ def _apply(dataset: Dataset, write: Write, build_dir: Path, max_nesting: int) ->
     An update reads and deletes through the dataset a query sees (:func:`_update_dataset`); a
     rollback brings back an earlier release's writable graphs."""
     if write.restore is not None:
-        target = build_dir / RELEASES_DIR / write.restore
-        if "/" in write.restore or not target.is_dir():
+        restored = build_dir / RELEASES_DIR / write.restore
+        if "/" in write.restore or not restored.is_dir():
             raise WriteRefusedError(404, f"no release {write.restore!r} to roll back to")
-        earlier = load_release(target)
+        earlier = load_release(restored)
         for iri in WRITABLE_GRAPHS:
             dataset.graph(iri).remove((None, None, None))
             for triple in earlier.graph(iri):

@@ -335,10 +335,10 @@ def build(
             progress(line)
         served = current_release(paths.build)
         missing = unlogged_writes(served, paths.data) if served else []
-        if missing and not discard_writes:
+        if served is not None and missing and not discard_writes:
             raise UnloggedWritesError(served.name, missing, paths.data)
         for write in missing:
-            progress(f"discarding write {write} of release {served.name}, as asked (--discard-writes)")
+            progress(f"discarding write {write} of the served release, as asked (--discard-writes)")
         report, graphs = _build_locked(paths, progress)
         report.parent = served.name if served else None
         report.discarded = [*(manifest_of(served).get("discarded", []) if served else []), *missing]

@@ -185,7 +185,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count += 1
         if self._header_count > self.limits.max_headers:
             self._refuse(431, f"the request has more than {self.limits.max_headers} header fields")
-            raise _RefusedError
+            raise _RefusedError("too many header fields")
         super().on_header(name, value)
         self._parsed_head_bytes += len(name) + len(value) + HEADER_FRAMING_BYTES
 
@@ -193,7 +193,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         size = self._parsed_head_bytes + len(self.parser.get_method()) + HEAD_FRAMING_BYTES
         if size > self.limits.max_head_bytes:
             self._refuse_head(f"is {size} bytes; the limit is {self.limits.max_head_bytes}")
-            raise _RefusedError
+            raise _RefusedError("the head is too large")
         if self._offers_unsupported_upgrade():
             self._ignored_upgrade = True  # served once its head, without the offer, is parsed again
             return

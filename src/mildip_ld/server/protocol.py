@@ -101,7 +101,7 @@ async def read_body(request: Request, limit: int) -> bytes:
                 raise ProtocolError(413, f"the request body is larger than the limit of {limit} bytes")
             chunks.append(chunk)
     except ClientDisconnect:
-        raise ClientDisconnectedError from None
+        raise ClientDisconnectedError("the client closed the connection before its body arrived") from None
     return b"".join(chunks)
 
 

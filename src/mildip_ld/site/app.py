@@ -31,10 +31,11 @@ async def _plain_errors(request: Request, failure: Exception) -> Response:
     assert isinstance(failure, StarletteHTTPException)
     if failure.status_code == 404 and (twin := _slash_twin(request)) is not None:
         return RedirectResponse(twin, status_code=307)
+    headers = dict(failure.headers) if failure.headers else None
     if request.url.path.startswith(OWN_PATHS):
-        return _text(failure.status_code, str(failure.detail), failure.headers)
+        return _text(failure.status_code, str(failure.detail), headers)
     return error_page(
-        request, failure.status_code, str(failure.detail), failure.headers
+        request, failure.status_code, str(failure.detail), headers
     ) or await http_exception_handler(request, failure)
 
 

@@ -1,5 +1,7 @@
 """The project's IRIs: one base for ontology terms, one for resources, one for named graphs."""
 
+from typing import TypeVar
+
 from rdflib import Graph, Namespace
 from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
 
@@ -77,8 +79,11 @@ PREFIXES: dict[str, str] = {prefix: str(namespace) for prefix, namespace in _NAM
 """Prefix -> namespace IRI, for every serialization and query prologue the project writes."""
 
 
-def bind_prefixes(graph: Graph) -> Graph:
-    """Bind the project's prefixes on a graph (for readable serializations) and return it."""
+GraphT = TypeVar("GraphT", bound=Graph)
+
+
+def bind_prefixes(graph: GraphT) -> GraphT:
+    """Bind the project's prefixes on a graph (or a dataset: for readable serializations) and return it."""
     for prefix, namespace in PREFIXES.items():
         graph.bind(prefix, namespace, override=True)
     return graph
