@@ -81,6 +81,53 @@ access_log = logging.getLogger("uvicorn.access")
 has gone: :meth:`Endpoint.client_gone` writes their line."""
 
 
+class DisconnectWatch:
+    """Within its block, checks every :data:`DISCONNECT_POLL_S` whether the client of ``request``
+    went away, and if so cancels the task running the block (whose query's worker is then killed:
+    :meth:`~mildip_ld.engine.pool.WorkerPool.run`). The checks start from a timer, so an answer
+    quicker than the first costs no task and no wait of its own."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self._task: asyncio.Task[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._checking: asyncio.Task[None] | None = None
+        self._done = self._gone = False
+
+    def __enter__(self) -> DisconnectWatch:
+        self._task = asyncio.current_task()
+        self._schedule()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _schedule(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(DISCONNECT_POLL_S, self._start_check)
+
+    def _start_check(self) -> None:
+        self._checking = asyncio.get_running_loop().create_task(self._check())  # kept: a task is weak
+
+    async def _check(self) -> None:
+        gone = await self.request.is_disconnected()
+        if self._done:
+            return
+        if gone and self._task is not None:
+            self._gone = True
+            self._task.cancel()
+        else:
+            self._schedule()
+
+    def stopped(self) -> bool:
+        """True when the block was cancelled because the client went away (the cancellation is
+        then taken back: the task goes on to answer the client that left)."""
+        if self._gone and self._task is not None:
+            self._task.uncancel()
+        return self._gone
+
+
 class RequestOnlyRoute(APIRoute):
     """A route whose endpoint takes the request alone and returns its whole response: it is called
     as it is, without FastAPI's dependency solving and response validation (a sixth of a
@@ -392,20 +439,19 @@ class Endpoint:
         )
 
     async def run_query(self, request: Request, job: QueryJob) -> Response:
-        """Run ``job`` on the pool; kill its worker if the client goes away before the answer."""
-        task = asyncio.ensure_future(self.submit(job, self.settings.query_timeout_s))
-        while not (await asyncio.wait({task}, timeout=DISCONNECT_POLL_S))[0]:
-            if await request.is_disconnected():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Run ``job`` on the backend; kill its worker if the client goes away before the answer
+        (:class:`DisconnectWatch`)."""
+        with DisconnectWatch(request) as watch:
+            try:
+                reply = await self.submit(job, self.settings.query_timeout_s)
+            except asyncio.CancelledError:
+                if not watch.stopped():
+                    raise
                 return self.client_gone(request)
-        try:
-            reply = task.result()
-        except PoolError as failure:
-            if isinstance(failure, QueryTimeoutError):
-                self.metrics.timeouts.inc()
-            return self.refuse(failure.status, str(failure), failure.headers, failure.reason)
+            except PoolError as failure:
+                if isinstance(failure, QueryTimeoutError):
+                    self.metrics.timeouts.inc()
+                return self.refuse(failure.status, str(failure), failure.headers, failure.reason)
         if reply.status >= 400:
             return self.refuse(reply.status, reply.body.decode("utf-8", "replace"))
         if reply.meta.get("repeatable"):
