@@ -4,9 +4,10 @@ Three servers answer SPARQL over HTTP on the same release: ours (``mildip serve`
 response cache off and on), Oxigraph's
 (``oxigraph serve-read-only`` on a store loaded from the release's ``dataset.nq``) and
 rdflib-endpoint (:mod:`benchmarks.rdflib_peer`). Each runs alone while it is measured, as a child
-process on a free loopback port. The client is ``http.client`` with one kept-alive connection per
-client process: httpx costs more CPU per request than Oxigraph's server does, and on two cores a
-heavy client would measure itself.
+process on a free loopback port. The load generator is ``wrk`` (Debian's C load generator, one
+thread, :data:`CONNECTIONS` kept-alive connections): it costs far less CPU per request than any
+Python client, so on two cores it leaves them to the server it measures. A first request by
+``http.client`` counts each answer's rows (and tells a failure or a timeout).
 
 A query past the time limit is abandoned on the client side; then :meth:`Server.recover`
 makes sure the server is not still busy with it (ours stops it itself; Oxigraph's server is
@@ -18,9 +19,10 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import multiprocessing
+import math
 import os
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 from benchmarks.bench import _oxigraph_binary
-from benchmarks.engines import Sample, sample
+from benchmarks.engines import Sample
 from benchmarks.launch import (
     LOOPBACK,
     ONE_PROCESS_PER_CORE,
@@ -38,6 +40,7 @@ from benchmarks.launch import (
     stop,
     wait_until_up,
 )
+from benchmarks.pageattack import wrk_binary
 from benchmarks.rdflib_peer import PATH as RDFLIB_PATH
 from benchmarks.rdflib_peer import restart as restart_rdflib
 from mildip_ld.release.build import DATASET_FILE
@@ -46,6 +49,18 @@ RESULTS_JSON = "application/sparql-results+json"
 PROBE = "ASK {}"
 START_TIMEOUT_S = 900.0
 """Loading 10^6 triples into rdflib takes minutes; the others start in seconds."""
+CONNECTIONS = 4
+"""wrk's concurrent connections, for every figure (the issue's harness)."""
+WRK_SCRIPT = r"""
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format("mildip requests=%d seconds=%f failed=%d timeouts=%d p50=%f p99=%f\n",
+    summary.requests, summary.duration / 1e6,
+    errors.connect + errors.read + errors.write + errors.status, errors.timeout,
+    latency:percentile(50) / 1e6, latency:percentile(99) / 1e6))
+end
+"""
+"""Prints wrk's figures on one line: answers (all of them, errors included), failures, medians."""
 
 
 class QueryFailedError(Exception):
@@ -240,12 +255,71 @@ def rdflib_endpoint(release: Path, logs: Path) -> Server:
     return RdflibServer("rdflib-endpoint", command, port, RDFLIB_PATH, logs / "rdflib-endpoint.log")
 
 
-def measure(server: Server, text: str, repeats: int, budget: float, limit: float) -> Sample:
-    """:func:`~benchmarks.engines.sample` of one query over HTTP; a run past ``limit`` seconds is
-    abandoned (status ``timeout``) and the server recovered."""
+@dataclass(frozen=True)
+class WrkRun:
+    """What one wrk run measured: requests answered (successes), failures, latency median and p99
+    (of every answer, in seconds), and the server's CPU seconds meanwhile."""
+
+    requests: int
+    failed: int
+    timeouts: int
+    seconds: float
+    p50: float
+    p99: float
+    server_cpu_seconds: float
+
+    @property
+    def answered(self) -> int:
+        return self.requests - self.failed - self.timeouts
+
+
+def run_wrk(server: Server, text: str, seconds: float, limit: float) -> WrkRun:
+    """``wrk`` sending ``text`` by GET (asking for SPARQL JSON) on :data:`CONNECTIONS` connections for
+    ``seconds``, each request abandoned past ``limit`` (both rounded up to whole seconds, as wrk
+    takes them); and the server's CPU time meanwhile."""
+    binary = wrk_binary()
+    if binary is None:
+        raise SystemExit("the benchmarks need wrk, the C load generator: apt-get install wrk")
+    url = f"http://{LOOPBACK}:{server.port}{server.path}?query={quote(text)}"
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT)
+        script.flush()
+        command = [
+            binary,
+            "-t1",
+            f"-c{CONNECTIONS}",
+            f"-d{math.ceil(seconds)}s",
+            f"--timeout={math.ceil(limit)}s",
+        ]
+        command += ["-H", f"Accept: {RESULTS_JSON}", "-s", script.name, url]
+        cpu_before = server.cpu_seconds()
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        cpu = server.cpu_seconds() - cpu_before
+    line = next(line for line in done.stdout.splitlines() if line.startswith("mildip "))
+    values = dict(item.split("=") for item in line.split()[1:])
+    return WrkRun(
+        int(values["requests"]),
+        int(values["failed"]),
+        int(values["timeouts"]),
+        float(values["seconds"]),
+        float(values["p50"]),
+        float(values["p99"]),
+        cpu,
+    )
+
+
+def measure(server: Server, text: str, seconds: float, limit: float) -> Sample:
+    """One query: a first request counts its rows (and tells a failure, or a run past ``limit``
+    seconds: the server is then recovered), a second one times it warm; then wrk sends it for
+    ``seconds``, or for :data:`CONNECTIONS` times the warm run if that is longer (so that every
+    connection is answered more than once), at most ``limit``. The sample holds wrk's median and
+    p99 latency; only when wrk got no answer back, the warm run alone (``cold``)."""
     client = Client(server.port, server.path, limit)
     try:
-        return sample(lambda: client.rows(text), repeats, budget)
+        rows = client.rows(text)
+        started = time.perf_counter()
+        client.rows(text)
+        warm = time.perf_counter() - started
     except TimeoutError:
         client.close()
         server.recover()
@@ -256,68 +330,30 @@ def measure(server: Server, text: str, repeats: int, budget: float, limit: float
         return {"status": "error", "error": str(failure)}
     finally:
         client.close()
+    run = run_wrk(server, text, min(max(seconds, CONNECTIONS * warm), limit), limit)
+    if run.timeouts:
+        server.recover()
+    if run.failed:
+        return {"status": "error", "error": f"wrk: {run.failed} failed of {run.requests}"}
+    if not run.answered:
+        return {"status": "ok", "median": warm, "p99": warm, "rows": rows, "cold": True}
+    return {"status": "ok", "median": run.p50, "p99": run.p99, "rows": rows, "requests": run.answered}
 
 
-def _client_process(
-    port: int, path: str, limit: float, text: str, barrier: Any, stop_at: Any, results: Any
-) -> None:
-    """One client of :func:`throughput`: a warm-up request, the barrier, then ``text`` back to back
-    until ``stop_at``; puts (answered, failed) on ``results``."""
-    client = Client(port, path, limit)
-    answered = failed = 0
-    try:
-        try:
-            client.get(text)
-        finally:
-            barrier.wait()
-        while time.perf_counter() < stop_at.value:  # CLOCK_MONOTONIC: the same in every process
-            try:
-                status, _ = client.get(text)
-            except (TimeoutError, OSError, http.client.HTTPException):
-                status = 0
-            answered += status == 200
-            failed += status != 200
-    finally:
-        client.close()
-        results.put((answered, failed))
-
-
-def throughput(server: Server, text: str, clients: int, seconds: float, limit: float) -> dict[str, float]:
-    """Requests per second with ``clients`` client processes sending ``text`` back to back for
-    ``seconds`` (after one warm-up request each), and the server's CPU time per request (its own
-    process and its children). Processes, not threads: threads of one interpreter take turns on
-    its lock, and against a fast server they measured that lock (a server twice as fast got fewer
-    requests/s). On a small machine the clients still share the cores with the server, so the CPU
-    per request is the server's own cost; requests/s measure the pair."""
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(clients + 1, timeout=limit + 5)
-    stop_at = context.RawValue("d", float("inf"))
-    results = context.Queue()
-    processes = [
-        context.Process(
-            target=_client_process,
-            daemon=True,
-            args=(server.port, server.path, limit, text, barrier, stop_at, results),
-        )
-        for _ in range(clients)
-    ]
-    for process in processes:
-        process.start()
-    barrier.wait()
-    cpu_before = server.cpu_seconds()
-    started = time.perf_counter()
-    stop_at.value = started + seconds
-    found = [results.get(timeout=seconds + limit + 10) for _ in processes]
-    elapsed = time.perf_counter() - started
-    cpu = server.cpu_seconds() - cpu_before
-    for process in processes:
-        process.join(5)
-    answered, failed = sum(count for count, _ in found), sum(count for _, count in found)
+def throughput(server: Server, text: str, seconds: float, limit: float) -> dict[str, float]:
+    """Requests per second of ``text`` from wrk (:data:`CONNECTIONS` connections, ``seconds``, after
+    one warm-up request), and the server's CPU time per request (its own process and its
+    children). On a small machine wrk shares the cores with the server, so the CPU per request is
+    the server's own cost; requests/s measure the pair."""
+    Client(server.port, server.path, limit).get(text)
+    run = run_wrk(server, text, seconds, limit)
     return {
-        "requests_per_second": answered / elapsed,
-        "requests": answered,
-        "errors": failed,
-        "seconds": elapsed,
-        "server_cpu_seconds": cpu,
-        "cpu_us_per_request": cpu / answered * 1e6 if answered else 0.0,
+        "requests_per_second": run.answered / run.seconds,
+        "requests": run.answered,
+        "errors": run.failed + run.timeouts,
+        "seconds": run.seconds,
+        "median_s": run.p50,
+        "p99_s": run.p99,
+        "server_cpu_seconds": run.server_cpu_seconds,
+        "cpu_us_per_request": run.server_cpu_seconds / run.answered * 1e6 if run.answered else 0.0,
     }

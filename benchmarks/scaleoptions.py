@@ -45,10 +45,9 @@ class ScaleOptions:
         10**6, "largest size rdflib-endpoint is run at (it holds everything in Python objects)"
     )
     repeats: int = _option(5, "timed runs per query and server, after one warm-up run")
-    budget: float = _option(5.0, "seconds of timed runs per query and server: fewer runs past it")
+    budget: float = _option(5.0, "seconds wrk sends each query to each server (4 connections)")
     limit: float = _option(30.0, "seconds one run may take; past it, it is abandoned as a timeout")
-    clients: int = _option(4, "concurrent clients for requests/s")
-    seconds: float = _option(5.0, "seconds each server is sent the lookup by the clients")
+    seconds: float = _option(5.0, "seconds wrk sends the lookup to each server for its requests/s")
     cold_starts: int = _option(3, "cold starts of mildip serve timed per size")
     seed: int = _option(1, "seed of the synthetic data")
     queries: Path = _option(DEFAULT_PATHS.queries, "folder of .rq files")

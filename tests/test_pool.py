@@ -7,6 +7,7 @@ import asyncio
 import psutil
 import pytest
 
+from mildip_ld.engine.messages import QueryJob
 from mildip_ld.engine.pool import PoolBusyError, QueryTimeoutError, WorkerConfig, WorkerDiedError, WorkerPool
 from mildip_ld.release.build import BuildReport
 
@@ -16,8 +17,8 @@ HUNGRY = "SELECT ?a ?d WHERE { ?a ?b ?c . ?d ?e ?f } ORDER BY ?a ?d LIMIT 1"
 QUICK = "ASK { ?s ?p ?o }"
 
 
-def job(text: str) -> dict[str, object]:
-    return {"op": "query", "text": text, "results": JSON, "union": True}
+def job(text: str) -> QueryJob:
+    return QueryJob(text, results=JSON)
 
 
 def test_a_query_past_the_memory_cap_kills_only_its_worker(built: BuildReport) -> None:

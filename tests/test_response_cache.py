@@ -55,6 +55,47 @@ def test_long_keys_count_against_the_budget() -> None:
     assert cache.size <= 2**20 and len(cache.entries) < 1000
 
 
+def _metric(exposition: str, name: str) -> float:
+    found = re.search(rf"^{name} (\S+)$", exposition, re.M)
+    assert found is not None, name
+    return float(found.group(1))
+
+
+def test_hit_ratio_and_bytes_are_in_the_metrics() -> None:
+    metrics = Metrics()
+    cache = ResponseCache(2**20, metrics)
+    cache.put(("r", b"a", ()), _entry(100))
+    cache.put(("r", b"b", ()), _entry(300))
+    for name in b"aabxa":  # 4 hits, 1 miss
+        cache.get(("r", bytes([name]), ()))
+    exposition = metrics.exposition()[0].decode()
+    assert _metric(exposition, "mildip_response_cache_hit_ratio") == 0.8
+    assert _metric(exposition, "mildip_response_cache_bytes") == cache.size > 400
+    assert _metric(exposition, 'mildip_response_cache_lookups_total\\{outcome="miss"\\}') == 1
+    cache.clear()
+    assert _metric(metrics.exposition()[0].decode(), "mildip_response_cache_bytes") == 0
+
+
+def test_the_served_metrics_follow_hits_and_misses(live_server: LiveServer) -> None:
+    """Over HTTP: a new query is a miss, the same again a hit; the kept bytes grow by its answer."""
+    before = httpx.get(f"{live_server.url}/metrics").text
+    query = f"SELECT ?label WHERE {{ <{MDR.russia}> <{LABEL}> ?label }} # {uuid.uuid4()}"
+    answers = [
+        httpx.get(live_server.sparql, params={"query": query}, headers={"Accept": JSON_RESULTS})
+        for _ in range(3)
+    ]
+    assert [answer.headers[CACHE] for answer in answers] == ["miss", "hit", "hit"]
+    after = httpx.get(f"{live_server.url}/metrics").text
+    hits = 'mildip_response_cache_lookups_total\\{outcome="hit"\\}'
+    misses = 'mildip_response_cache_lookups_total\\{outcome="miss"\\}'
+    assert _metric(after, hits) - _metric(before, hits) == 2
+    assert _metric(after, misses) - _metric(before, misses) >= 1
+    total = _metric(after, hits) + _metric(after, misses)
+    assert _metric(after, "mildip_response_cache_hit_ratio") == pytest.approx(_metric(after, hits) / total)
+    grown = _metric(after, "mildip_response_cache_bytes") - _metric(before, "mildip_response_cache_bytes")
+    assert grown >= len(answers[0].content) + ENTRY_OVERHEAD_BYTES
+
+
 @pytest.mark.parametrize(
     "query, repeatable",
     [

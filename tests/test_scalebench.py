@@ -12,7 +12,15 @@ import pytest
 
 from benchmarks.cli import main
 from benchmarks.engines import forked_sample
-from benchmarks.scalebench import LOOKUP, SERVERS, latency_ratio, markdown, power, targets
+from benchmarks.scalebench import (
+    LOOKUP,
+    SERVERS,
+    engine_speed_targets,
+    latency_ratio,
+    markdown,
+    power,
+    targets,
+)
 from benchmarks.scaleoptions import parse_sizes
 from mildip_ld.cli.main import EXIT_OK
 
@@ -171,6 +179,30 @@ def test_targets_are_judged_from_the_figures():
     table = markdown(whole)
     assert "| regions | 5 | 100.0 / 100.0 | 1.0 / 1.0 | 50.0 / 50.0 | > 30 s | 2.00 | < 0.003 |" in table
     assert "| peak memory of the 10^6 build under 4 GiB | 5.00 GiB | no |" in table
+
+
+def test_issue_19_targets_are_judged_from_the_figures():
+    """Queries over 20 ms on Oxigraph's server within 1.1x, evaluated lookups at 0.5x its rate and
+    5x rdflib-endpoint's (with the CPU per lookup shown), cached ones at 2x; wrk's medians count."""
+    size = _size(
+        10**5, 3000, {"oxigraph": 4000, "rdflib-endpoint": 500}, 23, {"oxigraph": 21, "rdflib-endpoint": 900}
+    )
+    size["servers"]["ours"]["lookup"]["cpu_us_per_request"] = 310
+    size["servers"]["oxigraph"]["queries"]["quick"] = {
+        "status": "ok",
+        "median": 0.019,
+        "p99": 0.02,
+        "rows": 1,
+    }
+    size["servers"]["ours"]["queries"]["quick"] = {"status": "ok", "median": 0.2, "p99": 0.3, "rows": 1}
+    rows = engine_speed_targets({"options": {"limit": 30.0}, "sizes": [size]})
+    assert [met for _, _, met in rows] == [True, True, True, True]  # 23/21 ms = 1.10x; quick is under 20 ms
+    assert "310 vs" in rows[1][1] and "3,000 vs 4,000 (0.75x)" in rows[1][1]
+    size["servers"]["ours"]["queries"]["regions"]["times"] = [0.024]
+    size["servers"]["ours-cached"]["lookup"]["requests_per_second"] = 7000
+    slow = engine_speed_targets({"options": {"limit": 30.0}, "sizes": [size]})
+    assert [met for _, _, met in slow] == [False, True, True, False]
+    assert "worst regions 1.14x" in slow[0][1]
 
 
 def test_sizes_ratios_and_powers_read_as_written():

@@ -18,10 +18,11 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mildip_ld.engine.messages import Answer, Job
 from mildip_ld.engine.sandbox import Confinement, launcher_command
 from mildip_ld.engine.worker import FRAME_HEADER_BYTES, frame
 from mildip_ld.vocab.settings import setting_default
@@ -68,15 +69,13 @@ class WorkerDiedError(PoolError):
     status, reason = 503, "worker_died"
 
 
-@dataclass(frozen=True)
-class Reply:
-    """A worker's answer: HTTP status, content type and body."""
+Message = Job | dict[str, Any]
+"""A job for a worker: a query or stats job (:mod:`mildip_ld.engine.messages`), or the
+dictionary of another worker program (the writer, the write parser)."""
 
-    status: int
-    content_type: str | None
-    body: bytes
-    meta: dict[str, Any] = field(default_factory=dict)
-    """Anything else the worker said in its header (the writer names the release it published)."""
+
+def _encoded(job: Message) -> bytes:
+    return json.dumps(job if isinstance(job, dict) else job.message()).encode()
 
 
 @dataclass(frozen=True)
@@ -132,9 +131,9 @@ class _Worker:
         if not ready.get("ready"):
             raise RuntimeError(f"query worker could not start: {ready.get('error', ready)}")
 
-    async def _send(self, message: dict[str, Any]) -> None:
+    async def _send(self, message: Message) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.write(frame(json.dumps(message).encode()))
+        self.process.stdin.write(frame(_encoded(message)))
         await self.process.stdin.drain()
 
     async def _receive(self) -> bytes:
@@ -142,12 +141,11 @@ class _Worker:
         header = await self.process.stdout.readexactly(FRAME_HEADER_BYTES)
         return await self.process.stdout.readexactly(int.from_bytes(header, "big"))
 
-    async def call(self, job: dict[str, Any]) -> Reply:
+    async def call(self, job: Message) -> Answer:
         """Send one job and wait for its reply."""
         await self._send(job)
         header = json.loads(await self._receive())
-        body = await self._receive()
-        return Reply(header.pop("status"), header.pop("content_type", None), body, header)
+        return Answer.of(header, await self._receive())
 
     @property
     def alive(self) -> bool:
@@ -162,6 +160,42 @@ class _Worker:
         """Kill the process and wait until it is gone."""
         self.signal_kill()
         await self.process.wait()
+
+
+class Admission:
+    """What every query backend shares: at most ``max_pending`` jobs waiting beyond the ``size``
+    that run, no new job once draining, and a drain that waits for the jobs inside."""
+
+    def __init__(self, size: int, max_pending: int | None) -> None:
+        self.size, self.max_pending = size, max_pending
+        self.users = 0
+        """Jobs inside (waiting for a slot or running)."""
+        self.draining = False
+
+    @contextlib.contextmanager
+    def admit(self) -> Iterator[None]:
+        """Count a job in for the block; :class:`PoolClosedError` when draining,
+        :class:`PoolBusyError` when too many wait already."""
+        if self.draining:
+            raise PoolClosedError("this pool's release was replaced")
+        if self.max_pending is not None and self.users - self.size >= self.max_pending:
+            raise PoolBusyError(
+                f"{self.max_pending} queries are already waiting for a worker; try again later",
+                {"Retry-After": "1"},
+            )
+        self.users += 1
+        try:
+            yield
+        finally:
+            self.users -= 1
+
+    async def drain(self, grace: float) -> None:
+        """Admit nothing more; wait (at most ``grace`` s) until the jobs inside are done."""
+        self.draining = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                while self.users:
+                    await asyncio.sleep(DRAIN_POLL_S)
 
 
 class WorkerPool:
@@ -180,15 +214,13 @@ class WorkerPool:
         max_pending: int | None = None,
     ) -> None:
         self.config, self.size, self.on_restart, self.module = config, size, on_restart, module
-        self.max_pending = max_pending
+        self.admission = Admission(size, max_pending)
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._workers: set[_Worker] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._closing = self._draining = False
+        self._closing = False
         self.confinement: Confinement | None = None
         """The weakest network sandbox a worker of this pool has run in (None before any started)."""
-        self._users = 0
-        """Jobs inside :meth:`run` (waiting for a worker or running)."""
 
     @property
     def pids(self) -> list[int]:
@@ -233,7 +265,7 @@ class WorkerPool:
                 {"Retry-After": "1"},
             ) from None
 
-    async def run(self, job: dict[str, Any], timeout: float, wait: float | None = None) -> Reply:
+    async def run(self, job: Message, timeout: float, wait: float | None = None) -> Answer:
         """Run ``job`` on a free worker within ``timeout`` seconds (waiting for a worker included
         separately, at most ``wait`` seconds: by default the same limit).
 
@@ -241,20 +273,12 @@ class WorkerPool:
         :class:`PoolBusyError` or :class:`WorkerDiedError`. If the calling task is cancelled (the
         client went away), the worker is killed too.
         """
-        if self._draining or self._closing:
+        if self._closing:
             raise PoolClosedError("this pool's release was replaced")
-        if self.max_pending is not None and self._users - self.size >= self.max_pending:
-            raise PoolBusyError(
-                f"{self.max_pending} queries are already waiting for a worker; try again later",
-                {"Retry-After": "1"},
-            )
-        self._users += 1
-        try:
+        with self.admission.admit():
             return await self._run(job, timeout, timeout if wait is None else wait)
-        finally:
-            self._users -= 1
 
-    async def _run(self, job: dict[str, Any], timeout: float, wait: float) -> Reply:
+    async def _run(self, job: Message, timeout: float, wait: float) -> Answer:
         worker = await self._acquire(wait)
         try:
             async with asyncio.timeout(timeout):
@@ -316,12 +340,8 @@ class WorkerPool:
 
     async def drain(self, grace: float) -> None:
         """Take no new job, let the jobs already inside finish (at most ``grace`` s), then close."""
-        self._draining = True
         try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    while self._users:
-                        await asyncio.sleep(DRAIN_POLL_S)
+            await self.admission.drain(grace)
         finally:  # cancelled (the server stops): the workers go all the same
             await self.close()
 

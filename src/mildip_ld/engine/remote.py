@@ -1,14 +1,14 @@
-"""A remote SPARQL store behind the worker pool's interface (``mildip serve --store sparql:URL``).
+"""A remote SPARQL store behind the query backend's interface (``mildip serve --store sparql:URL``).
 
 When the data outgrows one machine, a clustered store (Fuseki, GraphDB, Virtuoso, or an
 Oxigraph server) holds it (``mildip publish`` puts it there) and this server keeps the API: the
 SPARQL 1.1 Protocol with its content negotiation, limits and refusals, ``/health`` and the
-counts. :class:`RemoteStore` is a :class:`~mildip_ld.engine.pool.WorkerPool` to the endpoint
-(``start``, ``run(job, timeout)``, ``drain``, ``close``, ``size``, ``pids``, ``starting``) that
-answers each job with the worker's own code (:func:`mildip_ld.engine.worker.run_query`,
-:func:`~mildip_ld.engine.worker.graph_counts`) over :class:`SparqlStore`, which forwards each query through
-SPARQLWrapper. So answers come in the same formats, with the same row limit and the same SERVICE
-and nesting checks as from the embedded store.
+counts. :class:`RemoteStore` is a query backend (:class:`~mildip_ld.engine.backend.QueryBackend`,
+as the worker pool is) that answers each job with the worker's own code
+(:func:`mildip_ld.engine.worker.run_query`, :func:`~mildip_ld.engine.worker.graph_counts`) over
+:class:`SparqlStore`, which forwards each query through SPARQLWrapper. So answers come in the
+same formats, with the same row limit and the same SERVICE and nesting checks as from the
+embedded store.
 
 The default graph of this API is the union of the named graphs. Remote stores differ there
 (Oxigraph needs ``--union-default-graph``, Fuseki ``unionDefaultGraph``), so a query without
@@ -28,7 +28,6 @@ import asyncio
 import os
 import urllib.error
 import warnings
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, is_dataclass
 from typing import Any
@@ -37,7 +36,9 @@ import pyoxigraph as ox
 from SPARQLWrapper import ASK, JSON, POST, SELECT, TURTLE, URLENCODED, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
 
-from mildip_ld.engine.pool import PoolBusyError, QueryTimeoutError, Reply, WorkerPool
+from mildip_ld.engine.messages import Answer, Job, QueryJob
+from mildip_ld.engine.pool import Admission, PoolBusyError, PoolClosedError, QueryTimeoutError
+from mildip_ld.engine.sandbox import Confinement
 from mildip_ld.engine.worker import error, graph_counts, run_query
 
 SCHEME = "sparql:"
@@ -134,26 +135,23 @@ def _said(failure: Exception) -> str:
     return " ".join(str(failure).split())[:500]
 
 
-class RemoteStore(WorkerPool):
-    """The worker pool over a remote SPARQL endpoint: its "workers" are ``size`` request slots,
-    each answered on a thread (see the module's docstring). Admission (``max_pending``), draining
-    and closing are the pool's; ``config`` is the pool's worker configuration (``max_results``,
-    ``prefixes``, ``service_allowlist``, ``max_nesting``).
+class RemoteStore:
+    """A query backend over a remote SPARQL endpoint: ``size`` request slots, each answered on a
+    thread (see the module's docstring). Admission (``max_pending``) and draining are the worker
+    pool's (:class:`~mildip_ld.engine.pool.Admission`); ``config`` is the pool's worker
+    configuration (``max_results``, ``prefixes``, ``service_allowlist``, ``max_nesting``).
     """
 
-    def __init__(
-        self,
-        url: str,
-        config: Any,
-        size: int,
-        on_restart: Callable[[], None] = lambda: None,
-        max_pending: int | None = None,
-    ) -> None:
-        super().__init__(config, size, on_restart=on_restart, max_pending=max_pending)
-        self.url = url
+    confinement: Confinement | None = None
+    """No process of this server answers, so no network sandbox either."""
+
+    def __init__(self, url: str, config: Any, size: int, max_pending: int | None = None) -> None:
+        self.url, self.size = url, size
+        self.admission = Admission(size, max_pending)
         self.job_config = asdict(config) if is_dataclass(config) else dict(config)
         self.graphs: list[str] = []
         self.reachable = False
+        self._closed = False
         self._slots = asyncio.Semaphore(size)
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="remote-sparql")
 
@@ -163,24 +161,27 @@ class RemoteStore(WorkerPool):
         (``/health`` then says "down")."""
         return [os.getpid()] * self.size if self.reachable else []
 
+    @property
+    def starting(self) -> int:
+        """Nothing is ever being started: the slots are threads."""
+        return 0
+
     async def start(self) -> None:
         """Learn the remote store's named graphs; raises :class:`RemoteStoreError` when it does not answer."""
         loop = asyncio.get_running_loop()
         self.graphs = await loop.run_in_executor(self._executor, SparqlStore(self.url, 60).named_graphs)
         self.reachable = True
 
-    def _answer(self, job: dict[str, Any], timeout: float) -> Reply:
+    def _answer(self, job: Job, timeout: float) -> Answer:
         """One job, on an executor thread."""
         store = SparqlStore(self.url, timeout + HTTP_GRACE_S, self.graphs)
         try:
-            if job["op"] == "query":
+            if isinstance(job, QueryJob):
                 header, body = run_query(store, job, self.job_config)  # type: ignore[arg-type]
-            elif job["op"] == "stats":
+            else:
                 self.graphs = store.named_graphs()
                 store.graphs = self.graphs
                 header, body = graph_counts(store)  # type: ignore[arg-type]
-            else:
-                header, body = error(400, f"a remote store answers queries only, not {job['op']!r} jobs")
         except RemoteStoreError as failure:
             self.reachable = "could not be reached" not in str(failure)
             header, body = error(502, str(failure))
@@ -188,13 +189,18 @@ class RemoteStore(WorkerPool):
             header, body = error(502, f"the remote store's answer could not be read: {failure}")
         else:
             self.reachable = True
-        return Reply(header["status"], header.get("content_type"), body)
+        return Answer.of(header, body)
 
-    async def _run(self, job: dict[str, Any], timeout: float, wait: float) -> Reply:
-        """Answer ``job`` on a slot that frees up within ``wait`` seconds, within ``timeout`` seconds:
-        :class:`~mildip_ld.engine.pool.QueryTimeoutError` past it,
-        :class:`~mildip_ld.engine.pool.PoolBusyError`
-        when no slot frees up in time."""
+    async def run(self, job: Job, timeout: float, wait: float | None = None) -> Answer:
+        """Answer ``job`` on a slot that frees up within ``wait`` seconds (default ``timeout``), within
+        ``timeout`` seconds: :class:`~mildip_ld.engine.pool.QueryTimeoutError` past it,
+        :class:`~mildip_ld.engine.pool.PoolBusyError` when no slot frees up in time."""
+        if self._closed:
+            raise PoolClosedError("this remote store's connection was replaced")
+        with self.admission.admit():
+            return await self._answer_in_slot(job, timeout, timeout if wait is None else wait)
+
+    async def _answer_in_slot(self, job: Job, timeout: float, wait: float) -> Answer:
         try:
             async with asyncio.timeout(wait):
                 await self._slots.acquire()
@@ -214,7 +220,14 @@ class RemoteStore(WorkerPool):
                 f"query exceeded the {timeout:g} s time limit and was abandoned; simplify it or add LIMIT"
             ) from None
 
+    async def drain(self, grace: float) -> None:
+        """Take no new job, let the jobs inside finish (at most ``grace`` s), then close."""
+        try:
+            await self.admission.drain(grace)
+        finally:
+            await self.close()
+
     async def close(self) -> None:
         """Stop taking jobs; threads still waiting on the remote store end with their HTTP timeout."""
-        await super().close()
+        self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)

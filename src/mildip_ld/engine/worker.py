@@ -10,6 +10,9 @@ The store is always opened read-only: writes go through :mod:`mildip_ld.curation
 
 from __future__ import annotations
 
+import csv
+import io
+import itertools
 import json
 import os
 import resource
@@ -22,6 +25,7 @@ from typing import Any, BinaryIO
 
 import pyoxigraph as ox
 
+from mildip_ld.engine.messages import QueryJob, job_from
 from mildip_ld.engine.query_safety import check, prepare, refusal
 from mildip_ld.release.store import open_store
 from mildip_ld.vocab.conneg import Rdf, Results, media_type, offered, serialize_triples
@@ -34,6 +38,9 @@ such as ``!!!…!true`` or ``1+1+…+1``; within the 100 kB query limit that nee
 main thread's 8 MiB, and a stack overflow kills the process. The pages are only reserved."""
 
 Reply = tuple[dict[str, Any], bytes]
+"""A worker's (or the writer's) reply to one job: the header frame's fields (``status``,
+``content_type``, more) and the body frame; the pool hands it to the server as an
+:class:`~mildip_ld.engine.messages.Answer`."""
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
@@ -56,24 +63,42 @@ def error(status: int, message: str) -> Reply:
     return {"status": status, "content_type": TEXT}, message.encode("utf-8")
 
 
+MIN_ROW_BYTES = {Results.JSON: 2, Results.XML: 17, Results.CSV: 2, Results.TSV: 1}
+"""The fewest bytes pyoxigraph writes for one solution in each results format (one that binds
+nothing: ``{}``, ``<result></result>``, CRLF, LF; tests/test_worker.py checks them). So an
+answer of at most ``MIN_ROW_BYTES[fmt] * limit`` bytes holds at most ``limit`` solutions."""
+
+RECOUNT_ROW_BYTES = 1024
+"""Past ``RECOUNT_ROW_BYTES * limit`` bytes, the first serialization is stopped and the query
+is answered again through the streaming TSV count (:func:`_solutions`)."""
+
+
 class _TooManyRowsError(Exception):
     """Raised from inside pyoxigraph's serializer to stop it at the row limit."""
 
 
-class _RowLimitedBuffer:
-    """A write target for TSV results that keeps the bytes and stops past ``limit`` rows.
+class _TooManyBytesError(Exception):
+    """Raised from inside pyoxigraph's serializer to stop it at a byte budget."""
 
-    In SPARQL TSV every solution is exactly one line (tabs and newlines in terms are escaped).
-    """
 
-    def __init__(self, limit: int) -> None:
-        self.limit, self.lines = limit, 0
+class _Buffer:
+    """A write target that keeps the bytes pyoxigraph writes; past ``max_bytes`` it stops the
+    serializer, and past ``max_lines`` newlines (+ the header line) too, for TSV, where every
+    solution is exactly one line (tabs and newlines in terms are escaped)."""
+
+    def __init__(self, max_bytes: float = float("inf"), max_lines: float = float("inf")) -> None:
+        self.max_bytes, self.max_lines = max_bytes, max_lines
+        self.size = self.lines = 0
         self.chunks: list[bytes] = []
 
     def write(self, data: bytes) -> int:
-        self.lines += data.count(b"\n")
-        if self.lines > self.limit + 1:  # + the header line
-            raise _TooManyRowsError
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise _TooManyBytesError
+        if self.max_lines != float("inf"):
+            self.lines += data.count(b"\n")
+            if self.lines > self.max_lines + 1:
+                raise _TooManyRowsError
         self.chunks.append(bytes(data))
         return len(data)
 
@@ -100,16 +125,58 @@ def _not_acceptable(kind: str, form: str, asked: str) -> Reply:
     )
 
 
-def _solutions(result: ox.QuerySolutions, fmt: Results, max_results: int) -> Reply:
-    """SELECT: serialized once to TSV (counting rows, stopping past the limit), then re-serialized."""
-    buffer = _RowLimitedBuffer(max_results)
+def _solutions(
+    result: ox.QuerySolutions, fmt: Results, max_results: int, again: Callable[[], ox.QuerySolutions]
+) -> Reply:
+    """SELECT: serialized once, in the negotiated format, with the row limit enforced exactly.
+
+    TSV counts its lines as it is written (stopped past the limit). Another format is written
+    directly; an answer of at most :data:`MIN_ROW_BYTES` per allowed solution is within the limit
+    by its size alone (lookups, and every answer under a high limit); a larger one is counted by
+    pyoxigraph's own parser (Python's csv module for CSV, which pyoxigraph does not read). An answer
+    past :data:`RECOUNT_ROW_BYTES` per allowed solution (a query that asks for far more than the
+    limit) is stopped there and evaluated ``again`` to be counted as TSV, which stops at the limit.
+    """
+    if fmt == Results.TSV:
+        return _counted_tsv(result, max_results)
+    buffer = _Buffer(max_bytes=RECOUNT_ROW_BYTES * (max_results + 1))
+    try:
+        result.serialize(buffer, format=fmt)
+    except _TooManyBytesError:
+        return _converted(_counted_tsv(again(), max_results), fmt)
+    body = buffer.getvalue()
+    if len(body) > MIN_ROW_BYTES[fmt] * max_results and _rows(body, fmt, max_results + 1) > max_results:
+        return _too_many(max_results, "solutions")
+    return {"status": 200, "content_type": media_type(fmt)}, body
+
+
+def _counted_tsv(result: ox.QuerySolutions, max_results: int) -> Reply:
+    """The solutions as TSV, or the row limit's refusal as soon as the limit is passed."""
+    buffer = _Buffer(max_lines=max_results)
     try:
         result.serialize(buffer, format=Results.TSV)
     except _TooManyRowsError:
         return _too_many(max_results, "solutions")
-    tsv = buffer.getvalue()
-    body = tsv if fmt == Results.TSV else ox.parse_query_results(tsv, Results.TSV).serialize(format=fmt)
-    return {"status": 200, "content_type": media_type(fmt)}, body
+    return {"status": 200, "content_type": media_type(Results.TSV)}, buffer.getvalue()
+
+
+def _converted(reply: Reply, fmt: Results) -> Reply:
+    """A TSV reply in ``fmt`` (a refusal as it is)."""
+    header, body = reply
+    if header["status"] != 200:
+        return reply
+    converted = ox.parse_query_results(body, Results.TSV).serialize(format=fmt)
+    return header | {"content_type": media_type(fmt)}, converted
+
+
+def _rows(body: bytes, fmt: Results, at_most: int) -> int:
+    """Solutions in a results document written by pyoxigraph, counted up to ``at_most``."""
+    if fmt == Results.CSV:
+        lines = csv.reader(io.StringIO(body.decode("utf-8"), newline=""))
+        return sum(1 for _ in itertools.islice(lines, at_most + 1)) - 1  # the header line
+    solutions = ox.parse_query_results(body, fmt)
+    assert isinstance(solutions, ox.QuerySolutions)
+    return sum(1 for _ in itertools.islice(solutions, at_most))
 
 
 def _triples(result: ox.QueryTriples, fmt: Rdf, max_results: int, prefixes: dict[str, str]) -> Reply:
@@ -122,30 +189,33 @@ def _triples(result: ox.QueryTriples, fmt: Rdf, max_results: int, prefixes: dict
     return {"status": 200, "content_type": media_type(fmt)}, serialize_triples(triples, fmt, prefixes)
 
 
-def _dataset(job: dict[str, Any]) -> dict[str, Any]:
+def _dataset(job: QueryJob, union: bool) -> dict[str, Any]:
     """pyoxigraph keyword arguments for the job's RDF dataset (SPARQL 1.1 Protocol semantics)."""
-    if job.get("default_graphs") is not None or job.get("named_graphs") is not None:
+    if job.dataset_given:
         return {
-            "default_graph": [ox.NamedNode(iri) for iri in job.get("default_graphs") or []],
-            "named_graphs": [ox.NamedNode(iri) for iri in job.get("named_graphs") or []],
+            "default_graph": [ox.NamedNode(iri) for iri in job.default_graphs or []],
+            "named_graphs": [ox.NamedNode(iri) for iri in job.named_graphs or []],
         }
-    return {"use_default_graph_as_union": bool(job.get("union", True))}
+    return {"use_default_graph_as_union": union}
 
 
-def run_query(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> Reply:
+def run_query(store: ox.Store, job: QueryJob, config: dict[str, Any]) -> Reply:
     """Check a query job (:func:`~mildip_ld.engine.query_safety.refusal`), evaluate it and serialize its
     answer in the negotiated format; the header tells whether running it again gives the same answer."""
-    verdict = check(job["text"], "query", job.get("base_iri"))
+    verdict = check(job.text, "query", job.base_iri)
     refused = refusal(verdict, "query", config["service_allowlist"], config["max_nesting"])
     if refused:
         return error(400, refused)
-    job = {"union": not verdict.has_dataset_clause, **job}
-    results = Results.from_media_type(job["results"]) if job.get("results") else None
-    graph = Rdf.from_media_type(job["graph"]) if job.get("graph") else None
+    results = Results.from_media_type(job.results) if job.results else None
+    graph = Rdf.from_media_type(job.graph) if job.graph else None
+    dataset = _dataset(job, union=not verdict.has_dataset_clause)
+
+    def evaluate() -> Any:
+        return store.query(job.text, base_iri=job.base_iri, **dataset)
+
     try:
-        result = store.query(job["text"], base_iri=job.get("base_iri"), **_dataset(job))
         header, body = _answer(
-            result, results, graph, job.get("asked", ""), config["max_results"], config.get("prefixes", {})
+            evaluate(), results, graph, job.asked, config["max_results"], config.get("prefixes", {}), evaluate
         )
     except SyntaxError as failure:
         return error(400, f"malformed query: {failure}")
@@ -176,8 +246,10 @@ def _answer(
     asked: str,
     max_results: int,
     prefixes: dict[str, str],
+    again: Callable[[], Any],
 ) -> Reply:
-    """A query's result serialized in the negotiated format of its kind (406 when there is none)."""
+    """A query's result serialized in the negotiated format of its kind (406 when there is none);
+    ``again`` evaluates the query anew (:func:`_solutions`)."""
     if isinstance(result, ox.QueryBoolean):
         if results is None:
             return _not_acceptable("results", "ASK", asked)
@@ -185,7 +257,7 @@ def _answer(
     if isinstance(result, ox.QuerySolutions):
         if results is None:
             return _not_acceptable("results", "SELECT", asked)
-        return _solutions(result, results, max_results)
+        return _solutions(result, results, max_results, again)
     if graph is None:
         return _not_acceptable("graph", "CONSTRUCT or DESCRIBE", asked)
     return _triples(result, graph, max_results, prefixes)
@@ -202,14 +274,17 @@ def graph_counts(store: ox.Store) -> Reply:
     return {"status": 200, "content_type": "application/json"}, body.encode()
 
 
-def execute(store: ox.Store, job: dict[str, Any], config: dict[str, Any]) -> Reply:
-    """Run one job; evaluation failures become 500 replies, never a dead worker."""
+def execute(store: ox.Store, message: dict[str, Any], config: dict[str, Any]) -> Reply:
+    """Run one job (:mod:`mildip_ld.engine.messages`); evaluation failures become 500 replies,
+    never a dead worker."""
     try:
-        if job["op"] == "query":
+        job = job_from(message)
+    except ValueError as failure:
+        return error(400, str(failure))
+    try:
+        if isinstance(job, QueryJob):
             return run_query(store, job, config)
-        if job["op"] == "stats":
-            return graph_counts(store)
-        return error(400, f"unknown job {job['op']!r}")
+        return graph_counts(store)
     except (OSError, RuntimeError, ValueError, TypeError) as failure:
         return error(500, f"query evaluation failed: {failure}")
 

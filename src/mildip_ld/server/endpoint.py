@@ -23,23 +23,25 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from starlette.routing import Match
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from mildip_ld.curation.write_parse import N_TRIPLES, ParserConfig
 from mildip_ld.curation.writer import WriterConfig
+from mildip_ld.engine.backend import QueryBackend
+from mildip_ld.engine.messages import Answer, Job, QueryJob, StatsJob
 from mildip_ld.engine.pool import (
     PoolClosedError,
     PoolError,
     QueryTimeoutError,
-    Reply,
     WorkerConfig,
     WorkerDiedError,
     WorkerPool,
@@ -69,12 +71,71 @@ STATS_TIMEOUT_S = 120.0
 DISCONNECT_POLL_S = 0.25
 WRITE_ANSWER = "mildip.write_answer"
 """Set in the request's scope when /sparql answers an update (whose answer does not vary on Accept)."""
+ENDPOINT_URLS = 256
+"""Distinct URLs of the endpoint (one per ``Host`` a client sends) kept by :meth:`Endpoint.endpoint_url`."""
 CLIENT_CLOSED_REQUEST = 499
 """nginx's status for a request whose client closed the connection before it was answered."""
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("uvicorn.access")
 """uvicorn's access log (silent under ``--no-access-log``), which records no request whose client
 has gone: :meth:`Endpoint.client_gone` writes their line."""
+
+
+class DisconnectWatch:
+    """Within its block, checks every :data:`DISCONNECT_POLL_S` whether the client of ``request``
+    went away, and if so cancels the task running the block (whose query's worker is then killed:
+    :meth:`~mildip_ld.engine.pool.WorkerPool.run`). The checks start from a timer, so an answer
+    quicker than the first costs no task and no wait of its own."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self._task: asyncio.Task[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._checking: asyncio.Task[None] | None = None
+        self._done = self._gone = False
+
+    def __enter__(self) -> DisconnectWatch:
+        self._task = asyncio.current_task()
+        self._schedule()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _schedule(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(DISCONNECT_POLL_S, self._start_check)
+
+    def _start_check(self) -> None:
+        self._checking = asyncio.get_running_loop().create_task(self._check())  # kept: a task is weak
+
+    async def _check(self) -> None:
+        gone = await self.request.is_disconnected()
+        if self._done:
+            return
+        if gone and self._task is not None:
+            self._gone = True
+            self._task.cancel()
+        else:
+            self._schedule()
+
+    def stopped(self) -> bool:
+        """True when the block was cancelled because the client went away (the cancellation is
+        then taken back: the task goes on to answer the client that left)."""
+        if self._gone and self._task is not None:
+            self._task.uncancel()
+        return self._gone
+
+
+class RequestOnlyRoute(APIRoute):
+    """A route whose endpoint takes the request alone and returns its whole response: it is called
+    as it is, without FastAPI's dependency solving and response validation (a sixth of a
+    lookup's time in the server, for an endpoint that has neither). Its OpenAPI description is
+    the route's own, as for any route."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return self.endpoint
 
 
 def resolve_release(settings: Settings) -> Path:
@@ -101,7 +162,7 @@ class Endpoint:
 
     def __init__(self, settings: Settings, release: Path, metrics: Metrics) -> None:
         self.settings, self.release, self.metrics = settings, release, metrics
-        self.pool = self._query_pool(release)
+        self.pool: QueryBackend = self._query_pool(release)
         self.writer: WorkerPool | None = None
         self.parser: WorkerPool | None = None
         """Parses each write before the writer sees it (:mod:`mildip_ld.curation.write_parse`)."""
@@ -122,6 +183,7 @@ class Endpoint:
         self._followed = self._read_current()
         """The ``current`` link's text when it was last followed (a write's own switch is followed
         at the next request, which then finds its release served already)."""
+        self._endpoint_urls: dict[tuple[Any, ...], str] = {}
         self.cache: ResponseCache | None = None
         if settings.response_cache_mb and remote_url(settings.store) is None:
             self.cache = ResponseCache(settings.response_cache_mb * 2**20, metrics)
@@ -134,7 +196,7 @@ class Endpoint:
         )
         """Renders pages, VoID, dumps listings and Graph Store reads (:mod:`mildip_ld.server.render_gate`)."""
 
-    def _query_pool(self, release: Path) -> WorkerPool:
+    def _query_pool(self, release: Path) -> QueryBackend:
         config = WorkerConfig(
             str(release),
             max_results=self.settings.max_results,
@@ -175,11 +237,14 @@ class Endpoint:
                 log.warning(warning)
         await self.refresh_counts()
 
-    def _confined_pools(self) -> list[tuple[str, WorkerPool]]:
-        """The pools whose processes run under the network sandbox (a remote store has none)."""
-        pools = [] if isinstance(self.pool, RemoteStore) else [("the query workers", self.pool)]
-        helpers = (("the writer", self.writer), ("the write parser", self.parser))
-        return pools + [(who, pool) for who, pool in helpers if pool is not None]
+    def _confined_pools(self) -> list[tuple[str, QueryBackend]]:
+        """The backends whose processes run under the network sandbox (a remote store has none)."""
+        named = (
+            ("the query workers", self.pool),
+            ("the writer", self.writer),
+            ("the write parser", self.parser),
+        )
+        return [(who, pool) for who, pool in named if pool is not None and pool.confinement is not None]
 
     def network_sandbox(self) -> str:
         """The weakest network sandbox any query worker or the writer runs in (``none`` without one)."""
@@ -202,7 +267,7 @@ class Endpoint:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def submit(self, job: dict[str, Any], timeout: float) -> Reply:
+    async def submit(self, job: Job, timeout: float) -> Answer:
         """Run ``job`` on the current release's workers (the new ones if a switch happens meanwhile)."""
         while True:
             pool = self.pool
@@ -214,7 +279,7 @@ class Endpoint:
 
     async def refresh_counts(self) -> None:
         """Count the triples of each graph (run at start and after each switch)."""
-        reply = await self.submit({"op": "stats"}, STATS_TIMEOUT_S)
+        reply = await self.submit(StatsJob(), STATS_TIMEOUT_S)
         if reply.status == 200:
             self.counts = json.loads(reply.body)
 
@@ -302,6 +367,24 @@ class Endpoint:
             )
         return Response(status_code=CLIENT_CLOSED_REQUEST)
 
+    def endpoint_url(self, request: Request) -> str:
+        """This endpoint's URL as ``request`` names it (``url_for("sparql")``: scheme, ``Host``, root
+        path), kept per distinct name: working it out walks the routes, a tenth of a lookup's time
+        in the server. At most :data:`ENDPOINT_URLS` are kept (``Host`` is the client's to choose)."""
+        scope = request.scope
+        key = (
+            scope.get("scheme"),
+            scope.get("server"),
+            scope.get("root_path", ""),
+            request.headers.get("host"),
+        )
+        found = self._endpoint_urls.get(key)
+        if found is None:
+            if len(self._endpoint_urls) >= ENDPOINT_URLS:
+                self._endpoint_urls.clear()
+            found = self._endpoint_urls[key] = str(request.url_for("sparql"))
+        return found
+
     def authorize(self, request: Request, what: str) -> None:
         """Raise a 403 :class:`ProtocolError` unless ``request`` may write."""
         try:
@@ -309,11 +392,11 @@ class Endpoint:
         except UnauthorizedError as refused:
             raise ProtocolError(403, str(refused)) from None
 
-    def _job(self, request: Request, operation: SparqlRequest) -> dict[str, Any]:
+    def _job(self, request: Request, operation: SparqlRequest) -> QueryJob | dict[str, Any]:
         """The worker job for a query or update, after content negotiation. The safety checks of
         :func:`~mildip_ld.engine.query_safety.refusal` run in the worker (or writer), off the event loop.
         Relative IRIs resolve against the endpoint's URL (the base the SPARQL 1.1 Protocol allows)."""
-        base_iri = str(request.url_for("sparql"))
+        base_iri = self.endpoint_url(request)
         if operation.operation is Operation.UPDATE:
             return {
                 "op": "update",
@@ -333,33 +416,31 @@ class Endpoint:
                 f"offers {conneg.offered('results')} for SELECT/ASK and "
                 f"{conneg.offered('graph')} for CONSTRUCT/DESCRIBE",
             )
-        job: dict[str, Any] = {
-            "op": "query",
-            "text": operation.text,
-            "asked": choice.asked,
-            "base_iri": base_iri,
-            "results": choice.results.media_type if choice.results else None,
-            "graph": choice.graph.media_type if choice.graph else None,
-        }
-        if operation.dataset_given:
-            job |= {"default_graphs": operation.default_graphs, "named_graphs": operation.named_graphs}
-        return job
+        given = operation.dataset_given
+        return QueryJob(
+            operation.text,
+            results=choice.results.media_type if choice.results else None,
+            graph=choice.graph.media_type if choice.graph else None,
+            asked=choice.asked,
+            base_iri=base_iri,
+            default_graphs=operation.default_graphs if given else None,
+            named_graphs=operation.named_graphs if given else None,
+        )
 
-    async def run_query(self, request: Request, job: dict[str, Any]) -> Response:
-        """Run ``job`` on the pool; kill its worker if the client goes away before the answer."""
-        task = asyncio.ensure_future(self.submit(job, self.settings.query_timeout_s))
-        while not (await asyncio.wait({task}, timeout=DISCONNECT_POLL_S))[0]:
-            if await request.is_disconnected():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+    async def run_query(self, request: Request, job: QueryJob) -> Response:
+        """Run ``job`` on the backend; kill its worker if the client goes away before the answer
+        (:class:`DisconnectWatch`)."""
+        with DisconnectWatch(request) as watch:
+            try:
+                reply = await self.submit(job, self.settings.query_timeout_s)
+            except asyncio.CancelledError:
+                if not watch.stopped():
+                    raise
                 return self.client_gone(request)
-        try:
-            reply = task.result()
-        except PoolError as failure:
-            if isinstance(failure, QueryTimeoutError):
-                self.metrics.timeouts.inc()
-            return self.refuse(failure.status, str(failure), failure.headers, failure.reason)
+            except PoolError as failure:
+                if isinstance(failure, QueryTimeoutError):
+                    self.metrics.timeouts.inc()
+                return self.refuse(failure.status, str(failure), failure.headers, failure.reason)
         if reply.status >= 400:
             return self.refuse(reply.status, reply.body.decode("utf-8", "replace"))
         if reply.meta.get("repeatable"):
@@ -410,7 +491,7 @@ class Endpoint:
                         failure.headers,
                         "write_" + failure.reason,
                     )
-                reply = Reply(204, None, b"", {"release": str(committed)})
+                reply = Answer(204, None, b"", {"release": str(committed)})
             if reply.status >= 400:
                 self.metrics.writes.labels("refused" if reply.status < 500 else "failed").inc()
                 return self.write_refusal(request, reply)
@@ -464,7 +545,7 @@ class Endpoint:
             )
         return 503, f"the write could not be parsed now ({failure}); nothing was changed"
 
-    def write_refusal(self, request: Request, reply: Reply) -> Response:
+    def write_refusal(self, request: Request, reply: Answer) -> Response:
         """A refused write's answer: JSON when asked for, else text naming each violated shape."""
         refusal = json.loads(reply.body)
         if conneg.prefers_json(request.headers.get("accept")):
@@ -486,7 +567,7 @@ class Endpoint:
         if fmt is None:
             return self.refuse(406, f"the service description is offered as {conneg.offered('graph')}")
         triples = service_description.describe(
-            str(request.url_for("sparql")),
+            self.endpoint_url(request),
             self.counts["graphs"],
             self.counts["quads"],
             updates=self.settings.updates_enabled,
@@ -517,10 +598,10 @@ class Endpoint:
             return self.client_gone(request)
         except ProtocolError as failure:
             return self.refuse(failure.status, failure.message, failure.headers)
-        if job["op"] == "update":
-            request.scope[WRITE_ANSWER] = True
-            return await self.write(request, job)
-        return await self.run_query(request, job)
+        if isinstance(job, QueryJob):
+            return await self.run_query(request, job)
+        request.scope[WRITE_ANSWER] = True
+        return await self.write(request, job)
 
     async def health(self) -> JSONResponse:
         """Liveness without touching a worker or a thread (so it answers while all are busy):
@@ -554,6 +635,7 @@ class Endpoint:
                 summary="SPARQL 1.1 Protocol: query, update, service description",
                 response_class=Response,
                 openapi_extra=openapi.SPARQL[method],
+                route_class_override=RequestOnlyRoute,
             )
         router.add_api_route(
             "/health", self.health, methods=["GET"], summary="Liveness and size", response_class=JSONResponse

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,6 +25,8 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LIVE_SUM: Final = "livesum"
+MAX_SERIES = 1024
+"""Labelled series :class:`MetricsMiddleware` keeps at hand (the others are looked up each time)."""
 """How a gauge is combined over server processes: the sum over the live ones."""
 
 
@@ -99,6 +101,17 @@ class MetricsMiddleware:
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app, self.metrics = app, metrics
+        self._counted: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        """The labelled counter and histogram of each route, method and status seen (looking a
+        labelled child up takes a lock and a few dictionaries at every request otherwise)."""
+
+    def _series(self, route: str, method: str, status: str) -> tuple[Any, Any]:
+        found = self._counted.get((route, method, status))
+        if found is None:
+            found = self.metrics.requests.labels(route, method, status), self.metrics.latency.labels(route)
+            if len(self._counted) < MAX_SERIES:  # methods and statuses are the client's to vary
+                self._counted[route, method, status] = found
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,5 +129,6 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_and_record)
         finally:
             route = getattr(scope.get("route"), "path", None) or "(unmatched)"
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            requests, latency = self._series(route, scope["method"], str(status))
+            requests.inc()
+            latency.observe(time.perf_counter() - started)

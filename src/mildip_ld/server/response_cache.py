@@ -80,16 +80,27 @@ class ResponseCache:
             registry=metrics.registry,
             multiprocess_mode=LIVE_SUM,
         )
+        self.hit_ratio = Gauge(
+            "mildip_response_cache_hit_ratio",
+            "Share of the GET /sparql answers looked up in the response cache that were hits, "
+            "since this server process started",
+            registry=metrics.registry,
+            multiprocess_mode="liveall",
+        )
         self.hits, self.misses = self.lookups.labels("hit"), self.lookups.labels("miss")
+        self.hit_count = self.lookup_count = 0
 
     def get(self, key: Key) -> Entry | None:
         kept = self.entries.get(key)
+        self.lookup_count += 1
         if kept is None:
             self.misses.inc()
-            return None
-        self.entries.move_to_end(key)
-        self.hits.inc()
-        return kept[0]
+        else:
+            self.hit_count += 1
+            self.entries.move_to_end(key)
+            self.hits.inc()
+        self.hit_ratio.set(self.hit_count / self.lookup_count)
+        return None if kept is None else kept[0]
 
     def put(self, key: Key, entry: Entry) -> None:
         """Keep ``entry`` unless it is too large; evict the least recently used past the budget."""
