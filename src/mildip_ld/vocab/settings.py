@@ -7,8 +7,9 @@ so tests and tools can run several differently configured servers side by side.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
@@ -22,6 +23,15 @@ HEAD_ROOM_BYTES = 4096
 
 PUBLIC_URL = "https://w3id.org/mildip/"
 """The project's w3id base, whose redirect points to the public server."""
+
+
+@dataclass(frozen=True)
+class StoreCredentials:
+    """Who ``mildip publish`` and a remote store (``sparql:URL``) log in as, and how (digest or basic)."""
+
+    user: str
+    password: SecretStr
+    scheme: Literal["digest", "basic"] = "digest"
 
 
 class Settings(BaseSettings):
@@ -129,6 +139,22 @@ class Settings(BaseSettings):
     service_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Endpoint IRIs a federated SERVICE clause may call; empty (the default) refuses SERVICE."""
 
+    store_user: str | None = None
+    """User that ``mildip publish`` and a remote store (``store`` = ``sparql:URL``) authenticate as,
+    with ``store_password`` or ``store_password_file``; None (the default): no authentication.
+    Virtuoso's Graph Store (``/sparql-graph-crud-auth``) needs a user with the ``SPARQL_UPDATE`` role."""
+    store_password: SecretStr | None = None
+    """The password of ``store_user``. Only a setting (``$MILDIP_STORE_PASSWORD``), never a flag:
+    a command line is visible to every user of the host (``ps``)."""
+    store_password_file: Path | None = None
+    """A file whose first line is the password of ``store_user`` (a secret mounted by the deployment),
+    instead of ``store_password``."""
+    store_auth: Literal["digest", "basic"] = "digest"
+    """The HTTP authentication of ``store_user``: ``digest`` (Virtuoso) or ``basic`` (Fuseki, GraphDB)."""
+    publish_token: SecretStr | None = None
+    """Bearer token ``mildip publish`` sends (``Authorization: Bearer``), for stores behind a proxy
+    that asks for one."""
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:
@@ -163,6 +189,31 @@ class Settings(BaseSettings):
                 "the longest query string accepted fits in a request head"
             )
         return value
+
+    def store_credentials(self) -> StoreCredentials | None:
+        """The remote store's credentials from ``store_user`` and its password (given or read from
+        ``store_password_file``); None without a user. ``ValueError`` naming what is missing or doubled."""
+        if self.store_user is None:
+            if self.store_password is not None or self.store_password_file is not None:
+                raise ValueError("a store password is set but no MILDIP_STORE_USER")
+            return None
+        if self.store_password is not None and self.store_password_file is not None:
+            raise ValueError("set MILDIP_STORE_PASSWORD or MILDIP_STORE_PASSWORD_FILE, not both")
+        password = self.store_password
+        if self.store_password_file is not None:
+            try:
+                lines = self.store_password_file.read_text(encoding="utf-8").splitlines()
+            except OSError as failure:
+                raise ValueError(
+                    f"MILDIP_STORE_PASSWORD_FILE {self.store_password_file}: {failure.strerror}"
+                ) from None
+            password = SecretStr(lines[0] if lines else "")
+        if password is None or not password.get_secret_value():
+            raise ValueError(
+                f"MILDIP_STORE_USER is {self.store_user!r} but no password is set "
+                "(MILDIP_STORE_PASSWORD or MILDIP_STORE_PASSWORD_FILE)"
+            )
+        return StoreCredentials(self.store_user, password, self.store_auth)
 
     def environment(self) -> dict[str, str]:
         """These settings as the ``MILDIP_*`` variables that give them back (the token included)."""
