@@ -1,6 +1,6 @@
 """``python -m benchmarks``: the benchmark commands, beside the ``mildip`` CLI.
 
-Subcommands: bench, scalebench, synth. They use the product as any client does (its CLI's helpers
+Subcommands: bench, scalebench, synth, handover. They use the product as any client does (its CLI's helpers
 for the build folder and settings) and need ``pip install -e .[bench]``.
 """
 
@@ -52,6 +52,29 @@ def cmd_scalebench(args: argparse.Namespace, _: Settings) -> int:
     write_report(report, options.json, options.markdown)
     print(markdown(report))
     _say(f"wrote {options.json} and {options.markdown}")
+    return EXIT_OK
+
+
+def cmd_handover(args: argparse.Namespace, settings: Settings) -> int:
+    """Publish the current release to a Virtuoso of its own and time the example queries there."""
+    import tempfile
+
+    from benchmarks.handover import markdown, run_handover, write_report
+
+    paths = settings.paths
+    with tempfile.TemporaryDirectory(prefix="mildip-handover-") as folder:
+        report = run_handover(
+            paths.build,
+            paths.queries,
+            Path(folder),
+            repeats=args.repeats,
+            memory_mb=args.virtuoso_memory_mb,
+            progress=_say,
+        )
+    out = Path(args.output)
+    write_report(report, out.with_suffix(".json"), out.with_suffix(".md"))
+    print(markdown(report))
+    _say(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
     return EXIT_OK
 
 
@@ -137,6 +160,29 @@ def parser() -> argparse.ArgumentParser:
     )
     add_scale_arguments(p)
     p.set_defaults(handler=cmd_scalebench)
+
+    p = sub.add_parser(
+        "handover",
+        help="publish the current release to Virtuoso 7 and time the example queries there",
+        description="Start a Virtuoso of its own (Debian's virtuoso-opensource), time mildip publish of "
+        "the current release (--build-dir) into it, then our server on the embedded store and with "
+        "--store sparql: Virtuoso, one at a time: median of every queries/*.rq on each. Example: "
+        "python -m benchmarks --build-dir /tmp/synth-1e6-build handover",
+    )
+    p.add_argument("--repeats", type=int, default=5, help="timed runs of each query per store (default 5)")
+    p.add_argument(
+        "--virtuoso-memory-mb", type=int, default=2048, help="Virtuoso's page buffers, MiB (default 2048)"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default="build/handover",
+        help="report files, .json and .md (default build/handover)",
+    )
+    p.add_argument(
+        "--build-dir", default=argparse.SUPPRESS, help="build folder whose current release is published"
+    )
+    p.set_defaults(handler=cmd_handover)
     return top
 
 

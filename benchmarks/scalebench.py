@@ -55,9 +55,9 @@ ANALYTIC_MS = 50.0
 """A query Oxigraph's server answers in less is a lookup (the issue puts analytic queries at 60-550 ms
 on Oxigraph at 10^6): its time is the server's fixed cost per request, judged by the lookup targets."""
 NOT_1E7 = (
-    "10^7 is not run by default: the build's peak memory grows about linearly with N (about "
-    "2.9 GB at 10^6), so 10^7 would need about 29 GB, more than this 24 GiB machine, and about "
-    "40 minutes of build; `--sizes 1e7` tries it anyway"
+    "10^7 is not run by default: the build's peak memory grows with the derivations record, about "
+    "25 triples per given triple (6.5 GiB at 10^5; 10^6 passed 20 GiB, see docs/scale.md), so 10^7 "
+    "would need far more than this 24 GiB machine; `--sizes 1e7` tries it anyway"
 )
 
 

@@ -463,7 +463,11 @@ PUBLISH_DESCRIPTION = (
     "PUT every named graph of the current release (or those given with --graph) to a SPARQL 1.1 Graph "
     "Store HTTP Protocol endpoint, one request per graph (?graph=IRI, replacing it there), streamed as "
     "N-Triples. URL examples: Oxigraph http://host:7878/store, Fuseki http://host:3030/DATASET/data, "
-    "GraphDB http://host:7200/repositories/REPO/rdf-graphs/service. Exit 2 on a refusal."
+    "GraphDB http://host:7200/repositories/REPO/rdf-graphs/service, Virtuoso "
+    "http://host:8890/sparql-graph-crud-auth. Credentials come only from the environment, never a "
+    "flag (ps shows flags): MILDIP_STORE_USER with MILDIP_STORE_PASSWORD or MILDIP_STORE_PASSWORD_FILE "
+    "(MILDIP_STORE_AUTH digest, the default, or basic), a bearer token in MILDIP_PUBLISH_TOKEN. "
+    "Exit 2 on a refusal."
 )
 
 
@@ -476,9 +480,14 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     if release is None:
         _say(f"error: nothing built in {settings.build_dir}; run `mildip build` first")
         return EXIT_ERROR
-    _say(f"publishing {release.name} to {args.to}")
     try:
-        token = settings.publish_token.get_secret_value() if settings.publish_token else None
+        credentials = settings.store_credentials()
+    except ValueError as failure:
+        _say(f"error: {failure}")
+        return EXIT_ERROR
+    _say(f"publishing {release.name} to {args.to}")
+    token = settings.publish_token.get_secret_value() if settings.publish_token else None
+    try:
         pushed = publish(
             release,
             args.to,
@@ -491,6 +500,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
                 f"{done.size / 2**20:.1f} MiB in {done.seconds:.2f} s "
                 f"(HTTP {done.status})"
             ),
+            credentials=credentials,
         )
     except PublishError as failure:
         _say(f"error: {failure}")
@@ -889,11 +899,6 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="a graph to push: asserted, inferred, ontology, shapes, provenance or an IRI "
         "(repeat; default all)",
-    )
-    p.add_argument(
-        "--token",
-        dest="publish_token",
-        help="bearer token sent as 'Authorization: Bearer T' (default: $MILDIP_PUBLISH_TOKEN)",
     )
     p.add_argument(
         "--format",

@@ -14,6 +14,18 @@ The default graph of this API is the union of the named graphs. Remote stores di
 (Oxigraph needs ``--union-default-graph``, Fuseki ``unionDefaultGraph``), so a query without
 FROM is sent with ``default-graph-uri`` and ``named-graph-uri`` naming every named graph of the
 store: the same dataset on any server. Dataset parameters given by the client are forwarded.
+The store's named graphs are those under the project's graph base (what ``mildip publish``
+writes): Virtuoso's own (``virtrdf#``, ``ldp#``, its ``/sparql`` graph) are not part of this
+API's data, and the store's own counts (``/health``) ask with ``named-graph-uri`` naming ours.
+
+Virtuoso (:doc:`scale`): it matches no graph with an empty ``GRAPH ?g { }``, so its graphs are
+asked for with a triple pattern; its blank nodes come labelled ``nodeID://b10002``, no label RDF
+allows, so each is relabelled (``b`` and the hex of the label: the same node, the same label) before
+pyoxigraph reads the answer; and an answer it marks as partial (``206``, or an ``X-SQL-State``
+header: an "anytime" query cut short) is refused, never served as if whole.
+
+Credentials (:class:`~mildip_ld.vocab.settings.StoreCredentials`: ``MILDIP_STORE_USER`` and its
+password) log in with HTTP digest or basic through SPARQLWrapper (Virtuoso's ``/sparql-auth``).
 
 Time limits: at most ``size`` requests run at once, each on a thread of a pool of that size, with
 an HTTP timeout just past the query's limit. The caller gets its 503 at the limit; the thread ends
@@ -25,6 +37,7 @@ with the HTTP timeout, and its slot is not free before then. So a burst of slow 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import urllib.error
 import warnings
@@ -33,18 +46,27 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 import pyoxigraph as ox
-from SPARQLWrapper import ASK, JSON, POST, SELECT, TURTLE, URLENCODED, SPARQLWrapper
+from SPARQLWrapper import ASK, BASIC, DIGEST, JSON, POST, SELECT, TURTLE, URLENCODED, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
 
 from mildip_ld.engine.messages import Answer, Job, QueryJob
 from mildip_ld.engine.pool import Admission, PoolBusyError, PoolClosedError, QueryTimeoutError
+from mildip_ld.engine.query_safety import check
 from mildip_ld.engine.sandbox import Confinement
 from mildip_ld.engine.worker import error, graph_counts, run_query
+from mildip_ld.vocab.namespaces import GRAPH_BASE
+from mildip_ld.vocab.settings import StoreCredentials
 
 SCHEME = "sparql:"
 HTTP_GRACE_S = 1.0
 """The HTTP timeout of a forwarded query is its limit plus this."""
 GRAPHS_QUERY = "SELECT DISTINCT ?g WHERE { GRAPH ?g { } }"
+GRAPHS_BY_TRIPLES_QUERY = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+"""For stores that match no graph with an empty group (Virtuoso)."""
+VIRTUOSO_BLANK_NODE = b'"nodeID://'
+"""How a blank node label of Virtuoso begins in its JSON results."""
+PARTIAL_HEADER = "X-SQL-State"
+"""Virtuoso's mark of an answer cut short (an "anytime" query past its time)."""
 
 
 class RemoteStoreError(RuntimeError):
@@ -62,8 +84,15 @@ class SparqlStore:
     ``graphs`` are the named graphs that make the union default graph (see the module's docstring).
     """
 
-    def __init__(self, url: str, timeout: float, graphs: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout: float,
+        graphs: list[str] | None = None,
+        credentials: StoreCredentials | None = None,
+    ) -> None:
         self.url, self.timeout, self.graphs = url, timeout, graphs or []
+        self.credentials = credentials
 
     def _wrapper(self, text: str, default_graphs: list[str], named_graphs: list[str]) -> SPARQLWrapper:
         wrapper = SPARQLWrapper(self.url)
@@ -71,6 +100,9 @@ class SparqlStore:
         wrapper.setMethod(POST)
         wrapper.setRequestMethod(URLENCODED)  # long queries and many graph IRIs fit in a body
         wrapper.setTimeout(self.timeout)
+        if self.credentials is not None:
+            wrapper.setHTTPAuth(DIGEST if self.credentials.scheme == "digest" else BASIC)
+            wrapper.setCredentials(self.credentials.user, self.credentials.password.get_secret_value())
         with warnings.catch_warnings():  # a query it cannot classify goes on: the store will say why
             warnings.simplefilter("ignore", RuntimeWarning)
             wrapper.setQuery(text)
@@ -95,6 +127,8 @@ class SparqlStore:
             text = f"BASE <{base_iri}>\n{text}"
         if use_default_graph_as_union:
             defaults, named = self.graphs, self.graphs
+        elif default_graph is None and named_graphs is None and not check(text, "query").has_dataset_clause:
+            defaults, named = [], self.graphs  # the store's own dataset: our named graphs only
         else:
             defaults = [str(node.value) for node in default_graph or []]
             named = [str(node.value) for node in named_graphs or []]
@@ -102,7 +136,14 @@ class SparqlStore:
         selecting = wrapper.queryType in (SELECT, ASK)
         wrapper.setReturnFormat(JSON if selecting else TURTLE)
         try:
-            body = wrapper.query().response.read()
+            response = wrapper.query().response
+            if response.status == 206 or response.headers.get(PARTIAL_HEADER):
+                raise RemoteStoreError(
+                    f"the remote store {self.url} sent a partial answer "
+                    f"({response.headers.get(PARTIAL_HEADER) or 'HTTP 206'}); set no time limit there "
+                    "that cuts answers short (Virtuoso: send no timeout, see docs/scale.md)"
+                )
+            body = response.read()
         except QueryBadFormed as refused:
             raise SyntaxError(f"the remote store refused the query: {_said(refused)}") from None
         except SPARQLWrapperException as failure:
@@ -113,22 +154,40 @@ class SparqlStore:
             ) from None
         try:
             if selecting:
-                return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+                return ox.parse_query_results(_relabelled(body), format=ox.QueryResultsFormat.JSON)
             return [quad.triple for quad in ox.parse(body, format=ox.RdfFormat.TURTLE)]
-        except SyntaxError as unreadable:
+        except (SyntaxError, ValueError) as unreadable:
             raise RemoteStoreError(
                 f"the remote store {self.url} sent an unreadable answer: {unreadable}"
             ) from None
 
     def named_graphs(self) -> list[str]:
-        """The IRIs of the remote store's named graphs, sorted."""
-        solutions = self.query(GRAPHS_QUERY)
-        return sorted(str(row["g"].value) for row in solutions if isinstance(row["g"], ox.NamedNode))
+        """The IRIs of the remote store's named graphs under the project's graph base, sorted."""
+        found = set()
+        for text in (GRAPHS_QUERY, GRAPHS_BY_TRIPLES_QUERY):
+            solutions = self.query(text, default_graph=[], named_graphs=[])  # every graph there
+            found = {str(row["g"].value) for row in solutions if isinstance(row["g"], ox.NamedNode)}
+            if found:
+                break
+        return sorted(iri for iri in found if iri.startswith(GRAPH_BASE))
 
     def __len__(self) -> int:
         """Triples in the named graphs (the default graph of a union-default store would count twice)."""
         counts = self.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
         return int(next(iter(counts))["n"].value)
+
+
+def _relabelled(body: bytes) -> bytes:
+    """SPARQL JSON results whose blank nodes have labels RDF allows: ``b`` and the hex of the label
+    Virtuoso gave (its ``nodeID://b10002`` is none). Unchanged, and not parsed twice, without one."""
+    if VIRTUOSO_BLANK_NODE not in body:
+        return body
+    answer = json.loads(body)
+    for row in answer.get("results", {}).get("bindings", []):
+        for term in row.values():
+            if term.get("type") == "bnode" and term["value"].startswith("nodeID://"):
+                term["value"] = "b" + term["value"].encode().hex()
+    return json.dumps(answer).encode()
 
 
 def _said(failure: Exception) -> str:
@@ -145,8 +204,15 @@ class RemoteStore:
     confinement: Confinement | None = None
     """No process of this server answers, so no network sandbox either."""
 
-    def __init__(self, url: str, config: Any, size: int, max_pending: int | None = None) -> None:
-        self.url, self.size = url, size
+    def __init__(
+        self,
+        url: str,
+        config: Any,
+        size: int,
+        max_pending: int | None = None,
+        credentials: StoreCredentials | None = None,
+    ) -> None:
+        self.url, self.size, self.credentials = url, size, credentials
         self.admission = Admission(size, max_pending)
         self.job_config = asdict(config) if is_dataclass(config) else dict(config)
         self.graphs: list[str] = []
@@ -169,12 +235,14 @@ class RemoteStore:
     async def start(self) -> None:
         """Learn the remote store's named graphs; raises :class:`RemoteStoreError` when it does not answer."""
         loop = asyncio.get_running_loop()
-        self.graphs = await loop.run_in_executor(self._executor, SparqlStore(self.url, 60).named_graphs)
+        self.graphs = await loop.run_in_executor(
+            self._executor, SparqlStore(self.url, 60, credentials=self.credentials).named_graphs
+        )
         self.reachable = True
 
     def _answer(self, job: Job, timeout: float) -> Answer:
         """One job, on an executor thread."""
-        store = SparqlStore(self.url, timeout + HTTP_GRACE_S, self.graphs)
+        store = SparqlStore(self.url, timeout + HTTP_GRACE_S, self.graphs, self.credentials)
         try:
             if isinstance(job, QueryJob):
                 header, body = run_query(store, job, self.job_config)  # type: ignore[arg-type]

@@ -7,26 +7,34 @@ Each graph is one ``PUT URL?graph=IRI`` (which replaces that graph on the server
 graph as N-Triples (sent as ``text/turtle`` on request: N-Triples is Turtle) written to a
 temporary file first and streamed from it with its length, so that neither side holds a whole
 graph in memory and servers that refuse chunked bodies still take it.
+
+Credentials (:class:`~mildip_ld.vocab.settings.StoreCredentials`, from ``MILDIP_STORE_USER`` and
+``MILDIP_STORE_PASSWORD`` or ``MILDIP_STORE_PASSWORD_FILE``, never a flag) log in with HTTP digest
+(Virtuoso) or basic (Fuseki, GraphDB), through httpx. For digest, one ``HEAD`` before the first
+graph learns the server's challenge; httpx then signs every PUT up front, so a graph is not sent
+once to be refused with 401 and again with the answer. A challenge that does go stale is answered
+and the graph sent again, read afresh from its file.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pyoxigraph as ox
 
 from mildip_ld.release.store import open_store
 from mildip_ld.vocab.namespaces import GRAPH_BASE
+from mildip_ld.vocab.settings import StoreCredentials
 
 CONTENT_TYPES = {"ntriples": "application/n-triples", "turtle": "text/turtle"}
 ERROR_BODY_CHARS = 500
+CHUNK_BYTES = 1 << 20
 
 
 class PublishError(Exception):
@@ -75,25 +83,56 @@ def write_graph(store: ox.Store, graph: str, file: Path) -> int:
     return counter[0]
 
 
-def put(url: str, file: Path, content_type: str, token: str | None, timeout: float) -> int:
+class FileBody:
+    """A file's bytes in chunks, read from its start each time it is iterated (so a request that
+    an authentication challenge makes httpx send again sends the whole file again)."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+
+    def __iter__(self) -> Iterator[bytes]:
+        with open(self.file, "rb") as body:
+            while chunk := body.read(CHUNK_BYTES):
+                yield chunk
+
+
+def http_auth(credentials: StoreCredentials | None) -> httpx.Auth | None:
+    """httpx's digest or basic authentication for ``credentials``; None without them."""
+    if credentials is None:
+        return None
+    kind = httpx.DigestAuth if credentials.scheme == "digest" else httpx.BasicAuth
+    return kind(credentials.user, credentials.password.get_secret_value())
+
+
+def put(client: httpx.Client, url: str, file: Path, content_type: str) -> int:
     """PUT ``file`` to ``url``; the status, or :class:`PublishError` with the server's words."""
     headers = {"Content-Type": content_type, "Content-Length": str(file.stat().st_size)}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    with open(file, "rb") as body:
-        request = urllib.request.Request(url, data=body, method="PUT", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as answer:
-                return int(answer.status)
-        except urllib.error.HTTPError as refused:
-            said = refused.read(ERROR_BODY_CHARS).decode("utf-8", "replace").strip()
-            hint = " (a token may be needed: --token)" if refused.code in (401, 403) else ""
-            raise PublishError(
-                f"PUT {url} answered {refused.code} {refused.reason}{hint}" + (f": {said}" if said else "")
-            ) from None
-        except (urllib.error.URLError, OSError) as failure:
-            reason = getattr(failure, "reason", failure)
-            raise PublishError(f"could not PUT {url}: {reason}") from None
+    try:
+        with client.stream("PUT", url, content=FileBody(file), headers=headers) as answer:
+            if answer.is_success:
+                return answer.status_code
+            said = b"".join(answer.iter_bytes())[:ERROR_BODY_CHARS].decode("utf-8", "replace").strip()
+    except httpx.HTTPError as failure:
+        raise PublishError(f"could not PUT {url}: {failure}") from None
+    hint = (
+        " (credentials may be needed: MILDIP_STORE_USER with MILDIP_STORE_PASSWORD or "
+        "MILDIP_STORE_PASSWORD_FILE, or MILDIP_PUBLISH_TOKEN)"
+        if answer.status_code in (401, 403)
+        else ""
+    )
+    raise PublishError(
+        f"PUT {url} answered {answer.status_code} {answer.reason_phrase}{hint}"
+        + (f": {said}" if said else "")
+    )
+
+
+def learn_challenge(client: httpx.Client, url: str) -> None:
+    """One ``HEAD`` of ``url``, whatever it answers: digest authentication keeps the server's
+    challenge and signs the PUTs that follow with it."""
+    try:
+        client.head(url)
+    except httpx.HTTPError as failure:
+        raise PublishError(f"could not reach {url}: {failure}") from None
 
 
 def publish(
@@ -104,8 +143,10 @@ def publish(
     content_type: str = CONTENT_TYPES["ntriples"],
     timeout: float = 600.0,
     progress: Callable[[Pushed], None] = lambda _: None,
+    credentials: StoreCredentials | None = None,
 ) -> list[Pushed]:
-    """Push the release's named graphs (all, or those named in ``graphs``) to ``store_url``.
+    """Push the release's named graphs (all, or those named in ``graphs``) to ``store_url``, as
+    ``credentials`` (if any) and with ``token`` as a bearer token (if any).
 
     Stops at the first refusal with :class:`PublishError`; graphs pushed before it stay pushed.
     """
@@ -119,12 +160,16 @@ def publish(
             f"{', '.join(iri.removeprefix(GRAPH_BASE) for iri in present)}"
         )
     pushed = []
-    with tempfile.TemporaryDirectory(prefix="mildip-publish-") as folder:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    client = httpx.Client(auth=http_auth(credentials), headers=headers, timeout=timeout)
+    with client, tempfile.TemporaryDirectory(prefix="mildip-publish-") as folder:
+        if credentials is not None and credentials.scheme == "digest" and wanted:
+            learn_challenge(client, target_url(store_url, wanted[0]))
         file = Path(folder) / "graph.nt"
         for iri in wanted:
             started = time.perf_counter()
             triples = write_graph(store, iri, file)
-            status = put(target_url(store_url, iri), file, content_type, token, timeout)
+            status = put(client, target_url(store_url, iri), file, content_type)
             pushed.append(Pushed(iri, triples, file.stat().st_size, time.perf_counter() - started, status))
             progress(pushed[-1])
     return pushed

@@ -208,7 +208,13 @@ class Endpoint:
         )
         url = remote_url(self.settings.store)
         if url is not None:  # a remote SPARQL store (mildip_ld.engine.remote) in the pool's place
-            return RemoteStore(url, config, self.settings.workers, max_pending=self.settings.max_pending)
+            return RemoteStore(
+                url,
+                config,
+                self.settings.workers,
+                max_pending=self.settings.max_pending,
+                credentials=self.settings.store_credentials(),
+            )
         return WorkerPool(
             config,
             self.settings.workers,

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
@@ -40,6 +41,15 @@ RENAMED_VARIABLES = {"MILDIP_BUILD": "MILDIP_BUILD_DIR", "MILDIP_HOME": "MILDIP_
 def setting_default(name: str) -> Any:
     """The default of the setting ``name`` (for the process configurations that carry it)."""
     return Settings.model_fields[name].get_default(call_default_factory=True)
+
+
+@dataclass(frozen=True)
+class StoreCredentials:
+    """Who ``mildip publish`` and a remote store (``sparql:URL``) log in as, and how (digest or basic)."""
+
+    user: str
+    password: SecretStr
+    scheme: Literal["digest", "basic"] = "digest"
 
 
 class Settings(BaseSettings):
@@ -139,7 +149,8 @@ class Settings(BaseSettings):
     update_token_label: str = Field("update-token", max_length=64)
     """Who the update token stands for: recorded with every write it makes (manifest, change log)."""
     publish_token: SecretStr | None = None
-    """Bearer token ``mildip publish`` sends to the Graph Store it pushes to (``--token``)."""
+    """Bearer token ``mildip publish`` sends to the Graph Store it pushes to (``$MILDIP_PUBLISH_TOKEN``
+    only, never a flag: a command line is visible to every user of the host)."""
     keep_releases: int = Field(3, ge=1)
     """How many of the newest releases a build or write keeps; older ones are removed, except those
     holding a write missing from the change log of ``data/``."""
@@ -156,6 +167,19 @@ class Settings(BaseSettings):
     is refused with 413."""
     service_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Endpoint IRIs a federated SERVICE clause may call; empty (the default) refuses SERVICE."""
+
+    store_user: str | None = None
+    """User that ``mildip publish`` and a remote store (``store`` = ``sparql:URL``) authenticate as,
+    with ``store_password`` or ``store_password_file``; None (the default): no authentication.
+    Virtuoso's Graph Store (``/sparql-graph-crud-auth``) needs a user with the ``SPARQL_UPDATE`` role."""
+    store_password: SecretStr | None = None
+    """The password of ``store_user``. Only a setting (``$MILDIP_STORE_PASSWORD``), never a flag:
+    a command line is visible to every user of the host (``ps``)."""
+    store_password_file: Path | None = None
+    """A file whose first line is the password of ``store_user`` (a secret mounted by the deployment),
+    instead of ``store_password``."""
+    store_auth: Literal["digest", "basic"] = "digest"
+    """The HTTP authentication of ``store_user``: ``digest`` (Virtuoso) or ``basic`` (Fuseki, GraphDB)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -208,6 +232,31 @@ class Settings(BaseSettings):
                 "the longest query string accepted fits in a request head"
             )
         return value
+
+    def store_credentials(self) -> StoreCredentials | None:
+        """The remote store's credentials from ``store_user`` and its password (given or read from
+        ``store_password_file``); None without a user. ``ValueError`` naming what is missing or doubled."""
+        if self.store_user is None:
+            if self.store_password is not None or self.store_password_file is not None:
+                raise ValueError("a store password is set but no MILDIP_STORE_USER")
+            return None
+        if self.store_password is not None and self.store_password_file is not None:
+            raise ValueError("set MILDIP_STORE_PASSWORD or MILDIP_STORE_PASSWORD_FILE, not both")
+        password = self.store_password
+        if self.store_password_file is not None:
+            try:
+                lines = self.store_password_file.read_text(encoding="utf-8").splitlines()
+            except OSError as failure:
+                raise ValueError(
+                    f"MILDIP_STORE_PASSWORD_FILE {self.store_password_file}: {failure.strerror}"
+                ) from None
+            password = SecretStr(lines[0] if lines else "")
+        if password is None or not password.get_secret_value():
+            raise ValueError(
+                f"MILDIP_STORE_USER is {self.store_user!r} but no password is set "
+                "(MILDIP_STORE_PASSWORD or MILDIP_STORE_PASSWORD_FILE)"
+            )
+        return StoreCredentials(self.store_user, password, self.store_auth)
 
     @property
     def paths(self) -> Paths:
