@@ -62,6 +62,7 @@ from mildip_ld.release.build import (
     write_release,
 )
 from mildip_ld.release.releases import PreconditionError, check_conditions
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.namespaces import (
     ASSERTED,
     GRAPH_BASE,
@@ -118,13 +119,13 @@ class Write:
         return "SPARQL Update" if self.update is not None else f"Graph Store {self.method} <{self.graph}>"
 
 
-class WriteRefusedError(Exception):
+class WriteRefusedError(MildipError):
     """The write was not applied; ``status`` is the HTTP status to answer, ``violations`` the
     shape violations when the data would not conform."""
 
     def __init__(self, status: int, message: str, violations: list[Violation] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.violations = status, message, violations or []
+        super().__init__(message, status)
+        self.violations = violations or []
 
 
 @dataclass

@@ -25,6 +25,7 @@ from typing import Any
 from mildip_ld.engine.messages import Answer, Job
 from mildip_ld.engine.sandbox import Confinement, launcher_command
 from mildip_ld.engine.worker import FRAME_HEADER_BYTES, frame
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.settings import setting_default
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,11 @@ DRAIN_POLL_S = 0.05
 RESPAWN_BACKOFF_S = (0.5, 1, 2, 5, 10, 30)
 
 
-class PoolError(Exception):
-    """A query the pool could not answer; ``status`` is the HTTP status to report."""
+class PoolError(MildipError):
+    """A query the pool could not answer; ``status`` is the HTTP status to report, ``reason`` the
+    label it is counted under."""
 
     status, reason = 500, "failed"
-
-    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.headers = headers or {}
 
 
 class QueryTimeoutError(PoolError):
@@ -181,7 +179,7 @@ class Admission:
         if self.max_pending is not None and self.users - self.size >= self.max_pending:
             raise PoolBusyError(
                 f"{self.max_pending} queries are already waiting for a worker; try again later",
-                {"Retry-After": "1"},
+                headers={"Retry-After": "1"},
             )
         self.users += 1
         try:
@@ -262,7 +260,7 @@ class WorkerPool:
         except TimeoutError:
             raise PoolBusyError(
                 f"all {self.size} query workers stayed busy for {timeout:g} s; try again later",
-                {"Retry-After": "1"},
+                headers={"Retry-After": "1"},
             ) from None
 
     async def run(self, job: Message, timeout: float, wait: float | None = None) -> Answer:

@@ -38,11 +38,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import urllib.error
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict
 from typing import Any
 
 import pyoxigraph as ox
@@ -54,6 +55,7 @@ from mildip_ld.engine.pool import Admission, PoolBusyError, PoolClosedError, Que
 from mildip_ld.engine.query_safety import check
 from mildip_ld.engine.sandbox import Confinement
 from mildip_ld.engine.worker import error, graph_counts, run_query
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.namespaces import GRAPH_BASE
 from mildip_ld.vocab.settings import StoreCredentials
 
@@ -69,8 +71,10 @@ PARTIAL_HEADER = "X-SQL-State"
 """Virtuoso's mark of an answer cut short (an "anytime" query past its time)."""
 
 
-class RemoteStoreError(RuntimeError):
+class RemoteStoreError(MildipError, RuntimeError):
     """The remote store could not be reached or failed (not a fault of the query)."""
+
+    status = 502
 
 
 def remote_url(store: str) -> str | None:
@@ -99,7 +103,7 @@ class SparqlStore:
         wrapper.setOnlyConneg(True)  # no format=/output= parameters: the Accept header says it
         wrapper.setMethod(POST)
         wrapper.setRequestMethod(URLENCODED)  # long queries and many graph IRIs fit in a body
-        wrapper.setTimeout(self.timeout)
+        wrapper.setTimeout(math.ceil(self.timeout))  # whole seconds, as SPARQLWrapper takes them
         if self.credentials is not None:
             wrapper.setHTTPAuth(DIGEST if self.credentials.scheme == "digest" else BASIC)
             wrapper.setCredentials(self.credentials.user, self.credentials.password.get_secret_value())
@@ -161,11 +165,18 @@ class SparqlStore:
                 f"the remote store {self.url} sent an unreadable answer: {unreadable}"
             ) from None
 
+    def select(self, text: str, **dataset: Any) -> ox.QuerySolutions:
+        """The solutions of a SELECT query sent to the remote store (see :meth:`query`)."""
+        results = self.query(text, **dataset)
+        if not isinstance(results, ox.QuerySolutions):
+            raise RemoteStoreError(f"the remote store {self.url} did not answer a SELECT with solutions")
+        return results
+
     def named_graphs(self) -> list[str]:
         """The IRIs of the remote store's named graphs under the project's graph base, sorted."""
         found = set()
         for text in (GRAPHS_QUERY, GRAPHS_BY_TRIPLES_QUERY):
-            solutions = self.query(text, default_graph=[], named_graphs=[])  # every graph there
+            solutions = self.select(text, default_graph=[], named_graphs=[])  # every graph there
             found = {str(row["g"].value) for row in solutions if isinstance(row["g"], ox.NamedNode)}
             if found:
                 break
@@ -173,7 +184,7 @@ class SparqlStore:
 
     def __len__(self) -> int:
         """Triples in the named graphs (the default graph of a union-default store would count twice)."""
-        counts = self.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+        counts = self.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
         return int(next(iter(counts))["n"].value)
 
 
@@ -214,7 +225,7 @@ class RemoteStore:
     ) -> None:
         self.url, self.size, self.credentials = url, size, credentials
         self.admission = Admission(size, max_pending)
-        self.job_config = asdict(config) if is_dataclass(config) else dict(config)
+        self.job_config = dict(config) if isinstance(config, dict) else asdict(config)
         self.graphs: list[str] = []
         self.reachable = False
         self._closed = False
@@ -276,7 +287,7 @@ class RemoteStore:
             raise PoolBusyError(
                 f"all {self.size} connections to the remote store stayed busy for "
                 f"{wait:g} s; try again later",
-                {"Retry-After": "1"},
+                headers={"Retry-After": "1"},
             ) from None
         future = asyncio.get_running_loop().run_in_executor(self._executor, self._answer, job, timeout)
         future.add_done_callback(lambda _: self._slots.release())  # when the thread is really done

@@ -21,7 +21,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import pyoxigraph as ox
 
@@ -29,6 +29,8 @@ from mildip_ld.engine.messages import QueryJob, job_from
 from mildip_ld.engine.query_safety import check, prepare, refusal
 from mildip_ld.release.store import open_store
 from mildip_ld.vocab.conneg import Rdf, Results, media_type, offered, serialize_triples
+from mildip_ld.vocab.errors import MildipError
+from mildip_ld.vocab.terms import select
 
 FRAME_HEADER_BYTES = 8
 TEXT = "text/plain; charset=utf-8"
@@ -73,12 +75,16 @@ RECOUNT_ROW_BYTES = 1024
 is answered again through the streaming TSV count (:func:`_solutions`)."""
 
 
-class _TooManyRowsError(Exception):
-    """Raised from inside pyoxigraph's serializer to stop it at the row limit."""
+class _TooManyRowsError(MildipError):
+    """Raised from inside pyoxigraph's serializer to stop it at the row limit (answered 422)."""
+
+    status = 422
 
 
-class _TooManyBytesError(Exception):
-    """Raised from inside pyoxigraph's serializer to stop it at a byte budget."""
+class _TooManyBytesError(MildipError):
+    """Raised from inside pyoxigraph's serializer to stop it at a byte budget (then counted anew)."""
+
+    status = 422
 
 
 class _Buffer:
@@ -94,11 +100,11 @@ class _Buffer:
     def write(self, data: bytes) -> int:
         self.size += len(data)
         if self.size > self.max_bytes:
-            raise _TooManyBytesError
+            raise _TooManyBytesError("past the byte budget")
         if self.max_lines != float("inf"):
             self.lines += data.count(b"\n")
             if self.lines > self.max_lines + 1:
-                raise _TooManyRowsError
+                raise _TooManyRowsError("past the row limit")
         self.chunks.append(bytes(data))
         return len(data)
 
@@ -107,6 +113,11 @@ class _Buffer:
 
     def getvalue(self) -> bytes:
         return b"".join(self.chunks)
+
+    def target(self) -> BinaryIO:
+        """This buffer as the binary file pyoxigraph's serializers take (they call only ``write``
+        and ``flush``)."""
+        return cast(BinaryIO, self)
 
 
 def _too_many(max_results: int, what: str) -> Reply:
@@ -141,7 +152,7 @@ def _solutions(
         return _counted_tsv(result, max_results)
     buffer = _Buffer(max_bytes=RECOUNT_ROW_BYTES * (max_results + 1))
     try:
-        result.serialize(buffer, format=fmt)
+        result.serialize(buffer.target(), format=fmt)
     except _TooManyBytesError:
         return _converted(_counted_tsv(again(), max_results), fmt)
     body = buffer.getvalue()
@@ -154,7 +165,7 @@ def _counted_tsv(result: ox.QuerySolutions, max_results: int) -> Reply:
     """The solutions as TSV, or the row limit's refusal as soon as the limit is passed."""
     buffer = _Buffer(max_lines=max_results)
     try:
-        result.serialize(buffer, format=Results.TSV)
+        result.serialize(buffer.target(), format=Results.TSV)
     except _TooManyRowsError:
         return _too_many(max_results, "solutions")
     return {"status": 200, "content_type": media_type(Results.TSV)}, buffer.getvalue()
@@ -165,7 +176,7 @@ def _converted(reply: Reply, fmt: Results) -> Reply:
     header, body = reply
     if header["status"] != 200:
         return reply
-    converted = ox.parse_query_results(body, Results.TSV).serialize(format=fmt)
+    converted = ox.parse_query_results(body, Results.TSV).serialize(format=fmt) or b""
     return header | {"content_type": media_type(fmt)}, converted
 
 
@@ -253,7 +264,7 @@ def _answer(
     if isinstance(result, ox.QueryBoolean):
         if results is None:
             return _not_acceptable("results", "ASK", asked)
-        return {"status": 200, "content_type": media_type(results)}, result.serialize(format=results)
+        return {"status": 200, "content_type": media_type(results)}, result.serialize(format=results) or b""
     if isinstance(result, ox.QuerySolutions):
         if results is None:
             return _not_acceptable("results", "SELECT", asked)
@@ -267,9 +278,9 @@ def graph_counts(store: ox.Store) -> Reply:
     """Triples per named graph and in the default graph, as JSON."""
     counts = {
         str(row["g"].value): int(row["n"].value)
-        for row in store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+        for row in select(store, "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
     }
-    default = next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")))["n"].value
+    default = next(iter(select(store, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")))["n"].value
     body = json.dumps({"graphs": counts, "default": int(default), "quads": len(store)})
     return {"status": 200, "content_type": "application/json"}, body.encode()
 

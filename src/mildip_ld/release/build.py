@@ -45,6 +45,7 @@ from mildip_ld.release import changes
 from mildip_ld.release.search_index import build_search_index
 from mildip_ld.release.store import create_store, write_nquads
 from mildip_ld.vocab.config import Paths
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.namespaces import (
     ASSERTED,
     DERIVATIONS,
@@ -70,8 +71,10 @@ Progress = Callable[[str], None]
 log = logging.getLogger(__name__)
 
 
-class UnloggedWritesError(Exception):
+class UnloggedWritesError(MildipError):
     """The served release holds writes that the change log of ``data/`` does not; nothing was written."""
+
+    status = 409
 
     def __init__(self, release: str, missing: list[str], data_dir: Path) -> None:
         self.missing = missing
@@ -83,8 +86,10 @@ class UnloggedWritesError(Exception):
         )
 
 
-class ValidationFailedError(Exception):
+class ValidationFailedError(MildipError):
     """The data does not conform to the shapes; nothing was written."""
+
+    status = 422
 
     def __init__(self, result: ValidationResult) -> None:
         self.result = result

@@ -29,6 +29,7 @@ import httpx
 import pyoxigraph as ox
 
 from mildip_ld.release.store import open_store
+from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.namespaces import GRAPH_BASE
 from mildip_ld.vocab.settings import StoreCredentials
 
@@ -37,8 +38,10 @@ ERROR_BODY_CHARS = 500
 CHUNK_BYTES = 1 << 20
 
 
-class PublishError(Exception):
+class PublishError(MildipError):
     """A graph could not be pushed (the server refused it or could not be reached)."""
+
+    status = 502
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -65,6 +65,9 @@ from mildip_ld.server.security import UnauthorizedError, authorize
 from mildip_ld.vocab import conneg
 from mildip_ld.vocab.namespaces import GRAPH_BASE, PREFIXES
 from mildip_ld.vocab.settings import EMBEDDED_STORE, Settings
+
+if TYPE_CHECKING:
+    from uvicorn._types import HTTPScope
 
 OWN_PATHS = ("/sparql", "/health", "/metrics", graph_store.PATH)
 STATS_TIMEOUT_S = 120.0
@@ -232,13 +235,11 @@ class Endpoint:
 
     async def start(self) -> None:
         """Start the query workers (and the writer and its parser), then count the triples."""
-        await self.pool.start()
+        helpers = [pool.start() for pool in (self.writer, self.parser) if pool is not None]
+        await asyncio.gather(self.pool.start(), *helpers)  # each process starts on its own
         self._count_workers()
-        for pool in (self.writer, self.parser):
-            if pool is not None:
-                await pool.start()
-        for who, pool in self._confined_pools():
-            warning = pool.confinement.warning(who) if pool.confinement else None
+        for who, backend in self._confined_pools():
+            warning = backend.confinement.warning(who) if backend.confinement else None
             if warning:
                 log.warning(warning)
         await self.refresh_counts()
@@ -363,11 +364,12 @@ class Endpoint:
         when the HTTP layer refused the request's trailer and logged that: :data:`REFUSED`)."""
         self.metrics.query_errors.labels("client_disconnected").inc()
         if REFUSED not in request.scope:
+            scope = cast("HTTPScope", request.scope)
             access_log.info(
                 '%s - "%s %s HTTP/%s" %d',
-                get_client_addr(request.scope),
+                get_client_addr(scope),
                 request.method,
-                get_path_with_query_string(request.scope),
+                get_path_with_query_string(scope),
                 request.scope.get("http_version", "1.1"),
                 CLIENT_CLOSED_REQUEST,
             )
