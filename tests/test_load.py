@@ -37,6 +37,7 @@ def test_load_levels_have_no_server_errors(live_server: LiveServer, paths: Paths
         assert level.health and max(level.health) < 1.0
 
 
+@pytest.mark.timing  # writes beside a read load, each bounded in time: run on a quiet machine
 def test_no_write_is_lost(update_server: LiveServer, paths: Paths) -> None:
     calls, _ = the_mix(paths)
     result = run_writes(update_server.url, "test-token", calls, writes=4, writers=2, readers=4, seconds=60)

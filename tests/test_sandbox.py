@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -216,7 +217,7 @@ def _talk(command: list[str], jobs: list[dict[str, Any]]) -> tuple[dict[str, Any
     assert process.stdin is not None and process.stdout is not None
     try:
         confinement = json.loads(read_frame(process.stdout) or b"null")
-        process.stdin.write(frame(json.dumps({"parent": os.getpid()}).encode()))
+        process.stdin.write(frame(json.dumps({"parent": os.getpid(), **asdict(WorkerConfig(""))}).encode()))
         process.stdin.flush()
         assert json.loads(read_frame(process.stdout) or b"{}").get("ready"), "the probe did not start"
         answers = []

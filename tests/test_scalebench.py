@@ -27,6 +27,7 @@ from mildip_ld.cli.main import EXIT_OK
 
 @pytest.mark.server
 @pytest.mark.bench
+@pytest.mark.timeout(900)  # three servers, every query driven by wrk: minutes in a parallel suite
 def test_one_small_run_measures_every_server_on_every_query(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):

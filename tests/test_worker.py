@@ -4,11 +4,14 @@ row limit enforced exactly whichever path an answer takes, and the typed job mes
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from typing import Any
 
 import pyoxigraph as ox
 import pytest
 
 from mildip_ld.engine.messages import Answer, QueryJob, StatsJob, job_from
+from mildip_ld.engine.pool import WorkerConfig
 from mildip_ld.engine.worker import MIN_ROW_BYTES, RECOUNT_ROW_BYTES, execute, run_query
 from mildip_ld.vocab.conneg import Results, media_type
 
@@ -29,8 +32,13 @@ def _store(words: int = 30) -> ox.Store:
     return store
 
 
+def _config(max_results: int) -> dict[str, Any]:
+    """What a worker is told at start (:class:`WorkerConfig`), with this row limit."""
+    return asdict(WorkerConfig("", max_results=max_results))
+
+
 def _answer(store: ox.Store, text: str, fmt: Results, max_results: int) -> tuple[dict, bytes]:
-    return run_query(store, QueryJob(text, results=media_type(fmt)), {"max_results": max_results})
+    return run_query(store, QueryJob(text, results=media_type(fmt)), _config(max_results))
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda fmt: fmt.name)
@@ -100,7 +108,7 @@ def test_ask_and_graph_answers_are_unchanged() -> None:
     header, body = _answer(store, "ASK { ?s ?p ?o }", Results.JSON, 10)
     assert header["status"] == 200 and json.loads(body) == {"head": {}, "boolean": True}
     job = QueryJob("CONSTRUCT WHERE { ?s ?p ?o }", graph="application/n-triples")
-    header, body = run_query(store, job, {"max_results": 2})
+    header, body = run_query(store, job, _config(2))
     assert header["status"] == 422 and b"more than 2 triples" in body
 
 
@@ -112,7 +120,7 @@ def test_jobs_travel_as_typed_messages() -> None:
     for bad in ({"op": "drop"}, {"op": "query"}, {"op": "query", "text": "ASK {}", "union": True}):
         with pytest.raises(ValueError):
             job_from(bad)
-        header, body = execute(ox.Store(), bad, {"max_results": 1})
+        header, body = execute(ox.Store(), bad, _config(1))
         assert header["status"] == 400 and body
     assert Answer.of({"status": 200, "content_type": "t", "repeatable": True}, b"x") == Answer(
         200, "t", b"x", {"repeatable": True}
