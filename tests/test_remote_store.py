@@ -96,6 +96,7 @@ def test_graph_answers_and_dataset_parameters_are_forwarded(remote_api: LiveServ
     assert ask.status_code == 200 and ask.text.strip().lower() == "true"
 
 
+@pytest.mark.timing  # the row limit must be met within the 2 s time limit
 def test_the_apis_refusals_and_limits_hold(remote_api: LiveServer):
     def status(query: str) -> tuple[int, str]:
         answer = httpx.get(

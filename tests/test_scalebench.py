@@ -27,7 +27,8 @@ from mildip_ld.cli.main import EXIT_OK
 
 @pytest.mark.server
 @pytest.mark.bench
-@pytest.mark.timeout(900)  # three servers, every query driven by wrk: minutes in a parallel suite
+@pytest.mark.timing  # it measures: every query of three servers driven by wrk, on a quiet machine
+@pytest.mark.timeout(900)
 def test_one_small_run_measures_every_server_on_every_query(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
