@@ -71,8 +71,11 @@ def test_one_small_run_measures_every_server_on_every_query(
         assert found["ours"]["rows"] == found["oxigraph"]["rows"], name  # same answers
     rdflib = size["servers"]["rdflib-endpoint"]["queries"]
     assert rdflib[LOOKUP]["status"] == "ok"
-    # a query past the limit did not leave rdflib-endpoint busy: the last query was answered
-    assert rdflib[list(report["queries"])[-1]]["status"] == "ok"
+    # a query past the limit did not leave rdflib-endpoint busy: a query after a timed-out one was
+    # answered (the order is the report's, the order they ran in)
+    statuses = [rdflib[name]["status"] for name in report["queries"]]
+    if "timeout" in statuses:
+        assert "ok" in statuses[statuses.index("timeout") + 1 :], statuses
     for server in SERVERS:
         assert size["servers"][server]["lookup"]["requests"] > 0
         assert size["servers"][server]["lookup"]["cpu_us_per_request"] > 0
