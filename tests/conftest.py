@@ -4,6 +4,7 @@ and the markers ``server``, ``browser`` and ``bench`` put on the tests that need
 from __future__ import annotations
 
 import inspect
+import os
 import subprocess
 import types
 from collections.abc import Callable, Iterator
@@ -19,10 +20,11 @@ from mildip_ld.release.build import BuildReport, build, load_release
 from mildip_ld.vocab.config import DEFAULT_PATHS, Paths
 
 ROOT = Path(__file__).resolve().parents[1]
-# The reference material handed to the project; only its workplace has it beside the clone, so tests
-# compare with the copies committed under data/ and use this folder only in optional extra checks.
-SHARED = ROOT.parent / "shared"
-NO_SHARED = f"no {SHARED} beside this clone (the committed copies under data/ were checked instead)"
+# The reference material handed to the project exists only on its own machines; the tests compare
+# with the copies committed under data/, and check those copies against it only where
+# $PROJECT_REFERENCE_DIR names it (.ci/run sets it when the folder is there).
+SHARED = Path(os.environ.get("PROJECT_REFERENCE_DIR") or ROOT / "data" / "no-reference")
+NO_SHARED = "no PROJECT_REFERENCE_DIR (the committed copies under data/ were checked instead)"
 WIKIDATA_REFERENCE = ROOT / "data" / "wikidata" / "reference.tsv"
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_PACKAGE = __name__.partition(".")[0]
