@@ -205,7 +205,7 @@ class Endpoint:
             max_results=self.settings.max_results,
             memory_mb=self.settings.worker_memory_mb,
             nice=self.settings.worker_nice,
-            prefixes={prefix: str(ns) for prefix, ns in PREFIXES.items()},
+            prefixes=dict(PREFIXES),
             service_allowlist=self.settings.service_allowlist,
             max_nesting=self.settings.max_nesting,
         )
