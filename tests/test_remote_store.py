@@ -14,6 +14,7 @@ from rdflib import Graph
 
 from benchmarks.bench import load_queries
 from benchmarks.launch import LOOPBACK, ServerFailedError, free_port
+from mildip_ld.engine.remote import RemoteAnswerTooLargeError, SparqlStore
 from mildip_ld.release.build import BuildReport
 from mildip_ld.release.publish import publish
 from mildip_ld.vocab.config import Paths
@@ -115,6 +116,30 @@ def test_the_apis_refusals_and_limits_hold(remote_api: LiveServer):
     assert code == 503 and "time limit" in text
     assert time.perf_counter() - started < 30  # the 2 s limit, not the remote's pace
     assert httpx.get(f"{remote_api.url}/health", timeout=10).json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("query", "what"),
+    [("SELECT * WHERE { ?a ?b ?c . ?d ?e ?f }", "solutions"), ("CONSTRUCT WHERE { ?s ?p ?o }", "triples")],
+)
+def test_reading_a_remote_answer_stops_past_the_row_limit(remote: OxigraphServer, query: str, what: str):
+    """The cross product has ~10^10 solutions: read whole, it would end in the remote store's own
+    5 s limit (a cut answer: a RemoteStoreError), never in the row limit."""
+    graphs = SparqlStore(remote.query, 60).named_graphs()
+    store = SparqlStore(remote.query, 60, graphs, max_rows=50)
+    with pytest.raises(RemoteAnswerTooLargeError, match=f"more than 50 {what}"):
+        store.query(query, use_default_graph_as_union=True)
+    assert len(list(store.query(f"{query} LIMIT 50", use_default_graph_as_union=True))) == 50
+
+
+def test_the_apis_row_limit_holds_for_graph_answers(remote_api: LiveServer):
+    answer = httpx.get(
+        remote_api.sparql,
+        params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+        headers={"Accept": "text/turtle"},
+        timeout=30,
+    )
+    assert answer.status_code == 422 and "more than 1000 triples" in answer.text
 
 
 def test_an_unreachable_store_stops_the_start_with_its_address(built: BuildReport, tmp_path: Path):

@@ -24,6 +24,12 @@ allows, so each is relabelled (``b`` and the hex of the label: the same node, th
 pyoxigraph reads the answer; and an answer it marks as partial (``206``, or an ``X-SQL-State``
 header: an "anytime" query cut short) is refused, never served as if whole.
 
+Row limit: an answer is read from the remote store as it streams in, parsed by pyoxigraph's
+streaming parsers, and the connection is closed as soon as it holds one solution (or triple) more
+than the limit; the caller gets the limit's refusal. So a query that asks for the whole store
+costs the limit and a little more, never the whole answer (read twice, as the worker's recount
+would). An answer with Virtuoso's blank node labels is read whole before it is relabelled.
+
 Credentials (:class:`~mildip_ld.vocab.settings.StoreCredentials`: ``MILDIP_STORE_USER`` and its
 password) log in with HTTP digest or basic through SPARQLWrapper (Virtuoso's ``/sparql-auth``).
 
@@ -37,6 +43,7 @@ with the HTTP timeout, and its slot is not free before then. So a burst of slow 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import math
 import os
@@ -44,7 +51,7 @@ import urllib.error
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import pyoxigraph as ox
 from SPARQLWrapper import ASK, BASIC, DIGEST, JSON, POST, SELECT, TURTLE, URLENCODED, SPARQLWrapper
@@ -54,7 +61,7 @@ from mildip_ld.engine.messages import Answer, Job, QueryJob
 from mildip_ld.engine.pool import Admission, PoolBusyError, PoolClosedError, QueryTimeoutError
 from mildip_ld.engine.query_safety import check
 from mildip_ld.engine.sandbox import Confinement
-from mildip_ld.engine.worker import error, graph_counts, run_query
+from mildip_ld.engine.worker import error, graph_counts, run_query, too_many
 from mildip_ld.vocab.errors import MildipError
 from mildip_ld.vocab.namespaces import GRAPH_BASE
 from mildip_ld.vocab.settings import StoreCredentials
@@ -77,6 +84,38 @@ class RemoteStoreError(MildipError, RuntimeError):
     status = 502
 
 
+class RemoteAnswerTooLargeError(MildipError):
+    """The remote store's answer has more solutions (or triples) than the row limit allows;
+    reading it was stopped there."""
+
+    status = 422
+
+    def __init__(self, max_rows: int, what: str) -> None:
+        super().__init__(f"more than {max_rows} {what}")
+        self.max_rows, self.what = max_rows, what
+
+
+class _Recording(io.RawIOBase):
+    """A response read by a streaming parser, keeping what was read (the answer, once whole)."""
+
+    def __init__(self, response: BinaryIO) -> None:
+        self.response, self.read_so_far = response, bytearray()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.response.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        self.read_so_far += chunk
+        return len(chunk)
+
+    def rest(self) -> bytes:
+        """Everything, the part not yet read included."""
+        self.read_so_far += self.response.read()
+        return bytes(self.read_so_far)
+
+
 def remote_url(store: str) -> str | None:
     """The endpoint URL of a ``sparql:URL`` store setting; None for any other setting."""
     return store[len(SCHEME) :] if store.startswith(SCHEME) else None
@@ -94,9 +133,10 @@ class SparqlStore:
         timeout: float,
         graphs: list[str] | None = None,
         credentials: StoreCredentials | None = None,
+        max_rows: int | None = None,
     ) -> None:
         self.url, self.timeout, self.graphs = url, timeout, graphs or []
-        self.credentials = credentials
+        self.credentials, self.max_rows = credentials, max_rows
 
     def _wrapper(self, text: str, default_graphs: list[str], named_graphs: list[str]) -> SPARQLWrapper:
         wrapper = SPARQLWrapper(self.url)
@@ -147,7 +187,8 @@ class SparqlStore:
                     f"({response.headers.get(PARTIAL_HEADER) or 'HTTP 206'}); set no time limit there "
                     "that cuts answers short (Virtuoso: send no timeout, see docs/scale.md)"
                 )
-            body = response.read()
+            with response:
+                return self._read(_Recording(response), selecting)
         except QueryBadFormed as refused:
             raise SyntaxError(f"the remote store refused the query: {_said(refused)}") from None
         except SPARQLWrapperException as failure:
@@ -156,14 +197,36 @@ class SparqlStore:
             raise RemoteStoreError(
                 f"the remote store {self.url} could not be reached: {getattr(failure, 'reason', failure)}"
             ) from None
-        try:
-            if selecting:
-                return ox.parse_query_results(_relabelled(body), format=ox.QueryResultsFormat.JSON)
-            return [quad.triple for quad in ox.parse(body, format=ox.RdfFormat.TURTLE)]
         except (SyntaxError, ValueError) as unreadable:
             raise RemoteStoreError(
                 f"the remote store {self.url} sent an unreadable answer: {unreadable}"
             ) from None
+
+    def _read(
+        self, answer: _Recording, selecting: bool
+    ) -> ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]:
+        """The answer, read as it streams in and stopped past the row limit
+        (:class:`RemoteAnswerTooLargeError`); see the module's docstring."""
+        limit = math.inf if self.max_rows is None else self.max_rows
+        if not selecting:
+            triples: list[ox.Triple] = []
+            for quad in ox.parse(cast(BinaryIO, answer), format=ox.RdfFormat.TURTLE):
+                if len(triples) == limit:
+                    raise RemoteAnswerTooLargeError(self.max_rows or 0, "triples")
+                triples.append(quad.triple)
+            return triples
+        try:
+            streamed = ox.parse_query_results(cast(BinaryIO, answer), format=ox.QueryResultsFormat.JSON)
+            if isinstance(streamed, ox.QuerySolutions):
+                for count, _ in enumerate(streamed, start=1):
+                    if count > limit:
+                        raise RemoteAnswerTooLargeError(self.max_rows or 0, "solutions")
+            body = answer.rest()
+        except SyntaxError:
+            body = answer.rest()
+            if VIRTUOSO_BLANK_NODE not in body:
+                raise
+        return ox.parse_query_results(_relabelled(body), format=ox.QueryResultsFormat.JSON)
 
     def select(self, text: str, **dataset: Any) -> ox.QuerySolutions:
         """The solutions of a SELECT query sent to the remote store (see :meth:`query`)."""
@@ -256,11 +319,14 @@ class RemoteStore:
         store = SparqlStore(self.url, timeout + HTTP_GRACE_S, self.graphs, self.credentials)
         try:
             if isinstance(job, QueryJob):
+                store.max_rows = self.job_config["max_results"]
                 header, body = run_query(store, job, self.job_config)  # type: ignore[arg-type]
             else:
                 self.graphs = store.named_graphs()
                 store.graphs = self.graphs
                 header, body = graph_counts(store)  # type: ignore[arg-type]
+        except RemoteAnswerTooLargeError as failure:
+            header, body = too_many(failure.max_rows, failure.what)
         except RemoteStoreError as failure:
             self.reachable = "could not be reached" not in str(failure)
             header, body = error(502, str(failure))

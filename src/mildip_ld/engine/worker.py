@@ -120,7 +120,8 @@ class _Buffer:
         return cast(BinaryIO, self)
 
 
-def _too_many(max_results: int, what: str) -> Reply:
+def too_many(max_results: int, what: str) -> Reply:
+    """The row limit's refusal: more than ``max_results`` ``what`` ("solutions", "triples")."""
     return error(
         422,
         f"the answer has more than {max_results} {what}, the limit of this endpoint; "
@@ -157,7 +158,7 @@ def _solutions(
         return _converted(_counted_tsv(again(), max_results), fmt)
     body = buffer.getvalue()
     if len(body) > MIN_ROW_BYTES[fmt] * max_results and _rows(body, fmt, max_results + 1) > max_results:
-        return _too_many(max_results, "solutions")
+        return too_many(max_results, "solutions")
     return {"status": 200, "content_type": media_type(fmt)}, body
 
 
@@ -167,7 +168,7 @@ def _counted_tsv(result: ox.QuerySolutions, max_results: int) -> Reply:
     try:
         result.serialize(buffer.target(), format=Results.TSV)
     except _TooManyRowsError:
-        return _too_many(max_results, "solutions")
+        return too_many(max_results, "solutions")
     return {"status": 200, "content_type": media_type(Results.TSV)}, buffer.getvalue()
 
 
@@ -195,7 +196,7 @@ def _triples(result: ox.QueryTriples, fmt: Rdf, max_results: int, prefixes: dict
     triples: list[ox.Triple] = []
     for triple in result:
         if len(triples) == max_results:
-            return _too_many(max_results, "triples")
+            return too_many(max_results, "triples")
         triples.append(triple)
     return {"status": 200, "content_type": media_type(fmt)}, serialize_triples(triples, fmt, prefixes)
 
