@@ -220,3 +220,57 @@ def test_changes_lists_and_discards_only_on_the_operators_word(
     assert main([*where, "build"]) == 2  # the served release still holds it: the build says so
     assert "w1" in capsys.readouterr().err
     assert main([*where, "build", "--discard-writes"]) == 0
+
+
+RELEASE_BEFORE = b"""<http://e/a> <http://e/p> "one" <http://e/g1> .
+<http://e/a> <http://e/p> _:list <http://e/g1> .
+_:list <http://e/first> "x" <http://e/g1> .
+<http://e/b> <http://e/p> "two"^^<http://www.w3.org/2001/XMLSchema#string> <http://e/g2> .
+<http://e/c> <http://e/p> <http://e/d> <http://e/g2> .
+"""
+
+
+def _release_change(tmp_path: Path, before: bytes, after: bytes) -> changes.Change:
+    old, new = tmp_path / "old.nq", tmp_path / "new.nq"
+    old.write_bytes(before)
+    new.write_bytes(after)
+    return changes.release_change(old, new, changes.Change(id="t", release="t", origin="write", parent="p"))
+
+
+@pytest.mark.parametrize(
+    ("after", "deleted", "added"),
+    [
+        # a write: lines kept, one removed, one added, in the graphs' order
+        (
+            RELEASE_BEFORE.replace(b'"one"', b'"uno"') + b'<http://e/z> <http://e/p> "z" <http://e/g0> .\n',
+            ['<http://e/a> <http://e/p> "one" <http://e/g1>'],
+            ['<http://e/z> <http://e/p> "z" <http://e/g0>', '<http://e/a> <http://e/p> "uno" <http://e/g1>'],
+        ),
+        # the same quads written another way (xsd:string spelt out or not, lines reordered): no change
+        (
+            b"".join(
+                reversed(
+                    RELEASE_BEFORE.replace(
+                        b'"two"^^<http://www.w3.org/2001/XMLSchema#string>', b'"two"'
+                    ).splitlines(keepends=True)
+                )
+            ),
+            [],
+            [],
+        ),
+        # blank nodes labelled anew, the graph isomorphic: no change
+        (RELEASE_BEFORE.replace(b"_:list", b"_:fresh"), [], []),
+        # a changed triple about a blank node is a change, the rest stays out of the patch
+        (
+            RELEASE_BEFORE.replace(b'"x"', b'"y"'),
+            ['_:list <http://e/first> "x" <http://e/g1>'],
+            ['_:list <http://e/first> "y" <http://e/g1>'],
+        ),
+    ],
+)
+def test_a_releases_patch_holds_exactly_what_changed(
+    tmp_path: Path, after: bytes, deleted: list[str], added: list[str]
+) -> None:
+    change = _release_change(tmp_path, RELEASE_BEFORE, after)
+    assert [str(quad) for quad in change.deleted] == deleted
+    assert [str(quad) for quad in change.added] == added

@@ -175,8 +175,17 @@ def diff(before: dict[URIRef, set], after: dict[URIRef, set], change: Change) ->
 def release_change(old: Path | None, new: Path, change: Change) -> Change:
     """Fill ``change`` with what turns the N-Quads file ``old`` (None: nothing) into ``new``, every
     graph (both read by Oxigraph: exact terms). Blank nodes are labelled anew each time a release
-    is read, so a graph's triples with blank nodes count as changed only when they are not
-    isomorphic to the old ones (compared after Oxigraph's canonical relabelling)."""
+    is read from its sources, so a graph's triples with blank nodes count as changed only when they
+    are not isomorphic to the old ones (compared after Oxigraph's canonical relabelling).
+
+    A write keeps the labels and most lines of its parent: only the lines found in one file alone
+    are parsed and compared (:func:`_changed_quads`), unless one of them has a blank node."""
+    if old is not None:
+        removed, added = _changed_quads(old, new)
+        if not any(_has_blank(quad) for quad in (*removed, *added)):
+            change.deleted += sorted(removed - added, key=_graph_order)
+            change.added += sorted(added - removed, key=_graph_order)
+            return change
     before = _by_graph(old) if old is not None else {}
     after = _by_graph(new)
     for graph in sorted(before.keys() | after.keys(), key=str):
@@ -187,6 +196,22 @@ def release_change(old: Path | None, new: Path, change: Change) -> Change:
         change.deleted += sorted(old_quads - new_quads, key=str)
         change.added += sorted(new_quads - old_quads, key=str)
     return change
+
+
+def _changed_quads(old: Path, new: Path) -> tuple[set[ox.Quad], set[ox.Quad]]:
+    """The quads of the lines only ``old`` has, and of those only ``new`` has (a quad written
+    differently in each, by another version of Oxigraph, is in both)."""
+    old_lines, new_lines = (set(path.read_bytes().splitlines()) for path in (old, new))
+    return _parsed(old_lines - new_lines), _parsed(new_lines - old_lines)
+
+
+def _parsed(lines: set[bytes]) -> set[ox.Quad]:
+    return set(ox.parse(b"\n".join(lines), format=ox.RdfFormat.N_QUADS)) if lines else set()
+
+
+def _graph_order(quad: ox.Quad) -> tuple[str, str]:
+    """Quads by graph, then as written (the order of the patch when each graph is compared whole)."""
+    return str(quad.graph_name), str(quad)
 
 
 def _by_graph(nquads: Path) -> dict[str, set[ox.Quad]]:
