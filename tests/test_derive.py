@@ -10,7 +10,7 @@ import pytest
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import OWL, PROV, RDF
 
-from mildip_ld.pipeline.explain import (
+from mildip_ld.pipeline.derive import (
     MODALITIES,
     RANK,
     Derivation,

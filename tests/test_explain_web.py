@@ -1,5 +1,5 @@
 """``/explain`` on a real server: every inferred triple of the article graph is explained over HTTP
-down to asserted triples, and each rule, re-applied with :func:`mildip_ld.pipeline.explain.conclude` to the
+down to asserted triples, and each rule, re-applied with :func:`mildip_ld.pipeline.derive.conclude` to the
 premises the answer names, yields the statement it explains; asserted triples are reported as
 asserted with their passage; the HTML view, the resource pages' "why?" links, statement IRIs and
 the 400 / 404 answers.
@@ -27,7 +27,7 @@ from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import PROV, RDF, RDFS
 
-from mildip_ld.pipeline.explain import RULES_SPEC, Record, Triple, conclude, statement_iri
+from mildip_ld.pipeline.derive import RULES_SPEC, Record, Triple, conclude, statement_iri
 from mildip_ld.release import explanations as explanations_module
 from mildip_ld.release.build import BuildReport
 from mildip_ld.release.explanations import (

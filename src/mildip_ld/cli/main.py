@@ -210,7 +210,7 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
     from rdflib.collection import Collection
     from rdflib.namespace import OWL
 
-    from mildip_ld.pipeline.explain import explanation_graph
+    from mildip_ld.pipeline.derive import explanation_graph
     from mildip_ld.release.explanations import release_derivations
     from mildip_ld.vocab.namespaces import INFERRED, MD, OA, bind_prefixes
 

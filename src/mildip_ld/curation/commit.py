@@ -112,8 +112,8 @@ class Write:
     using_named_graphs: tuple[str, ...] = ()
     """The protocol's ``using-named-graph-uri``: as a USING NAMED clause."""
 
-    def describe(self) -> str:
-        """A short description for the manifest."""
+    def summary(self) -> str:
+        """What the write was, in a few words (the manifest's ``write``)."""
         if self.restore is not None:
             return f"rollback to {self.restore}"
         return "SPARQL Update" if self.update is not None else f"Graph Store {self.method} <{self.graph}>"
@@ -453,7 +453,7 @@ def commit(settings: Settings, write: Write) -> Committed:
             "by": write.by,
             "created": change.created,
             "parent": base.name,
-            "write": write.describe(),
+            "write": write.summary(),
             "write_id": write_id,
             "changes": [*manifest_of(base).get("changes", []), write_id],
             "discarded": manifest_of(base).get("discarded", []),

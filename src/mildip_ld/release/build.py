@@ -37,7 +37,7 @@ from rdflib import Dataset, Graph, URIRef
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from mildip_ld import __version__
-from mildip_ld.pipeline.explain import derivation_record
+from mildip_ld.pipeline.derive import derivation_record
 from mildip_ld.pipeline.infer import infer
 from mildip_ld.pipeline.loader import LoadError, ProjectData, load_project
 from mildip_ld.pipeline.validate import ValidationResult, validate_project

@@ -1,7 +1,7 @@
 """Explanations of a served release: its derivations record read once, looked up per request.
 
 The build records every grounded OWL 2 RL derivation of every inferred triple, with its modality
-and the passages it rests on, in the release's ``graph:derivations`` (:mod:`mildip_ld.pipeline.explain`).
+and the passages it rests on, in the release's ``graph:derivations`` (:mod:`mildip_ld.pipeline.derive`).
 This module reads that record for one release (lazily, once, behind a lock) and answers the
 questions the ``/explain`` route asks: is a triple asserted, inferred or unknown; how firmly it
 holds and which sentences support it; which source passages back an asserted triple; and what is
@@ -30,7 +30,7 @@ import pyoxigraph as ox
 from rdflib import BNode, Dataset, Graph, Literal, Node, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, XSD
 
-from mildip_ld.pipeline.explain import (
+from mildip_ld.pipeline.derive import (
     Derivation,
     Record,
     Triple,
@@ -51,7 +51,7 @@ STATEMENT_PREFIX = RESOURCE_BASE + "statement/"
 MAX_TERM_CHARS = 4096
 """Longest accepted ``s``, ``p`` or ``o`` parameter (longer ones answer 400)."""
 GIVEN_GRAPHS = ("asserted", "provenance", "ontology")
-"""The graphs derivations are grounded in (:func:`mildip_ld.pipeline.explain.derive_every`)."""
+"""The graphs derivations are grounded in (:func:`mildip_ld.pipeline.derive.derive_every`)."""
 STATED_GRAPHS = (*GIVEN_GRAPHS, "shapes")
 """Graphs whose triples are stated by a file of the project, not inferred."""
 EVIDENCE = (MD.statedIn, MD.mentionedIn)
@@ -310,7 +310,7 @@ class Explanations:
     def graph(self, triple: Triple) -> Graph:
         """The PROV-O explanation of ``triple`` (which :meth:`find` found), self-contained.
 
-        :func:`mildip_ld.pipeline.explain.explanation_graph`, plus for every asserted statement its source
+        :func:`mildip_ld.pipeline.derive.explanation_graph`, plus for every asserted statement its source
         passages (``prov:wasDerivedFrom``, the ``md:statedIn`` / ``md:mentionedIn`` claim, the
         passage's label, line, source and selectors with quote and offsets), ``rdfs:isDefinedBy``
         the ontology for an ontology axiom, and the description of blank nodes a statement names

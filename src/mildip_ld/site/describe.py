@@ -15,7 +15,7 @@ from itertools import islice
 
 import pyoxigraph as ox
 
-from mildip_ld.pipeline.explain import statement_iri
+from mildip_ld.pipeline.derive import statement_iri
 from mildip_ld.release.explanations import explain_path
 from mildip_ld.release.void import VOID_DOC
 from mildip_ld.vocab.namespaces import (

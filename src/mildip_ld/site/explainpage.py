@@ -11,7 +11,7 @@ or ``?format=`` (``html``, ``ttl``, ``nt``, ``nq``, ``trig``, ``jsonld``, ``rdf`
 browsers, else the PROV-O explanation graph (see :meth:`Explanations.graph`) in every RDF format
 the endpoint serves. Unknown triples answer 404, malformed parameters 400.
 
-Statement IRIs (``…/id/statement/<hash>``, minted by :func:`mildip_ld.pipeline.explain.statement_iri` for
+Statement IRIs (``…/id/statement/<hash>``, minted by :func:`mildip_ld.pipeline.derive.statement_iri` for
 the ``rdf:Statement`` nodes of explanations) dereference here: 303 See Other to the explanation in
 the representation ``Accept`` prefers; so do the IRIs of a statement's derivations
 (``…/id/statement/<hash>/derivation``, and each rule application the derivations record names,
@@ -35,7 +35,7 @@ from rdflib import BNode, Node
 from rdflib.collection import Collection
 from rdflib.namespace import OWL
 
-from mildip_ld.pipeline.explain import RULES_SPEC, Derivation, Triple, statement_iri
+from mildip_ld.pipeline.derive import RULES_SPEC, Derivation, Triple, statement_iri
 from mildip_ld.release.explanations import (
     STATED_GRAPHS,
     BadTermError,
