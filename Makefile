@@ -43,9 +43,9 @@ validate: $(SERVE_STAMP) ## validate data/ against shapes/
 serve: $(SERVE_STAMP) ## build if needed, then serve http://$(HOST):$(PORT) (installs only what serving needs)
 	$(BIN)/mildip serve --host $(HOST) --port $(PORT)
 
-test: $(TEST_STAMP) ## run the test suite: in $(TEST_JOBS) processes, then the timing tests alone
-	$(BIN)/pytest -n $(TEST_JOBS) -m "not timing"
-	$(BIN)/pytest -m timing
+test: $(TEST_STAMP) ## run the test suite: in $(TEST_JOBS) processes, then the timing tests alone (the slowest listed)
+	$(BIN)/pytest -n $(TEST_JOBS) -m "not timing" --durations=25
+	$(BIN)/pytest -m timing --durations=10
 
 test-fast: $(TEST_STAMP) ## the suite without the server, browser and bench tests
 	$(BIN)/pytest -n $(TEST_JOBS) -m "$(FAST) and not timing"

@@ -149,6 +149,18 @@ class Server:
         self.stop()
         self.start()
 
+    def settle(self, limit: float) -> None:
+        """After a load run: the requests wrk left in flight at its end may keep a server that
+        answers one at a time busy for long; one that does not answer ``ASK {}`` within ``limit``
+        seconds is recovered."""
+        client = Client(self.port, self.path, limit)
+        try:
+            client.get(PROBE)
+        except (TimeoutError, ConnectionError):
+            self.recover()
+        finally:
+            client.close()
+
     def _processes(self) -> list[Any]:
         """The server's process and its children (query workers, a forked server) as psutil objects."""
         import psutil
@@ -333,6 +345,8 @@ def measure(server: Server, text: str, seconds: float, limit: float) -> Sample:
     run = run_wrk(server, text, min(max(seconds, CONNECTIONS * warm), limit), limit)
     if run.timeouts:
         server.recover()
+    else:
+        server.settle(limit)
     if run.failed:
         return {"status": "error", "error": f"wrk: {run.failed} failed of {run.requests}"}
     if not run.answered:

@@ -179,6 +179,25 @@ def test_accept_origin_and_format_are_part_of_the_key(live_server: LiveServer) -
 
 
 @pytest.mark.server
+def test_a_compressed_answer_is_kept_as_sent_and_apart_from_the_plain_one(live_server: LiveServer) -> None:
+    """The cache keeps what the client got after compression, keyed by Accept-Encoding: a hit for
+    a gzip client is the gzip bytes (not compressed again), a plain client gets plain bytes."""
+    query = f"SELECT * WHERE {{ ?s ?p ?o }} LIMIT 300 # {uuid.uuid4()}"
+    answers = {
+        encoding: [_get(live_server, query, {"Accept-Encoding": encoding}) for _ in range(2)]
+        for encoding in ("gzip", "identity")
+    }
+    for encoding, (first, second) in answers.items():
+        assert (first.headers[CACHE], second.headers[CACHE]) == ("miss", "hit"), encoding
+        assert first.headers.get("content-encoding") == second.headers.get("content-encoding")
+        assert second.content == first.content
+    assert answers["gzip"][1].headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in answers["identity"][1].headers
+    assert answers["gzip"][1].json() == answers["identity"][1].json()
+    assert "Accept-Encoding" in answers["gzip"][1].headers["vary"]
+
+
+@pytest.mark.server
 def test_volatile_queries_errors_and_posts_are_never_kept(live_server: LiveServer) -> None:
     volatile = "SELECT (STRUUID() AS ?u) WHERE {} # " + str(uuid.uuid4())
     first, second = _get(live_server, volatile), _get(live_server, volatile)

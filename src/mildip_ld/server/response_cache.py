@@ -3,8 +3,9 @@ of the whole application.
 
 A release never changes in place (a write publishes a new one), so the answer to a query is a
 function of the request and the release: the query string (query, dataset, ``format``), the
-headers that negotiation and CORS read (``Accept``, ``Origin``). The first answer is kept as
-the client got it, status, headers and body, when the endpoint marks it cacheable (a 200 to a
+headers that negotiation, CORS and compression read (``Accept``, ``Origin``, ``Accept-Encoding``).
+The first answer is kept as the client got it (compressed when it asked for gzip), status,
+headers and body, when the endpoint marks it cacheable (a 200 to a
 query that calls no SERVICE and no NOW(), RAND(), UUID() or STRUUID(), from the embedded store);
 the same request again is answered with those bytes at once, without parsing, negotiation, a
 worker round trip or FastAPI's machinery, and with ``X-Mildip-Cache: hit``. The key holds the
@@ -32,7 +33,7 @@ CACHEABLE = "mildip.cacheable"
 """Scope key the endpoint sets on a request whose answer may be kept."""
 CACHE_HEADER = b"x-mildip-cache"
 PATH = "/sparql"
-VARY_HEADERS = (b"accept", b"origin")
+VARY_HEADERS = (b"accept", b"origin", b"accept-encoding")
 """The request headers an answer to a query depends on (besides its query string)."""
 
 Key = tuple[str, bytes, tuple[bytes, ...]]
@@ -132,7 +133,7 @@ class ResponseCacheMiddleware:
     """Serves kept answers to ``GET /sparql``, and keeps the answers the endpoint marks cacheable.
 
     ``release`` tells the name of the release served now. It wraps the whole application, so a
-    kept answer holds the headers every middleware added (security, CORS), and a hit costs about
+    kept answer holds the headers every middleware added (security, CORS, compression), and a hit costs about
     as much CPU as Oxigraph's server spends on a request; the metrics middleware does not see a
     hit, so it is counted and timed here, under the same route.
     """

@@ -104,19 +104,20 @@ class ReleaseFollowMiddleware:
 
 
 def serving_app(settings: Settings | None = None) -> ASGIApp:
-    """What ``mildip serve`` runs: :func:`create_app` behind the render gate's replays and the
-    response cache (when it is on), following the build's ``current`` release when it serves the
-    embedded store, gzip-compressed (:func:`~mildip_ld.site.web.compressed`), with every failure that
-    escapes them logged as one line (:mod:`mildip_ld.server.errorlog`)."""
+    """What ``mildip serve`` runs: :func:`create_app` behind the render gate's replays,
+    gzip-compressed (:func:`~mildip_ld.site.web.compressed`), behind the response cache (when it is
+    on: a hit is the answer as sent, compressed or not, at the cost of a lookup), following the
+    build's ``current`` release when it serves the embedded store, with every failure that escapes
+    them logged as one line (:mod:`mildip_ld.server.errorlog`)."""
     fastapi_app = create_app(settings)
     endpoint: Endpoint = fastapi_app.state.endpoint
     release = lambda: endpoint.release.name  # noqa: E731 (read at every request)
-    app: ASGIApp = ReplayMiddleware(fastapi_app, endpoint.gate, release, endpoint.metrics)
+    app: ASGIApp = compressed(ReplayMiddleware(fastapi_app, endpoint.gate, release, endpoint.metrics))
     if endpoint.cache is not None:
         app = ResponseCacheMiddleware(app, endpoint.cache, release, endpoint.metrics)
     if endpoint.settings.store == EMBEDDED_STORE:
         app = ReleaseFollowMiddleware(app, endpoint)
-    return OneLineErrorsMiddleware(compressed(app))
+    return OneLineErrorsMiddleware(app)
 
 
 def app_from_env() -> ASGIApp:

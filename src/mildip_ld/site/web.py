@@ -247,6 +247,7 @@ def compressed(app: ASGIApp) -> ASGIApp:
     """``app`` with gzip for every compressible answer of :data:`COMPRESS_MIN_BYTES` or more to a client
     that accepts it (Starlette's GZipMiddleware, which adds ``Vary: Accept-Encoding``; it leaves an
     answer that has a ``Content-Encoding`` alone), the dump files excepted (:class:`_Compressed`).
-    It goes outside the render gate's replays and the response cache, which keep and replay
-    uncompressed bytes: every client gets what it accepts."""
+    It goes outside the render gate's replays, which keep and replay uncompressed bytes, and
+    inside the response cache, which keeps each answer as sent, keyed by ``Accept-Encoding``:
+    every client gets what it accepts."""
     return _Compressed(app)
