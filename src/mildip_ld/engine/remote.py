@@ -28,7 +28,9 @@ Row limit: an answer is read from the remote store as it streams in, parsed by p
 streaming parsers, and the connection is closed as soon as it holds one solution (or triple) more
 than the limit; the caller gets the limit's refusal. So a query that asks for the whole store
 costs the limit and a little more, never the whole answer (read twice, as the worker's recount
-would). An answer with Virtuoso's blank node labels is read whole before it is relabelled.
+would). An answer with Virtuoso's blank node labels is read whole before it is relabelled. An
+answer still coming in past the query's time limit (and :data:`HTTP_GRACE_S`) is dropped, however
+slowly its bytes come, so its request slot is free again.
 
 Credentials (:class:`~mildip_ld.vocab.settings.StoreCredentials`: ``MILDIP_STORE_USER`` and its
 password) log in with HTTP digest or basic through SPARQLWrapper (Virtuoso's ``/sparql-auth``).
@@ -47,6 +49,7 @@ import io
 import json
 import math
 import os
+import time
 import urllib.error
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -95,16 +98,25 @@ class RemoteAnswerTooLargeError(MildipError):
         self.max_rows, self.what = max_rows, what
 
 
-class _Recording(io.RawIOBase):
-    """A response read by a streaming parser, keeping what was read (the answer, once whole)."""
+class RemoteAnswerLateError(RemoteStoreError):
+    """The remote store was still sending its answer past the query's time limit (and its grace):
+    reading it was stopped, so a store that drips an answer cannot hold a request slot for long."""
 
-    def __init__(self, response: BinaryIO) -> None:
+
+class _Recording(io.RawIOBase):
+    """A response read by a streaming parser, keeping what was read (the answer, once whole); a
+    read past ``deadline`` (``time.monotonic()``) raises :class:`RemoteAnswerLateError`."""
+
+    def __init__(self, response: BinaryIO, deadline: float, late: str) -> None:
         self.response, self.read_so_far = response, bytearray()
+        self.deadline, self.late = deadline, late
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
+        if time.monotonic() > self.deadline:
+            raise RemoteAnswerLateError(self.late)
         chunk = self.response.read(len(buffer))
         buffer[: len(chunk)] = chunk
         self.read_so_far += chunk
@@ -179,6 +191,7 @@ class SparqlStore:
         wrapper = self._wrapper(text, defaults, named)
         selecting = wrapper.queryType in (SELECT, ASK)
         wrapper.setReturnFormat(JSON if selecting else TURTLE)
+        deadline = time.monotonic() + self.timeout
         try:
             response = wrapper.query().response
             if response.status == 206 or response.headers.get(PARTIAL_HEADER):
@@ -187,8 +200,12 @@ class SparqlStore:
                     f"({response.headers.get(PARTIAL_HEADER) or 'HTTP 206'}); set no time limit there "
                     "that cuts answers short (Virtuoso: send no timeout, see docs/scale.md)"
                 )
+            late = (
+                f"the remote store {self.url} was still sending its answer {self.timeout:g} s after "
+                "the query was sent; reading it was stopped"
+            )
             with response:
-                return self._read(_Recording(response), selecting)
+                return self._read(_Recording(response, deadline, late), selecting)
         except QueryBadFormed as refused:
             raise SyntaxError(f"the remote store refused the query: {_said(refused)}") from None
         except SPARQLWrapperException as failure:
