@@ -42,7 +42,7 @@ from mildip_ld.vocab.formats import FORMATS
 from mildip_ld.vocab.namespaces import ASSERTED, INFERRED, MD, MDR, OA, PROVENANCE, RESOURCE_BASE
 from mildip_ld.vocab.terms import to_rdflib
 from tests.live_server import LiveServer, live_server  # noqa: F401 (fixture)
-from tests.test_explain import given  # noqa: F401 (fixture: the asserted, provenance and ontology graphs)
+from tests.test_derive import given  # noqa: F401 (fixture: the asserted, provenance and ontology graphs)
 
 pytestmark = pytest.mark.server
 
