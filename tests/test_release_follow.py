@@ -12,7 +12,7 @@ import httpx
 import pyoxigraph as ox
 import pytest
 
-from mildip_ld.release.build import BuildReport, _publish, current_release
+from mildip_ld.release.build import BuildReport, _switch_current, current_release
 from mildip_ld.release.store import STORE_DIR
 from tests.live_server import LiveServer, build_dir_of, serve
 
@@ -40,7 +40,7 @@ def _publish_copy(build_dir: Path, name: str, change) -> Path:
     staging = build_dir / f".staging-{name}"
     shutil.copytree(current, staging)
     change(staging)
-    return _publish(build_dir, staging)
+    return _switch_current(build_dir, staging)
 
 
 def _add_mark(staging: Path) -> None:

@@ -22,7 +22,7 @@ from mildip_ld.release import changes
 from mildip_ld.release.build import (
     RELEASES_DIR,
     BuildReport,
-    _publish,
+    _switch_current,
     build,
     current_release,
     exclusive,
@@ -141,7 +141,7 @@ def test_publish_flushes_the_release_then_releases_then_the_build_folder(
     shutil.copytree(current_release(build_copy), staging)
     recorder = FsyncRecorder(build_copy)
     monkeypatch.setattr(os, "fsync", recorder)
-    release = _publish(build_copy, staging)
+    release = _switch_current(build_copy, staging)
     recorder.assert_published_durably(release)
     assert current_release(build_copy) == release
 

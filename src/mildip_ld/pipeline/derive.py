@@ -532,7 +532,7 @@ def explanation_graph(support: Support, given: Graph, triple: Triple, max_depth:
     graph.bind("prov", PROV)
     seen: set[Triple] = set()
 
-    def describe(current: Triple, depth: int) -> URIRef:
+    def statement_node(current: Triple, depth: int) -> URIRef:
         node = statement_iri(current)
         if current in seen:
             return node
@@ -549,8 +549,8 @@ def explanation_graph(support: Support, given: Graph, triple: Triple, max_depth:
             return node
         graph.add((node, MD.asserted, Literal(False)))
         for derivation in derivations if depth == 0 else derivations[:1]:
-            axioms = [describe(axiom, depth + 1) for axiom in derivation.axioms]
-            premises = [describe(premise, depth + 1) for premise in derivation.premises]
+            axioms = [statement_node(axiom, depth + 1) for axiom in derivation.axioms]
+            premises = [statement_node(premise, depth + 1) for premise in derivation.premises]
             application = derivation_iri(node, derivation.rule, (*axioms, *premises))
             graph.add((node, PROV.wasGeneratedBy, application))
             graph.add((application, RDF.type, MD.RuleApplication))
@@ -564,5 +564,5 @@ def explanation_graph(support: Support, given: Graph, triple: Triple, max_depth:
                     graph.add((application, PROV.used, part))
         return node
 
-    describe(triple, 0)
+    statement_node(triple, 0)
     return graph

@@ -239,7 +239,9 @@ def write_release_patch(staging: Path, parent: Path | None, name: str, origin: s
     (staging / changes.RELEASE_PATCH_FILE).write_text(change.patch(), encoding="utf-8")
 
 
-def _publish(build_dir: Path, staging: Path, keep: int = KEEP_RELEASES, data_dir: Path | None = None) -> Path:
+def _switch_current(
+    build_dir: Path, staging: Path, keep: int = KEEP_RELEASES, data_dir: Path | None = None
+) -> Path:
     """Flush a complete staging folder, move it into releases/ and switch ``current`` to it
     atomically, flushing each folder whose entries changed before going on (the caller holds
     :func:`exclusive`). Then removes the releases older than the ``keep`` newest, except those
@@ -283,7 +285,7 @@ def write_release(
     index, the RDF Patch from the current release, and the manifest (``manifest`` with the
     release's name, its counts and ``timings``, completed with this function's own stages, ``write``
     and ``index``, and their ``total``), all in a staging folder; then, for a write, ``change`` is
-    recorded in the change log of ``data_dir`` (pending until published); then :func:`_publish`
+    recorded in the change log of ``data_dir`` (pending until published); then :func:`_switch_current`
     switches ``current``, and the change is completed. The caller holds :func:`exclusive`; on any
     failure the staging folder is removed and ``current`` stays where it was."""
     staging = build_dir / f"{STAGING_PREFIX}{name}"
@@ -310,7 +312,7 @@ def write_release(
         write_release_patch(staging, current_release(build_dir), name, manifest["origin"])
         if change is not None:
             pending = changes.record_pending(data_dir, change)
-        release = _publish(build_dir, staging, keep, data_dir)
+        release = _switch_current(build_dir, staging, keep, data_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         published = build_dir.resolve() / RELEASES_DIR / name

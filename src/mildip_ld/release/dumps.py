@@ -149,7 +149,7 @@ def write_dump(quads: Sequence[ox.Quad], folder: Path, spec: DumpSpec) -> list[D
 
 def void_document(release: Path, files: Sequence[DumpFile], base_url: str, fmt: RdfFormat) -> bytes:
     """The VoID description of the release's store and of ``files``, serialized as ``fmt``."""
-    graph = void.describe(
+    graph = void.void_graph(
         store_for(release),
         files,
         base_url=base_url,

@@ -206,7 +206,7 @@ class _Describer:
         self.add(checksum, SPDX.checksumValue, Literal(dump.sha256, datatype=XSD.hexBinary))
 
 
-def describe(
+def void_graph(
     store: ox.Store,
     dumps: Sequence[DumpFile],
     base_url: str = PUBLIC_BASE,

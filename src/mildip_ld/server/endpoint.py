@@ -574,7 +574,7 @@ class Endpoint:
             return self.refuse(400, str(failure))
         if fmt is None:
             return self.refuse(406, f"the service description is offered as {conneg.offered('graph')}")
-        triples = service_description.describe(
+        triples = service_description.service_triples(
             self.endpoint_url(request),
             self.counts["graphs"],
             self.counts["quads"],

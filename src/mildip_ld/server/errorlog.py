@@ -35,7 +35,7 @@ def _frame(frame: traceback.FrameSummary) -> str:
     return f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
 
 
-def describe(scope: Scope, failure: BaseException) -> str:
+def error_line(scope: Scope, failure: BaseException) -> str:
     """One line: the request, the exception with its message, where it was raised and, when that
     is in a library, the last line of this package on the way."""
     frames = traceback.extract_tb(failure.__traceback__)[1:]  # the first is the middleware's own
@@ -70,7 +70,7 @@ class OneLineErrorsMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         except Exception as failure:  # noqa: BLE001 - any failure of the application: logged, answered
-            ERROR_LOG.error(describe(scope, failure))
+            ERROR_LOG.error(error_line(scope, failure))
             if started:  # answered already (Starlette's 500), or half-sent: uvicorn closes the connection
                 return
             await send(

@@ -89,7 +89,7 @@ def _graph_store(service: ox.NamedNode, url: str, updates: bool) -> list[ox.Trip
     ]
 
 
-def describe(
+def service_triples(
     endpoint: str,
     graphs: dict[str, int],
     default_triples: int,
