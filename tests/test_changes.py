@@ -5,6 +5,7 @@ tests/test_write_history.py)."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from mildip_ld.cli.main import main
 from mildip_ld.curation.commit import Write, WriteRefusedError, commit
 from mildip_ld.release import changes
 from mildip_ld.release.build import (
+    DATASET_FILE,
     RELEASES_DIR,
     BuildReport,
     UnloggedWritesError,
@@ -25,7 +27,7 @@ from mildip_ld.release.build import (
     manifest_of,
 )
 from mildip_ld.release.releases import PreconditionError, check_conditions, etag, parse_tags
-from mildip_ld.release.store import open_store
+from mildip_ld.release.store import STORE_DIR, open_store
 from mildip_ld.vocab.config import Paths
 from mildip_ld.vocab.namespaces import ASSERTED, MD, MDR, NAMED_GRAPHS
 from mildip_ld.vocab.settings import Settings
@@ -147,7 +149,7 @@ def test_a_writes_manifest_records_its_real_timings_and_counts(project_copy: Pat
     committed = commit(settings_of(project_copy), Write(update=insert("avalon")))
     manifest = manifest_of(committed.release)
     recorded = manifest["timings_seconds"]
-    assert set(recorded) == {"apply", "validate", "infer", "derive", "write", "index", "total"}
+    assert set(recorded) == {"apply", "validate", "infer", "derive", "write", "patch", "index", "total"}
     assert all(seconds > 0 for seconds in recorded.values()), recorded
     assert recorded["total"] == pytest.approx(sum(v for k, v in recorded.items() if k != "total"), abs=0.01)
     store = open_store(committed.release)
@@ -155,6 +157,44 @@ def test_a_writes_manifest_records_its_real_timings_and_counts(project_copy: Pat
         graph = ox.NamedNode(str(NAMED_GRAPHS[name]))
         assert len(list(store.quads_for_pattern(None, None, None, graph))) == count > 0, name
     assert manifest["counts"] == committed.counts and manifest["origin"] == "write"
+
+
+def _canonical(quads: Iterable[ox.Quad]) -> set[ox.Quad]:
+    dataset = ox.Dataset(quads)
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
+    return set(dataset)
+
+
+def _store_and_reloaded(release: Path, scratch: Path) -> tuple[set[ox.Quad], set[ox.Quad]]:
+    """The quads of a release's store, and of a store bulk-loaded from its N-Quads file, each
+    canonically labelled (a store labels a file's blank nodes anew, and keeps its own form of
+    some literals: ``"6"^^xsd:positiveInteger`` comes back as an ``xsd:integer``)."""
+    reloaded = ox.Store(str(scratch))
+    reloaded.bulk_load(path=str(release / DATASET_FILE), format=ox.RdfFormat.N_QUADS)
+    store = open_store(release)
+    try:
+        return _canonical(store), _canonical(reloaded)
+    finally:
+        del store, reloaded
+
+
+def test_a_writes_store_is_its_parents_with_the_change_and_holds_its_dataset(
+    project_copy: Paths, tmp_path: Path
+) -> None:
+    """A write's store is a backup of its parent's (linked, not copied) with the exact change
+    applied; a rebuild (blank nodes labelled anew) bulk-loads its own. Either way the store holds
+    what a bulk load of the release's N-Quads file holds."""
+    parent = build(project_copy).release
+    committed = commit(settings_of(project_copy), Write(update=insert("avalon")))
+    assert committed.release is not None
+    in_store, reloaded = _store_and_reloaded(committed.release, tmp_path / "write")
+    assert in_store == reloaded
+    assert any(quad.subject == ox.NamedNode(str(MDR.avalon)) for quad in in_store)
+    shared = {file.stat().st_ino for file in (parent / STORE_DIR).glob("*.sst")}
+    assert shared & {file.stat().st_ino for file in (committed.release / STORE_DIR).glob("*.sst")}
+    rebuilt = build(project_copy).release
+    in_store, reloaded = _store_and_reloaded(rebuilt, tmp_path / "rebuild")
+    assert in_store == reloaded and any(isinstance(quad.subject, ox.BlankNode) for quad in in_store)
 
 
 def test_retention_keeps_the_releases_whose_writes_are_not_in_data(project_copy: Paths) -> None:

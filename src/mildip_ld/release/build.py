@@ -231,12 +231,16 @@ def _remove_leftovers(build_dir: Path) -> list[Path]:
     return removed
 
 
-def write_release_patch(staging: Path, parent: Path | None, name: str, origin: str) -> None:
+def write_release_patch(staging: Path, parent: Path | None, name: str, origin: str) -> changes.Change | None:
     """Write into ``staging`` the change of every graph from ``parent`` as RDF Patch
-    (:data:`~mildip_ld.release.changes.RELEASE_PATCH_FILE`, served beside the dumps)."""
+    (:data:`~mildip_ld.release.changes.RELEASE_PATCH_FILE`, served beside the dumps); return it
+    when it is exact (:func:`~mildip_ld.release.changes.exact_change`: the parent's store can take it)."""
     change = changes.Change(id=name, release=name, origin=origin, parent=parent.name if parent else "")
-    changes.release_change(parent / DATASET_FILE if parent else None, staging / DATASET_FILE, change)
+    exact = parent is not None and changes.exact_change(parent / DATASET_FILE, staging / DATASET_FILE, change)
+    if not exact:
+        changes.release_change(parent / DATASET_FILE if parent else None, staging / DATASET_FILE, change)
     (staging / changes.RELEASE_PATCH_FILE).write_text(change.patch(), encoding="utf-8")
+    return change if exact else None
 
 
 def _switch_current(
@@ -281,13 +285,15 @@ def write_release(
     change: changes.Change | None = None,
     progress: Progress = lambda _: None,
 ) -> Path:
-    """Write ``graphs`` as the release ``name`` and publish it: N-Quads, Oxigraph store, search
-    index, the RDF Patch from the current release, and the manifest (``manifest`` with the
-    release's name, its counts and ``timings``, completed with this function's own stages, ``write``
-    and ``index``, and their ``total``), all in a staging folder; then, for a write, ``change`` is
-    recorded in the change log of ``data_dir`` (pending until published); then :func:`_switch_current`
-    switches ``current``, and the change is completed. The caller holds :func:`exclusive`; on any
-    failure the staging folder is removed and ``current`` stays where it was."""
+    """Write ``graphs`` as the release ``name`` and publish it: N-Quads, the RDF Patch from the
+    current release, the Oxigraph store (the current release's with the patch applied, when the
+    patch is exact; else bulk-loaded), the search index and the manifest (``manifest`` with the
+    release's name, its counts and ``timings``, completed with this function's own stages,
+    ``write``, ``patch`` and ``index``, and their ``total``), all in a staging folder; then, for
+    a write, ``change`` is recorded in the change log of ``data_dir`` (pending until published);
+    then :func:`_switch_current` switches ``current``, and the change is completed. The caller
+    holds :func:`exclusive`; on any failure the staging folder is removed and ``current`` stays
+    where it was."""
     staging = build_dir / f"{STAGING_PREFIX}{name}"
     staging.mkdir()
     pending = None
@@ -297,7 +303,12 @@ def write_release(
         timings["write"] = time.perf_counter() - started
         progress(f"{'write':<9} {timings['write']:6.2f} s")
         started = time.perf_counter()
-        create_store(staging, staging / DATASET_FILE)
+        parent = current_release(build_dir)
+        exact = write_release_patch(staging, parent, name, manifest["origin"])
+        timings["patch"] = time.perf_counter() - started
+        progress(f"{'patch':<9} {timings['patch']:6.2f} s")
+        started = time.perf_counter()
+        create_store(staging, staging / DATASET_FILE, parent, (exact.deleted, exact.added) if exact else None)
         build_search_index(staging)
         timings["index"] = time.perf_counter() - started
         progress(f"{'index':<9} {timings['index']:6.2f} s")
@@ -309,7 +320,6 @@ def write_release(
             "timings_seconds": {stage: round(seconds, 3) for stage, seconds in timings.items()},
         }
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-        write_release_patch(staging, current_release(build_dir), name, manifest["origin"])
         if change is not None:
             pending = changes.record_pending(data_dir, change)
         release = _switch_current(build_dir, staging, keep, data_dir)

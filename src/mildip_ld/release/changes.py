@@ -178,14 +178,10 @@ def release_change(old: Path | None, new: Path, change: Change) -> Change:
     is read from its sources, so a graph's triples with blank nodes count as changed only when they
     are not isomorphic to the old ones (compared after Oxigraph's canonical relabelling).
 
-    A write keeps the labels and most lines of its parent: only the lines found in one file alone
-    are parsed and compared (:func:`_changed_quads`), unless one of them has a blank node."""
-    if old is not None:
-        removed, added = _changed_quads(old, new)
-        if not any(_has_blank(quad) for quad in (*removed, *added)):
-            change.deleted += sorted(removed - added, key=_graph_order)
-            change.added += sorted(added - removed, key=_graph_order)
-            return change
+    A write keeps the labels and most lines of its parent: :func:`exact_change` then compares
+    only the lines found in one file alone."""
+    if old is not None and exact_change(old, new, change):
+        return change
     before = _by_graph(old) if old is not None else {}
     after = _by_graph(new)
     for graph in sorted(before.keys() | after.keys(), key=str):
@@ -196,6 +192,19 @@ def release_change(old: Path | None, new: Path, change: Change) -> Change:
         change.deleted += sorted(old_quads - new_quads, key=str)
         change.added += sorted(new_quads - old_quads, key=str)
     return change
+
+
+def exact_change(old: Path, new: Path, change: Change) -> bool:
+    """Fill ``change`` with what turns the N-Quads file ``old`` into ``new`` when no blank node is
+    among the quads that differ (a write: its parent's labels kept), and say so; otherwise leave
+    it alone and return False (:func:`release_change` compares up to isomorphism). Applied to
+    ``old``'s quads, an exact change gives exactly ``new``'s, labels included."""
+    removed, added = _changed_quads(old, new)
+    if any(_has_blank(quad) for quad in (*removed, *added)):
+        return False
+    change.deleted += sorted(removed - added, key=_graph_order)
+    change.added += sorted(added - removed, key=_graph_order)
+    return True
 
 
 def _changed_quads(old: Path, new: Path) -> tuple[set[ox.Quad], set[ox.Quad]]:

@@ -1,4 +1,5 @@
-"""The serving store: an on-disk Oxigraph store per release, built from the release's N-Quads.
+"""The serving store: an on-disk Oxigraph store per release, built from the release's N-Quads
+(or, for a write, from its parent's store and the change).
 
 rdflib stays the modelling, validation and inference toolkit; Oxigraph (Rust, on disk,
 SPARQL 1.1) answers queries. Each release folder holds its own store under ``oxigraph/``, so
@@ -8,7 +9,7 @@ switching the build's ``current`` link switches the store atomically, and a rest
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -19,13 +20,30 @@ from mildip_ld.vocab.terms import oxigraph_converter, to_oxigraph_quad
 STORE_DIR = "oxigraph"
 
 
-def create_store(release: Path, dataset_file: Path) -> Path:
-    """Bulk-load ``dataset_file`` (N-Quads) into a new on-disk store inside ``release``."""
+def create_store(
+    release: Path,
+    dataset_file: Path,
+    parent: Path | None = None,
+    change: tuple[Iterable[ox.Quad], Iterable[ox.Quad]] | None = None,
+) -> Path:
+    """A new on-disk store inside ``release``: ``dataset_file`` (N-Quads) bulk-loaded, or, given
+    the ``parent`` release and the exact ``change`` (deleted, added) from its quads to the file's,
+    a backup of the parent's store with the change applied. A backup on the same file system links
+    the parent's immutable files instead of copying them, so a write costs its change, not the
+    whole dataset (1 s for the article, minutes at 10^5 triples)."""
     location = release / STORE_DIR
-    store = ox.Store(str(location))
-    store.bulk_load(path=str(dataset_file), format=ox.RdfFormat.N_QUADS)
+    if parent is not None and change is not None and (parent / STORE_DIR).is_dir():
+        ox.Store.read_only(str(parent / STORE_DIR)).backup(str(location))
+        store = ox.Store(str(location))
+        deleted, added = change
+        for quad in deleted:
+            store.remove(quad)
+        store.extend(added)
+    else:
+        store = ox.Store(str(location))
+        store.bulk_load(path=str(dataset_file), format=ox.RdfFormat.N_QUADS)
+        store.optimize()
     store.flush()
-    store.optimize()
     del store  # closes the store (releases RocksDB's lock) before the release is published
     return location
 
