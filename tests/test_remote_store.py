@@ -56,6 +56,7 @@ def rows(server: LiveServer, query: str, **params: str) -> list[str]:
     return sorted(json.dumps(row, sort_keys=True) for row in answer.json()["results"]["bindings"])
 
 
+@pytest.mark.timing  # every example query must come back within the remote API's 2 s limit
 def test_every_example_query_has_the_embedded_stores_answer(
     remote_api: LiveServer, live_server: LiveServer, paths: Paths
 ):

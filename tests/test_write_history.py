@@ -227,15 +227,24 @@ def test_a_write_during_a_build_waits_and_lands_on_top_of_it(server: LiveServer)
 
 def test_a_build_during_a_write_includes_it(server: LiveServer) -> None:
     """The write starts first: the build waits for it and applies its logged change."""
-    answers: list[httpx.Response] = []
-    sender = threading.Thread(target=lambda: answers.append(update(server, insert_state("ys", "Ys"))))
+    answers: list[httpx.Response | Exception] = []
+
+    def send() -> None:
+        try:
+            answers.append(update(server, insert_state("ys", "Ys")))
+        except httpx.HTTPError as failure:  # told below, not lost in the thread
+            answers.append(failure)
+
+    sender = threading.Thread(target=send)
     sender.start()
     assert _wait_for(lambda: _lock_is_held(server.build_dir), 60), "the write never took the lock"
     built = mildip("build", data=data_of(server), build_dir=server.build_dir)
     sender.join()
-    assert answers[0].status_code == 204, answers[0].text
+    answer = answers[0]
+    assert isinstance(answer, httpx.Response), f"the write got no answer: {answer!r}"
+    assert answer.status_code == 204, answer.text
     assert built.returncode == 0, built.stderr
-    assert answers[0].headers["x-mildip-write"] in manifest_of(current_release(server.build_dir))["changes"]
+    assert answer.headers["x-mildip-write"] in manifest_of(current_release(server.build_dir))["changes"]
     assert _wait_for(lambda: ask(server, "ASK { GRAPH ?g { mdr:ys a md:Actor } }"), 30, 0.2)
 
 

@@ -62,10 +62,12 @@ def insert_state(slug: str, label: str) -> str:
 
 
 def update(server: LiveServer, text: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    """POST a SPARQL Update with the token; the client waits past the server's own write limit
+    (``MILDIP_WRITE_TIMEOUT_S``, 120 s), so a slow write is told by the server's answer."""
     return httpx.post(
         server.sparql,
         content=text.encode(),
-        timeout=60,
+        timeout=150,
         headers={"Content-Type": "application/sparql-update", **AUTH, **(headers or {})},
     )
 
