@@ -108,8 +108,10 @@ class _Recording(io.RawIOBase):
     read past ``deadline`` (``time.monotonic()``) raises :class:`RemoteAnswerLateError`."""
 
     def __init__(self, response: BinaryIO, deadline: float, late: str) -> None:
-        self.response, self.read_so_far = response, bytearray()
+        self.read_so_far = bytearray()
         self.deadline, self.late = deadline, late
+        self._read_some = getattr(response, "read1", response.read)
+        """What has come in, up to a size (``read`` would wait for the whole size to come in)."""
 
     def readable(self) -> bool:
         return True
@@ -117,14 +119,15 @@ class _Recording(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         if time.monotonic() > self.deadline:
             raise RemoteAnswerLateError(self.late)
-        chunk = self.response.read(len(buffer))
+        chunk = self._read_some(len(buffer))
         buffer[: len(chunk)] = chunk
         self.read_so_far += chunk
         return len(chunk)
 
     def rest(self) -> bytes:
-        """Everything, the part not yet read included."""
-        self.read_so_far += self.response.read()
+        """Everything, the part not yet read included (read by :meth:`readinto`: the deadline holds)."""
+        while self.read(1 << 16):
+            pass
         return bytes(self.read_so_far)
 
 
