@@ -184,7 +184,8 @@ def test_a_writes_store_is_its_parents_with_the_change_and_holds_its_dataset(
     """A write's store is a backup of its parent's (linked, not copied) with the exact change
     applied; a rebuild (blank nodes labelled anew) bulk-loads its own. Either way the store holds
     what a bulk load of the release's N-Quads file holds."""
-    parent = build(project_copy).release
+    parent = current_release(project_copy.build)
+    assert parent is not None
     committed = commit(settings_of(project_copy), Write(update=insert("avalon")))
     assert committed.release is not None
     in_store, reloaded = _store_and_reloaded(committed.release, tmp_path / "write")
