@@ -275,7 +275,9 @@ def _release_change(tmp_path: Path, before: bytes, after: bytes) -> changes.Chan
     old, new = tmp_path / "old.nq", tmp_path / "new.nq"
     old.write_bytes(before)
     new.write_bytes(after)
-    return changes.release_change(old, new, changes.Change(id="t", release="t", origin="write", parent="p"))
+    change = changes.Change(id="t", release="t", origin="write", parent="p")
+    changes.release_change(old, new, change)
+    return change
 
 
 @pytest.mark.parametrize(

@@ -234,11 +234,9 @@ def _remove_leftovers(build_dir: Path) -> list[Path]:
 def write_release_patch(staging: Path, parent: Path | None, name: str, origin: str) -> changes.Change | None:
     """Write into ``staging`` the change of every graph from ``parent`` as RDF Patch
     (:data:`~mildip_ld.release.changes.RELEASE_PATCH_FILE`, served beside the dumps); return it
-    when it is exact (:func:`~mildip_ld.release.changes.exact_change`: the parent's store can take it)."""
+    when it is exact (:func:`~mildip_ld.release.changes.release_change`: the parent's store can take it)."""
     change = changes.Change(id=name, release=name, origin=origin, parent=parent.name if parent else "")
-    exact = parent is not None and changes.exact_change(parent / DATASET_FILE, staging / DATASET_FILE, change)
-    if not exact:
-        changes.release_change(parent / DATASET_FILE if parent else None, staging / DATASET_FILE, change)
+    exact = changes.release_change(parent / DATASET_FILE if parent else None, staging / DATASET_FILE, change)
     (staging / changes.RELEASE_PATCH_FILE).write_text(change.patch(), encoding="utf-8")
     return change if exact else None
 

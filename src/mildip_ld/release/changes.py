@@ -172,16 +172,17 @@ def diff(before: dict[URIRef, set], after: dict[URIRef, set], change: Change) ->
     return change
 
 
-def release_change(old: Path | None, new: Path, change: Change) -> Change:
+def release_change(old: Path | None, new: Path, change: Change) -> bool:
     """Fill ``change`` with what turns the N-Quads file ``old`` (None: nothing) into ``new``, every
     graph (both read by Oxigraph: exact terms). Blank nodes are labelled anew each time a release
     is read from its sources, so a graph's triples with blank nodes count as changed only when they
     are not isomorphic to the old ones (compared after Oxigraph's canonical relabelling).
 
-    A write keeps the labels and most lines of its parent: :func:`exact_change` then compares
-    only the lines found in one file alone."""
-    if old is not None and exact_change(old, new, change):
-        return change
+    A write keeps the labels and most lines of its parent: :func:`_exact_change` then compares
+    only the lines found in one file alone. True when it did (the change is exact: applied to
+    ``old``'s quads it gives ``new``'s, labels included)."""
+    if old is not None and _exact_change(old, new, change):
+        return True
     before = _by_graph(old) if old is not None else {}
     after = _by_graph(new)
     for graph in sorted(before.keys() | after.keys(), key=str):
@@ -191,13 +192,13 @@ def release_change(old: Path | None, new: Path, change: Change) -> Change:
             old_quads, new_quads = old_quads - old_blank, new_quads - new_blank
         change.deleted += sorted(old_quads - new_quads, key=str)
         change.added += sorted(new_quads - old_quads, key=str)
-    return change
+    return False
 
 
-def exact_change(old: Path, new: Path, change: Change) -> bool:
+def _exact_change(old: Path, new: Path, change: Change) -> bool:
     """Fill ``change`` with what turns the N-Quads file ``old`` into ``new`` when no blank node is
     among the quads that differ (a write: its parent's labels kept), and say so; otherwise leave
-    it alone and return False (:func:`release_change` compares up to isomorphism). Applied to
+    it alone and return False (:func:`release_change` then compares up to isomorphism). Applied to
     ``old``'s quads, an exact change gives exactly ``new``'s, labels included."""
     removed, added = _changed_quads(old, new)
     if any(_has_blank(quad) for quad in (*removed, *added)):

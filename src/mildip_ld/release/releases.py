@@ -199,4 +199,5 @@ def release_path(build_dir: Path, name: str) -> Path:
 def patch_between(old: Path, new: Path) -> Change:
     """What turns release ``old`` into release ``new`` (every named graph), as a change."""
     change = Change(id=f"{old.name}-to-{new.name}", release=new.name, origin="diff", parent=old.name)
-    return release_change(old / DATASET_FILE, new / DATASET_FILE, change)
+    release_change(old / DATASET_FILE, new / DATASET_FILE, change)
+    return change

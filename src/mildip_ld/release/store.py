@@ -15,7 +15,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
-from mildip_ld.vocab.terms import oxigraph_converter, to_oxigraph_quad
+from mildip_ld.vocab.terms import to_oxigraph_quad
 
 STORE_DIR = "oxigraph"
 
@@ -57,11 +57,10 @@ def open_store(release: Path, read_only: bool = True) -> ox.Store:
 
 
 def _quads(graphs: dict[URIRef, Graph]) -> Iterator[ox.Quad]:
-    convert = oxigraph_converter()
     for name, graph in graphs.items():
         graph_name = ox.NamedNode(str(name))
         for triple in graph:
-            yield to_oxigraph_quad(triple, graph_name, convert)
+            yield to_oxigraph_quad(triple, graph_name)
 
 
 def write_nquads(graphs: dict[URIRef, Graph], file: Path) -> None:

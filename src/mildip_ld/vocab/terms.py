@@ -52,20 +52,6 @@ def rdflib_converter() -> Callable[[OxTerm], Node]:
     return convert
 
 
-def oxigraph_converter() -> Callable[[Node], OxTerm]:
-    """:func:`to_oxigraph` remembering each term it converted (for writing many triples that repeat
-    terms: a release's derivations record names each statement many times)."""
-    seen: dict[Node, OxTerm] = {}
-
-    def convert(term: Node) -> OxTerm:
-        found = seen.get(term)
-        if found is None:
-            found = seen[term] = to_oxigraph(term)
-        return found
-
-    return convert
-
-
 def select(store: ox.Store, query: str, **options: Any) -> ox.QuerySolutions:
     """The solutions of a SELECT query on ``store`` (a TypeError for an ASK, CONSTRUCT or DESCRIBE)."""
     results = store.query(query, **options)
@@ -74,14 +60,10 @@ def select(store: ox.Store, query: str, **options: Any) -> ox.QuerySolutions:
     return results
 
 
-def to_oxigraph_quad(
-    triple: tuple[Node, Node, Node],
-    graph: ox.NamedNode | ox.DefaultGraph,
-    convert: Callable[[Node], OxTerm] = to_oxigraph,
-) -> ox.Quad:
-    """The Oxigraph quad for an rdflib triple in ``graph``, its terms converted by ``convert`` (a
-    TypeError for a literal subject or a predicate that is not an IRI, which RDF does not allow)."""
-    subject, predicate, obj = convert(triple[0]), convert(triple[1]), convert(triple[2])
+def to_oxigraph_quad(triple: tuple[Node, Node, Node], graph: ox.NamedNode | ox.DefaultGraph) -> ox.Quad:
+    """The Oxigraph quad for an rdflib triple in ``graph`` (a TypeError for a literal subject or a
+    predicate that is not an IRI, which RDF does not allow)."""
+    subject, predicate, obj = (to_oxigraph(term) for term in triple)
     if isinstance(subject, ox.Literal) or not isinstance(predicate, ox.NamedNode):
         raise TypeError(f"not an RDF triple: {triple!r}")
     return ox.Quad(subject, predicate, obj, graph)
