@@ -54,9 +54,6 @@ class TripleIndex:
     def __contains__(self, triple: object) -> bool:
         return triple in self._triples
 
-    def __iter__(self) -> Iterator[Triple]:
-        return iter(self._triples)
-
     def objects(self, subject: Node, predicate: Node) -> list[Node]:
         return self._objects.get((subject, predicate), [])
 
