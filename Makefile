@@ -60,8 +60,9 @@ lint: $(LINT_STAMP) ## the gates: ruff check, ruff format --check, mypy, the imp
 docs: $(DOCS_STAMP) ## build the documentation (docs/) into build/site, warnings as errors
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-bench: $(TEST_STAMP) ## latency and throughput figures; then 10^4..10^6 triples beside the peers (build/bench.md)
+bench: $(TEST_STAMP) ## latency and throughput figures, the lookup's ceiling; then 10^4..10^6 triples beside the peers (build/bench.md)
 	$(BIN)/python -m benchmarks bench
+	$(BIN)/python -m benchmarks ceiling
 	$(BIN)/python -m benchmarks scalebench
 
 clean: ## remove build outputs and the built documentation (keeps .venv)

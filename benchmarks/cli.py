@@ -1,7 +1,7 @@
 """``python -m benchmarks``: the benchmark commands, beside the ``mildip`` CLI.
 
-Subcommands: bench, scalebench, synth, handover. They use the product as any client does (its CLI's helpers
-for the build folder and settings) and need ``pip install -e .[bench]``.
+Subcommands: bench, scalebench, ceiling, synth, handover. They use the product as any client does
+(its CLI's helpers for the build folder and settings) and need ``pip install -e .[bench]``.
 """
 
 from __future__ import annotations
@@ -52,6 +52,32 @@ def cmd_scalebench(args: argparse.Namespace, _: Settings) -> int:
     write_report(report, options.json, options.markdown)
     print(markdown(report))
     _say(f"wrote {options.json} and {options.markdown}")
+    return EXIT_OK
+
+
+def cmd_ceiling(args: argparse.Namespace, settings: Settings) -> int:
+    """The lookup on uvicorn answering a constant, ours and Oxigraph's server, side by side."""
+    import json
+    import tempfile
+
+    from benchmarks.ceiling import markdown, parse_floor, run_ceiling
+
+    status = _ensure_built(args, settings)
+    if status != EXIT_OK:
+        return status
+    with tempfile.TemporaryDirectory(prefix="mildip-ceiling-") as folder:
+        report = run_ceiling(
+            settings.paths.build, Path(folder), args.rounds, args.seconds, args.limit, progress=_say
+        )
+    if args.parse:
+        _say(f"parsing {args.parse} into one rdflib graph")
+        report["parse_floor"] = parse_floor(Path(args.parse))
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(report) + "\n")
+    print(markdown(report))
+    _say(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
     return EXIT_OK
 
 
@@ -160,6 +186,27 @@ def parser() -> argparse.ArgumentParser:
     )
     add_scale_arguments(p)
     p.set_defaults(handler=cmd_scalebench)
+
+    p = sub.add_parser(
+        "ceiling",
+        help="the lookup on uvicorn answering a constant, beside ours and Oxigraph's server",
+        description="Oxigraph's server, uvicorn serving Oxigraph's answer from an application that "
+        "does nothing else (one process, and one per core), and our server (cache off, and with its "
+        "defaults on one process per core), measured in one run with wrk (4 connections), rounds "
+        "interleaved: requests/s, server CPU per request, ratios. Example: python -m benchmarks "
+        "ceiling --parse /tmp/synth-1e6 (also times rdflib parsing that data folder).",
+    )
+    p.add_argument("--rounds", type=int, default=3, help="rounds over every server (default 3)")
+    p.add_argument("--seconds", type=float, default=5, help="seconds of wrk per run (default 5)")
+    p.add_argument("--limit", type=float, default=10, help="time limit of a request, s (default 10)")
+    p.add_argument("--parse", metavar="DIR", help="also parse DIR's Turtle into rdflib: seconds, memory")
+    p.add_argument(
+        "-o", "--output", default="build/ceiling", help="report files, .json and .md (default build/ceiling)"
+    )
+    p.add_argument(
+        "--build-dir", default=argparse.SUPPRESS, help="build folder whose current release is served"
+    )
+    p.set_defaults(handler=cmd_ceiling)
 
     p = sub.add_parser(
         "handover",
