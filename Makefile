@@ -13,6 +13,8 @@ DOCS_STAMP  := $(VENV)/.installed-docs
 # (tests/conftest.py puts these markers on the tests that need them).
 FAST := not server and not browser and not bench
 # Test processes (pytest-xdist): the server tests wait on child processes, so more than the cores.
+# `make test` hands each process whole modules (--dist loadscope): a module's servers and loaded
+# builds (module fixtures) are then started once, not once in every process that runs one of its tests.
 TEST_JOBS ?= 3
 
 .PHONY: setup build serve test test-fast lint docs bench validate clean help
@@ -44,7 +46,7 @@ serve: $(SERVE_STAMP) ## build if needed, then serve http://$(HOST):$(PORT) (ins
 	$(BIN)/mildip serve --host $(HOST) --port $(PORT)
 
 test: $(TEST_STAMP) ## run the test suite: in $(TEST_JOBS) processes, then the timing tests alone (the slowest listed)
-	$(BIN)/pytest -n $(TEST_JOBS) -m "not timing" --durations=25
+	$(BIN)/pytest -n $(TEST_JOBS) --dist loadscope -m "not timing" --durations=25
 	$(BIN)/pytest -m timing --durations=10
 
 test-fast: $(TEST_STAMP) ## the suite without the server, browser and bench tests
