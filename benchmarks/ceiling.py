@@ -101,7 +101,7 @@ def run_ceiling(
 def parse_floor(data_dir: Path) -> dict[str, float]:
     """Parse every Turtle file under ``data_dir`` into one rdflib graph in a child process:
     its triples, seconds and peak resident memory (MiB)."""
-    code = f"import sys; from benchmarks.ceiling import _parse_here; _parse_here({str(data_dir)!r})"
+    code = f"from benchmarks.ceiling import _parse_here; _parse_here({str(data_dir)!r})"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.splitlines()[-1])
 
