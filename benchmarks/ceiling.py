@@ -17,6 +17,7 @@ graph, in a child process (seconds, peak resident memory), the first step of ``m
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.launch import LOOPBACK, ONE_PROCESS_PER_CORE, free_port
-from benchmarks.peers import RESULTS_JSON, Client, Server, ours, oxigraph, throughput
+from benchmarks.peers import RESULTS_JSON, Client, Server, count_rows, ours, oxigraph, throughput
 from benchmarks.scalebench import LOOKUP_TEXT
 
 CEILING = "uvicorn-constant"
@@ -60,20 +61,20 @@ def run_ceiling(
     release = (build_dir / "current").resolve()
     peer, _ = oxigraph(release, work, logs)
     runs: dict[str, list[dict[str, float]]] = {}
+    answers: dict[str, bytes] = {}
     servers = [peer]
+    cores = int(ONE_PROCESS_PER_CORE["MILDIP_PROCESSES"])
     try:
         peer.start()
-        status, answer = Client(peer.port, peer.path, limit).get(LOOKUP_TEXT)
-        if status != 200:
-            raise SystemExit(f"Oxigraph's server answered the lookup with HTTP {status}")
+        answers[peer.name] = _answer(peer, limit)
         body = work / "lookup.json"
-        body.write_bytes(answer)
-        cores = int(ONE_PROCESS_PER_CORE["MILDIP_PROCESSES"])
+        body.write_bytes(answers[peer.name])
         servers += [constant_server(body, logs, 1)]
         servers += [constant_server(body, logs, cores)] if cores > 1 else []
         servers += [ours(build_dir, logs, limit), ours(build_dir, logs, limit, cached=True)]
         for server in servers[1:]:
             server.start()
+            answers[server.name] = _answer(server, limit)
         for number in range(1, rounds + 1):
             for server in servers:
                 progress(f"round {number}/{rounds}: {server.name}")
@@ -84,10 +85,12 @@ def run_ceiling(
     return {
         "rounds": rounds,
         "seconds": seconds,
-        "cores": os.cpu_count(),
-        "answer_bytes": len(answer),
+        "cores": cores,
+        "answer_bytes": len(answers[peer.name]),
         "servers": {
             name: {
+                "rows": count_rows(answers[name]),
+                "answer_sha256": hashlib.sha256(answers[name]).hexdigest(),
                 "requests_per_second": statistics.median(r["requests_per_second"] for r in found),
                 "cpu_us_per_request": statistics.median(r["cpu_us_per_request"] for r in found),
                 "errors": sum(r["errors"] for r in found),
@@ -96,6 +99,23 @@ def run_ceiling(
             for name, found in runs.items()
         },
     }
+
+
+def _answer(server: Server, limit: float) -> bytes:
+    """``server``'s answer to the lookup (the report says each one's rows, so that the figures are
+    of the same answer); SystemExit for an error status."""
+    status, answer = Client(server.port, server.path, limit).get(LOOKUP_TEXT)
+    if status != 200:
+        raise SystemExit(f"{server.name} answered the lookup with HTTP {status}")
+    return answer
+
+
+def write_report(report: dict[str, Any], json_file: Path, markdown_file: Path) -> None:
+    """Write the report as JSON and as Markdown."""
+    for file in (json_file, markdown_file):
+        file.parent.mkdir(parents=True, exist_ok=True)
+    json_file.write_text(json.dumps(report, indent=2) + "\n")
+    markdown_file.write_text(markdown(report) + "\n")
 
 
 def parse_floor(data_dir: Path) -> dict[str, float]:

@@ -57,10 +57,9 @@ def cmd_scalebench(args: argparse.Namespace, _: Settings) -> int:
 
 def cmd_ceiling(args: argparse.Namespace, settings: Settings) -> int:
     """The lookup on uvicorn answering a constant, ours and Oxigraph's server, side by side."""
-    import json
     import tempfile
 
-    from benchmarks.ceiling import markdown, parse_floor, run_ceiling
+    from benchmarks.ceiling import markdown, parse_floor, run_ceiling, write_report
 
     status = _ensure_built(args, settings)
     if status != EXIT_OK:
@@ -73,9 +72,7 @@ def cmd_ceiling(args: argparse.Namespace, settings: Settings) -> int:
         _say(f"parsing {args.parse} into one rdflib graph")
         report["parse_floor"] = parse_floor(Path(args.parse))
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(report) + "\n")
+    write_report(report, out.with_suffix(".json"), out.with_suffix(".md"))
     print(markdown(report))
     _say(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
     return EXIT_OK

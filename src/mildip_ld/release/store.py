@@ -30,7 +30,7 @@ def create_store(
     the ``parent`` release and the exact ``change`` (deleted, added) from its quads to the file's,
     a backup of the parent's store with the change applied. A backup on the same file system links
     the parent's immutable files instead of copying them, so a write costs its change, not the
-    whole dataset (1 s for the article, minutes at 10^5 triples)."""
+    whole dataset (a bulk load takes over 1 s for the article, minutes at 10^5 triples)."""
     location = release / STORE_DIR
     if parent is not None and change is not None and (parent / STORE_DIR).is_dir():
         ox.Store.read_only(str(parent / STORE_DIR)).backup(str(location))
